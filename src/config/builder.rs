@@ -1,0 +1,80 @@
+//! [`ConfigBuilder`]: a [`Config`] from code.
+
+use super::{Config, SinkConfig};
+use crate::error::Result;
+
+/// Builds a [`Config`] in code; [`build`](ConfigBuilder::build) validates it.
+///
+/// Adding the first sink replaces the default console sink.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigBuilder {
+    config: Config,
+    sinks_set: bool,
+}
+
+impl ConfigBuilder {
+    /// Sets `service.name`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.config.service_name = name.into();
+        self
+    }
+
+    /// Sets `service.version`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.config.service_version = Some(version.into());
+        self
+    }
+
+    /// Sets `deployment.environment`.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.config.environment = Some(environment.into());
+        self
+    }
+
+    /// Adds a resource attribute.
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.resource_attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the level filter (`EnvFilter` syntax).
+    pub fn log_level(mut self, filter: impl Into<String>) -> Self {
+        self.config.log_level = filter.into();
+        self
+    }
+
+    /// Sets the longest text field kept, in bytes.
+    pub fn max_field_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_field_bytes = bytes;
+        self
+    }
+
+    /// Sets the process-wide default correlation id.
+    pub fn default_correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.config.default_correlation_id = Some(id.into());
+        self
+    }
+
+    /// Adds a sink (the first call replaces the default console sink).
+    pub fn sink(mut self, sink: impl Into<SinkConfig>) -> Self {
+        if !self.sinks_set {
+            self.config.sinks.clear();
+            self.sinks_set = true;
+        }
+        self.config.sinks.push(sink.into());
+        self
+    }
+
+    /// Removes every sink, including the default console sink.
+    pub fn no_sinks(mut self) -> Self {
+        self.config.sinks.clear();
+        self.sinks_set = true;
+        self
+    }
+
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<Config> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+}

@@ -1,0 +1,168 @@
+//! Environment overrides: `AUREUS_*`, `RUST_LOG` and the standard `OTEL_*` variables.
+
+use std::collections::HashMap;
+
+use super::{Config, ConsoleSinkConfig, FileSinkConfig, SinkConfig};
+use crate::error::{Error, Result};
+use crate::sinks::console::ConsoleFormat;
+
+/// The variables read, for documentation and tests.
+pub(crate) const VARIABLES: [&str; 14] = [
+    "AUREUS_LOG",
+    "RUST_LOG",
+    "AUREUS_SERVICE_NAME",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "AUREUS_ENVIRONMENT",
+    "AUREUS_MAX_FIELD_BYTES",
+    "AUREUS_CORRELATION_ID",
+    "AUREUS_CONSOLE",
+    "AUREUS_FILE_PATH",
+    "AUREUS_FILE_MAX_BYTES",
+    "AUREUS_FILE_ROTATE_EVERY",
+    "AUREUS_FILE_MAX_FILES",
+    "AUREUS_FILE_COMPRESS",
+];
+
+pub(crate) fn apply<K, V>(config: &mut Config, vars: impl IntoIterator<Item = (K, V)>) -> Result<()>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let vars: HashMap<String, String> = vars
+        .into_iter()
+        .filter(|(k, _)| VARIABLES.contains(&k.as_ref()))
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+        .collect();
+    let get = |key: &str| vars.get(key).map(String::as_str).filter(|v| !v.trim().is_empty());
+
+    if let Some(level) = get("AUREUS_LOG").or_else(|| get("RUST_LOG")) {
+        config.log_level = level.to_owned();
+    }
+    if let Some(raw) = get("OTEL_RESOURCE_ATTRIBUTES") {
+        for (key, value) in parse_resource_attributes(raw)? {
+            if key == "service.name" {
+                config.service_name = value;
+            } else if key == "deployment.environment" {
+                config.environment = Some(value);
+            } else {
+                config.resource_attributes.insert(key, value);
+            }
+        }
+    }
+    if let Some(name) = get("AUREUS_SERVICE_NAME").or_else(|| get("OTEL_SERVICE_NAME")) {
+        config.service_name = name.to_owned();
+    }
+    if let Some(environment) = get("AUREUS_ENVIRONMENT") {
+        config.environment = Some(environment.to_owned());
+    }
+    if let Some(raw) = get("AUREUS_MAX_FIELD_BYTES") {
+        config.max_field_bytes = raw
+            .trim()
+            .parse()
+            .map_err(|_| Error::config("AUREUS_MAX_FIELD_BYTES", raw, "expected a whole number of bytes"))?;
+    }
+    if let Some(id) = get("AUREUS_CORRELATION_ID") {
+        crate::CorrelationId::new(id).map_err(|err| Error::config("AUREUS_CORRELATION_ID", id, err.to_string()))?;
+        config.default_correlation_id = Some(id.to_owned());
+    }
+    if let Some(raw) = get("AUREUS_CONSOLE") {
+        apply_console(config, raw)?;
+    }
+    apply_file(config, &get)?;
+    Ok(())
+}
+
+fn apply_console(config: &mut Config, raw: &str) -> Result<()> {
+    let format = match raw.trim().to_ascii_lowercase().as_str() {
+        "off" | "none" | "false" => {
+            config.sinks.retain(|s| !matches!(s, SinkConfig::Console(_)));
+            return Ok(());
+        }
+        "pretty" => ConsoleFormat::Pretty,
+        "compact" => ConsoleFormat::Compact,
+        "json" => ConsoleFormat::Json,
+        _ => {
+            return Err(Error::config(
+                "AUREUS_CONSOLE",
+                raw,
+                "expected one of: off, pretty, compact, json",
+            ))
+        }
+    };
+    let mut found = false;
+    for sink in &mut config.sinks {
+        if let SinkConfig::Console(console) = sink {
+            console.format = format;
+            found = true;
+        }
+    }
+    if !found {
+        config.sinks.push(SinkConfig::Console(ConsoleSinkConfig {
+            format,
+            ..Default::default()
+        }));
+    }
+    Ok(())
+}
+
+fn apply_file<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a str>) -> Result<()> {
+    let keys = [
+        "AUREUS_FILE_PATH",
+        "AUREUS_FILE_MAX_BYTES",
+        "AUREUS_FILE_ROTATE_EVERY",
+        "AUREUS_FILE_MAX_FILES",
+        "AUREUS_FILE_COMPRESS",
+    ];
+    if keys.iter().all(|k| get(k).is_none()) {
+        return Ok(());
+    }
+    if !config.sinks.iter().any(|s| matches!(s, SinkConfig::File(_))) {
+        config.sinks.push(SinkConfig::File(FileSinkConfig::default()));
+    }
+    for sink in &mut config.sinks {
+        let SinkConfig::File(file) = sink else { continue };
+        if let Some(path) = get("AUREUS_FILE_PATH") {
+            file.path = path.into();
+        }
+        if let Some(size) = get("AUREUS_FILE_MAX_BYTES") {
+            file.max_bytes = Some(size.to_owned());
+        }
+        if let Some(every) = get("AUREUS_FILE_ROTATE_EVERY") {
+            file.rotate_every = Some(every.to_owned());
+        }
+        if let Some(raw) = get("AUREUS_FILE_MAX_FILES") {
+            let count = raw
+                .trim()
+                .parse()
+                .map_err(|_| Error::config("AUREUS_FILE_MAX_FILES", raw, "expected a whole number"))?;
+            file.max_files = Some(count);
+        }
+        if let Some(raw) = get("AUREUS_FILE_COMPRESS") {
+            file.compress = match raw.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return Err(Error::config("AUREUS_FILE_COMPRESS", raw, "expected true or false")),
+            };
+        }
+        break;
+    }
+    Ok(())
+}
+
+/// Parses the W3C-baggage-like `key1=value1,key2=value2` list of
+/// `OTEL_RESOURCE_ATTRIBUTES`, percent-decoding keys and values.
+pub(crate) fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>> {
+    let decode = |text: &str| percent_encoding::percent_decode_str(text.trim()).decode_utf8_lossy().into_owned();
+    raw.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => Ok((decode(key), decode(value))),
+            _ => Err(Error::config(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                raw,
+                format!("entry {pair:?} is not key=value"),
+            )),
+        })
+        .collect()
+}

@@ -1,0 +1,162 @@
+//! [`Config`]: what to build, from code, a TOML file or the environment.
+//!
+//! ```
+//! use aureus_observability::config::{Config, ConsoleSinkConfig, FileSinkConfig};
+//! use aureus_observability::sinks::console::ConsoleFormat;
+//!
+//! let config = Config::builder()
+//!     .service_name("aureus-kernel")
+//!     .log_level("info,aureus=debug")
+//!     .sink(ConsoleSinkConfig { format: ConsoleFormat::Compact, ..Default::default() })
+//!     .sink(FileSinkConfig {
+//!         path: "./aureus-telemetry/aureus.jsonl".into(),
+//!         max_bytes: Some("10MB".into()),
+//!         rotate_every: Some("1h".into()),
+//!         max_files: Some(24),
+//!         compress: true,
+//!         ..Default::default()
+//!     })
+//!     .build()?;
+//! assert_eq!(config.sinks.len(), 2);
+//!
+//! let from_toml = Config::from_toml_str(r#"
+//!     service_name = "aureus-kernel"
+//!     [[sinks]]
+//!     type = "file"
+//!     path = "/tmp/aureus.jsonl"
+//!     max_bytes = "10XB"
+//! "#);
+//! assert!(from_toml.unwrap_err().to_string().contains("sinks[0].max_bytes"));
+//! # Ok::<(), aureus_observability::Error>(())
+//! ```
+
+mod builder;
+mod env;
+mod sinks;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use builder::ConfigBuilder;
+pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};
+pub(crate) use validate::{Validated, ValidatedSink};
+pub(crate) mod validate_kinds {
+    pub(crate) use super::validate::SinkKind;
+}
+
+use crate::error::{Error, Result};
+
+/// Default limit for one text field, in bytes (4 KiB).
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 4096;
+
+/// The whole telemetry configuration. Every key is optional in TOML; unknown
+/// keys are rejected.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `service.name` of this process (env `OTEL_SERVICE_NAME`, `AUREUS_SERVICE_NAME`).
+    pub service_name: String,
+    /// `service.version`; defaults to this crate's version when unset.
+    pub service_version: Option<String>,
+    /// `deployment.environment`, e.g. `production` (env `AUREUS_ENVIRONMENT`).
+    pub environment: Option<String>,
+    /// Extra resource attributes (env `OTEL_RESOURCE_ATTRIBUTES`, `k=v,k=v`).
+    pub resource_attributes: BTreeMap<String, String>,
+    /// Which events are recorded, in `EnvFilter` syntax, e.g. `info,aureus=debug`
+    /// (env `AUREUS_LOG`, else `RUST_LOG`).
+    pub log_level: String,
+    /// Longest text field kept, in bytes; longer values are cut with a
+    /// visible `…[truncated N bytes]` marker (env `AUREUS_MAX_FIELD_BYTES`).
+    pub max_field_bytes: usize,
+    /// Correlation id for records outside any correlated span or scope
+    /// (env `AUREUS_CORRELATION_ID`).
+    pub default_correlation_id: Option<String>,
+    /// Where records go. Defaults to one compact console sink on stderr.
+    pub sinks: Vec<SinkConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service_name: "aureus-kernel".to_owned(),
+            service_version: None,
+            environment: None,
+            resource_attributes: BTreeMap::new(),
+            log_level: "info".to_owned(),
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
+            default_correlation_id: None,
+            sinks: vec![SinkConfig::Console(ConsoleSinkConfig::default())],
+        }
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        Self::parse_toml(text, "<string>")
+    }
+
+    /// Reads, parses and validates a TOML file.
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse_toml(&text, &path.display().to_string())
+    }
+
+    /// The defaults, then the TOML file named by `AUREUS_CONFIG` (if set),
+    /// then the environment variables listed in [`Config::apply_env`].
+    pub fn from_env() -> Result<Self> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        let mut config = match vars.iter().find(|(k, _)| k == "AUREUS_CONFIG") {
+            Some((_, path)) => Self::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        config.apply_env(vars)?;
+        Ok(config)
+    }
+
+    /// Overrides settings from environment-style variables (pass
+    /// `std::env::vars()`); see the README's configuration reference for the list.
+    /// Validates the result.
+    pub fn apply_env<K, V>(&mut self, vars: impl IntoIterator<Item = (K, V)>) -> Result<()>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        env::apply(self, vars)?;
+        self.validate().map(|_| ())
+    }
+
+    /// Checks every value, returning the first problem as a typed error that
+    /// names the key and the value.
+    pub fn validate(&self) -> Result<()> {
+        validate::validate(self).map(|_| ())
+    }
+
+    pub(crate) fn validated(&self) -> Result<Validated> {
+        validate::validate(self)
+    }
+
+    fn parse_toml(text: &str, origin: &str) -> Result<Self> {
+        let table: toml::Table = toml::from_str(text).map_err(|err| Error::ConfigFile {
+            path: origin.to_owned(),
+            message: err.to_string(),
+        })?;
+        sinks::check_sink_types(&table)?;
+        let config: Config = toml::from_str(text).map_err(|err| Error::ConfigFile {
+            path: origin.to_owned(),
+            message: err.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+}

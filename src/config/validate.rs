@@ -1,0 +1,170 @@
+//! Turning a [`Config`] into checked, parsed settings.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::EnvFilter;
+
+use super::{Config, SinkConfig};
+use crate::correlation::CorrelationId;
+use crate::error::{Error, Result};
+use crate::pipeline::QueueSettings;
+use crate::sinks::console::{ConsoleFormat, ConsoleStream};
+use crate::sinks::file::{RetentionPolicy, RotationPolicy};
+
+/// A configuration whose every value was parsed and checked.
+#[derive(Debug)]
+pub(crate) struct Validated {
+    pub(crate) filter: String,
+    pub(crate) max_field_bytes: usize,
+    pub(crate) default_correlation_id: Option<CorrelationId>,
+    pub(crate) sinks: Vec<ValidatedSink>,
+}
+
+/// One checked sink.
+#[derive(Debug)]
+pub(crate) struct ValidatedSink {
+    pub(crate) name: String,
+    pub(crate) queue: QueueSettings,
+    pub(crate) kind: SinkKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum SinkKind {
+    Console {
+        format: ConsoleFormat,
+        stream: ConsoleStream,
+        ansi: Option<bool>,
+    },
+    File {
+        path: PathBuf,
+        rotation: RotationPolicy,
+        retention: RetentionPolicy,
+        compress: bool,
+    },
+}
+
+/// Smallest accepted `max_field_bytes`.
+const MIN_FIELD_BYTES: usize = 16;
+
+pub(crate) fn validate(config: &Config) -> Result<Validated> {
+    if config.service_name.trim().is_empty() {
+        return Err(Error::config("service_name", &config.service_name, "must not be empty"));
+    }
+    EnvFilter::try_new(&config.log_level)
+        .map_err(|err| Error::config("log_level", &config.log_level, format!("invalid level filter: {err}")))?;
+    if config.max_field_bytes < MIN_FIELD_BYTES {
+        return Err(Error::config(
+            "max_field_bytes",
+            config.max_field_bytes.to_string(),
+            format!("must be at least {MIN_FIELD_BYTES}"),
+        ));
+    }
+    let default_correlation_id = config
+        .default_correlation_id
+        .as_deref()
+        .map(|raw| {
+            CorrelationId::new(raw).map_err(|err| Error::config("default_correlation_id", raw, err.to_string()))
+        })
+        .transpose()?;
+    let mut sinks: Vec<ValidatedSink> = Vec::with_capacity(config.sinks.len());
+    for (index, sink) in config.sinks.iter().enumerate() {
+        let checked = validate_sink(index, sink)?;
+        if sinks.iter().any(|s| s.name == checked.name) {
+            return Err(Error::config(
+                format!("sinks[{index}].name"),
+                &checked.name,
+                "another sink already has this name",
+            ));
+        }
+        sinks.push(checked);
+    }
+    Ok(Validated {
+        filter: config.log_level.clone(),
+        max_field_bytes: config.max_field_bytes,
+        default_correlation_id,
+        sinks,
+    })
+}
+
+fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
+    let key = |field: &str| format!("sinks[{index}].{field}");
+    let name = sink.name().to_owned();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(Error::config(key("name"), &name, "use 1 or more of [A-Za-z0-9._-]"));
+    }
+    let (level, capacity, overflow) = match sink {
+        SinkConfig::Console(c) => (&c.level, c.queue_capacity, c.overflow),
+        SinkConfig::File(c) => (&c.level, c.queue_capacity, c.overflow),
+    };
+    let min_level = match level {
+        None => LevelFilter::TRACE,
+        Some(raw) => LevelFilter::from_str(raw).map_err(|_| {
+            Error::config(key("level"), raw, "expected one of: off, error, warn, info, debug, trace")
+        })?,
+    };
+    if capacity == 0 {
+        return Err(Error::config(key("queue_capacity"), "0", "must be at least 1"));
+    }
+    let kind = match sink {
+        SinkConfig::Console(c) => SinkKind::Console {
+            format: c.format,
+            stream: c.stream,
+            ansi: c.ansi,
+        },
+        SinkConfig::File(c) => {
+            if c.path.as_os_str().is_empty() || c.path.file_name().is_none() {
+                return Err(Error::config(key("path"), c.path.display().to_string(), "must name a file"));
+            }
+            let max_bytes = parse_size(&key("max_bytes"), c.max_bytes.as_deref())?;
+            let max_total_bytes = parse_size(&key("max_total_bytes"), c.max_total_bytes.as_deref())?;
+            let interval = parse_interval(&key("rotate_every"), c.rotate_every.as_deref())?;
+            if c.max_files == Some(0) {
+                return Err(Error::config(key("max_files"), "0", "must be at least 1 (or unset)"));
+            }
+            SinkKind::File {
+                path: c.path.clone(),
+                rotation: RotationPolicy { max_bytes, interval },
+                retention: RetentionPolicy {
+                    max_files: c.max_files,
+                    max_total_bytes,
+                },
+                compress: c.compress,
+            }
+        }
+    };
+    Ok(ValidatedSink {
+        name,
+        queue: QueueSettings {
+            capacity,
+            overflow,
+            min_level,
+        },
+        kind,
+    })
+}
+
+/// Parses `"10MB"`, `"512 KiB"`, `"1048576"`; rejects zero.
+pub(crate) fn parse_size(key: &str, raw: Option<&str>) -> Result<Option<u64>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let size = bytesize::ByteSize::from_str(raw.trim()).map_err(|err| {
+        Error::config(key, raw, format!("not a size ({err}); use e.g. \"10MB\", \"512KiB\" or a byte count"))
+    })?;
+    if size.as_u64() == 0 {
+        return Err(Error::config(key, raw, "must be greater than zero"));
+    }
+    Ok(Some(size.as_u64()))
+}
+
+/// Parses `"1h"`, `"30min"`, `"1day"`; rejects zero.
+pub(crate) fn parse_interval(key: &str, raw: Option<&str>) -> Result<Option<Duration>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let interval = humantime::parse_duration(raw.trim())
+        .map_err(|err| Error::config(key, raw, format!("not a duration ({err}); use e.g. \"1h\" or \"1day\"")))?;
+    if interval.is_zero() {
+        return Err(Error::config(key, raw, "must be greater than zero"));
+    }
+    Ok(Some(interval))
+}

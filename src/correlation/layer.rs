@@ -1,0 +1,104 @@
+//! [`CorrelationLayer`]: gives every span its correlation id.
+
+use std::fmt;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::id::CorrelationId;
+use super::resolve::{count_invalid, resolve_for, SpanCorrelation};
+use crate::event::fields::CORRELATION_ID;
+
+/// A [`Layer`] that stores on every new span the correlation id it carries
+/// (span field `correlation_id`) or inherits (from its parent span, or from
+/// the scope it was created in). Invalid ids are rejected and counted, never
+/// stored; the span then inherits as if it had none.
+///
+/// [`crate::init`] installs it; add it yourself when composing a subscriber
+/// by hand:
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// use aureus_observability::correlation::{self, CorrelationLayer};
+///
+/// let subscriber = tracing_subscriber::registry().with(CorrelationLayer::new());
+/// tracing::subscriber::with_default(subscriber, || {
+///     let span = tracing::info_span!("workflow", correlation_id = "wf-1");
+///     let _entered = span.enter();
+///     let child = tracing::info_span!("step");
+///     let _entered = child.enter();
+///     assert_eq!(correlation::current().unwrap().as_str(), "wf-1");
+/// });
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CorrelationLayer {
+    _private: (),
+}
+
+impl CorrelationLayer {
+    /// A new layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Finds the `correlation_id` field's value among a span's fields.
+#[derive(Default)]
+struct IdVisitor {
+    raw: Option<String>,
+}
+
+impl Visit for IdVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == CORRELATION_ID {
+            self.raw = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == CORRELATION_ID {
+            self.raw = Some(format!("{value:?}"));
+        }
+    }
+}
+
+fn explicit_id(raw: Option<String>) -> Option<CorrelationId> {
+    let raw = raw?;
+    match CorrelationId::new(&raw) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            count_invalid();
+            None
+        }
+    }
+}
+
+impl<S> Layer<S> for CorrelationLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut explicit = None;
+        if attrs.metadata().fields().field(CORRELATION_ID).is_some() {
+            let mut visitor = IdVisitor::default();
+            attrs.record(&mut visitor);
+            explicit = explicit_id(visitor.raw);
+        }
+        let found = explicit.or_else(|| resolve_for(span.parent(), false));
+        if let Some(found) = found {
+            span.extensions_mut().insert(SpanCorrelation(found));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let mut visitor = IdVisitor::default();
+        values.record(&mut visitor);
+        if let (Some(found), Some(span)) = (explicit_id(visitor.raw), ctx.span(id)) {
+            span.extensions_mut().replace(SpanCorrelation(found));
+        }
+    }
+}

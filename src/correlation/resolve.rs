@@ -1,0 +1,133 @@
+//! Finding the correlation id in force: spans, scopes and the default.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+
+use tracing::span;
+use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
+
+use super::id::CorrelationId;
+
+/// The id stored in a span's extensions (explicit or inherited).
+#[derive(Clone, Debug)]
+pub(crate) struct SpanCorrelation(pub(crate) CorrelationId);
+
+/// A correlation scope entered on this thread (by [`scope`] or a polled
+/// [`WithCorrelation`](super::WithCorrelation)).
+struct Frame {
+    id: CorrelationId,
+    /// The span that was current when the scope was entered: it and its
+    /// ancestors are *outside* the scope.
+    anchor: Option<span::Id>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<Frame>> = const { RefCell::new(None) };
+}
+
+static DEFAULT: RwLock<Option<CorrelationId>> = RwLock::new(None);
+static INVALID: AtomicU64 = AtomicU64::new(0);
+
+/// Sets (or with `None` clears) the process-wide default correlation id, used
+/// where no span or scope provides one.
+pub fn set_default(id: Option<CorrelationId>) {
+    match DEFAULT.write() {
+        Ok(mut guard) => *guard = id,
+        Err(poisoned) => *poisoned.into_inner() = id,
+    }
+}
+
+/// The process-wide default correlation id, if set.
+pub fn default() -> Option<CorrelationId> {
+    match DEFAULT.read() {
+        Ok(guard) => guard.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+/// How many invalid correlation ids (on spans or events) were rejected so far.
+pub fn invalid_ids_rejected() -> u64 {
+    INVALID.load(Ordering::Relaxed)
+}
+
+pub(crate) fn count_invalid() {
+    INVALID.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Restores the previous frame when a scope ends.
+pub(crate) struct ScopeGuard {
+    previous: Option<Frame>,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = SCOPE.try_with(|scope| *scope.borrow_mut() = previous);
+    }
+}
+
+/// Enters a correlation scope on this thread until the guard drops.
+pub(crate) fn enter(id: &CorrelationId) -> ScopeGuard {
+    let anchor = tracing::dispatcher::get_default(|d| d.current_span().id().cloned());
+    let frame = Frame { id: id.clone(), anchor };
+    let previous = SCOPE
+        .try_with(|scope| scope.borrow_mut().replace(frame))
+        .ok()
+        .flatten();
+    ScopeGuard { previous }
+}
+
+/// Runs `f` with `id` as the correlation id of everything it records
+/// (unless a span inside sets another).
+pub fn scope<R>(id: CorrelationId, f: impl FnOnce() -> R) -> R {
+    let _guard = enter(&id);
+    f()
+}
+
+/// Resolves the id for something whose innermost enclosing span is `leaf`.
+/// With `with_default`, falls back to the process-wide default.
+pub(crate) fn resolve_for<'a, R: LookupSpan<'a>>(
+    leaf: Option<SpanRef<'a, R>>,
+    with_default: bool,
+) -> Option<CorrelationId> {
+    let found = SCOPE
+        .try_with(|scope| {
+            let scope = scope.borrow();
+            if let Some(leaf) = leaf {
+                for span in leaf.scope() {
+                    if let Some(frame) = scope.as_ref() {
+                        if frame.anchor.as_ref() == Some(&span.id()) {
+                            return Some(frame.id.clone());
+                        }
+                    }
+                    if let Some(found) = span.extensions().get::<SpanCorrelation>() {
+                        return Some(found.0.clone());
+                    }
+                }
+            }
+            scope.as_ref().map(|frame| frame.id.clone())
+        })
+        .ok()
+        .flatten();
+    match found {
+        Some(id) => Some(id),
+        None if with_default => default(),
+        None => None,
+    }
+}
+
+/// The correlation id in force here and now: from the current span, an
+/// entered scope, or the process-wide default.
+///
+/// Reads spans through the global (or thread-default) subscriber when it is
+/// built on `tracing_subscriber`'s [`Registry`] (as [`crate::init`]'s is).
+pub fn current() -> Option<CorrelationId> {
+    tracing::dispatcher::get_default(|dispatch| {
+        let current = dispatch.current_span();
+        match (dispatch.downcast_ref::<Registry>(), current.id()) {
+            (Some(registry), Some(id)) => resolve_for(registry.span(id), true),
+            _ => resolve_for::<Registry>(None, true),
+        }
+    })
+}

@@ -1,0 +1,309 @@
+//! One typed helper per event kind.
+//!
+//! Each helper is a plain struct of borrowed fields with an `emit()` method
+//! that records exactly the contract's `tracing` event. Levels follow the
+//! contract's severity mapping: INFO, except a failed or blocking CRV gate and
+//! a denied policy check (WARN) and a rollback (ERROR).
+
+use serde_json::Value as Json;
+
+/// Emits an Aureus event at INFO, or at `$alt` level when `$cond` holds.
+macro_rules! aureus_event {
+    (if $cond:expr => $alt:ident; $($fields:tt)*) => {
+        if $cond {
+            tracing::event!(target: "aureus", tracing::Level::$alt, $($fields)*)
+        } else {
+            tracing::event!(target: "aureus", tracing::Level::INFO, $($fields)*)
+        }
+    };
+}
+
+/// `step_start`: a task step begins.
+#[derive(Debug, Clone, Copy)]
+pub struct StepStart<'a> {
+    /// The workflow.
+    pub workflow_id: &'a str,
+    /// The task.
+    pub task_id: &'a str,
+    /// The task's type (a metric label).
+    pub task_type: &'a str,
+    /// Attempt number, 1 for the first.
+    pub attempt: u32,
+    /// The step's risk tier, e.g. `low`.
+    pub risk_tier: &'a str,
+}
+
+impl StepStart<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        tracing::info!(
+            target: "aureus",
+            event_type = "step_start",
+            workflow_id = self.workflow_id,
+            task_id = self.task_id,
+            task_type = self.task_type,
+            attempt = self.attempt,
+            risk_tier = self.risk_tier,
+        );
+    }
+}
+
+/// `step_end`: a task step ends.
+#[derive(Debug, Clone, Copy)]
+pub struct StepEnd<'a> {
+    /// The workflow.
+    pub workflow_id: &'a str,
+    /// The task.
+    pub task_id: &'a str,
+    /// The task's type (a metric label).
+    pub task_type: &'a str,
+    /// Whether the step succeeded.
+    pub success: bool,
+    /// How long the step took, in milliseconds.
+    pub duration_ms: u64,
+    /// Why it failed, when it did.
+    pub error: Option<&'a str>,
+}
+
+impl StepEnd<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        tracing::info!(
+            target: "aureus",
+            event_type = "step_end",
+            workflow_id = self.workflow_id,
+            task_id = self.task_id,
+            task_type = self.task_type,
+            success = self.success,
+            duration_ms = self.duration_ms,
+            error = self.error,
+        );
+    }
+}
+
+/// `tool_call`: a task calls a tool.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolCall<'a> {
+    /// The workflow.
+    pub workflow_id: &'a str,
+    /// The task.
+    pub task_id: &'a str,
+    /// The tool (a metric label).
+    pub tool_name: &'a str,
+    /// The call's arguments; recorded as compact JSON text and truncated to
+    /// the configured field limit.
+    pub args: &'a Json,
+}
+
+impl ToolCall<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        tracing::info!(
+            target: "aureus",
+            event_type = "tool_call",
+            workflow_id = self.workflow_id,
+            task_id = self.task_id,
+            tool_name = self.tool_name,
+            args = %self.args,
+        );
+    }
+}
+
+/// `crv_result`: a CRV gate was checked (WARN when it failed or blocked).
+#[derive(Debug, Clone, Copy)]
+pub struct CrvResult<'a> {
+    /// The workflow.
+    pub workflow_id: &'a str,
+    /// The task.
+    pub task_id: &'a str,
+    /// The gate (a metric label).
+    pub gate_name: &'a str,
+    /// Whether the gate passed.
+    pub passed: bool,
+    /// Whether the gate blocked the step.
+    pub blocked: bool,
+    /// Why it failed, when it did.
+    pub failure_code: Option<&'a str>,
+}
+
+impl CrvResult<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        aureus_event!(
+            if !self.passed || self.blocked => WARN;
+            event_type = "crv_result",
+            workflow_id = self.workflow_id,
+            task_id = self.task_id,
+            gate_name = self.gate_name,
+            passed = self.passed,
+            blocked = self.blocked,
+            failure_code = self.failure_code,
+        );
+    }
+}
+
+/// `policy_check`: a policy was checked (WARN when denied).
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyCheck<'a> {
+    /// The workflow.
+    pub workflow_id: &'a str,
+    /// The task.
+    pub task_id: &'a str,
+    /// Whether the action was allowed.
+    pub allowed: bool,
+    /// Whether a human must approve.
+    pub requires_human_approval: bool,
+    /// The policy's reason.
+    pub reason: &'a str,
+}
+
+impl PolicyCheck<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        aureus_event!(
+            if !self.allowed => WARN;
+            event_type = "policy_check",
+            workflow_id = self.workflow_id,
+            task_id = self.task_id,
+            allowed = self.allowed,
+            requires_human_approval = self.requires_human_approval,
+            reason = self.reason,
+        );
+    }
+}
+
+/// `snapshot_commit`: a snapshot was committed.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotCommit<'a> {
+    /// The workflow.
+    pub workflow_id: &'a str,
+    /// The task.
+    pub task_id: &'a str,
+    /// The snapshot.
+    pub snapshot_id: &'a str,
+}
+
+impl SnapshotCommit<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        tracing::info!(
+            target: "aureus",
+            event_type = "snapshot_commit",
+            workflow_id = self.workflow_id,
+            task_id = self.task_id,
+            snapshot_id = self.snapshot_id,
+        );
+    }
+}
+
+/// `rollback`: state was rolled back to a snapshot (ERROR).
+#[derive(Debug, Clone, Copy)]
+pub struct Rollback<'a> {
+    /// The workflow.
+    pub workflow_id: &'a str,
+    /// The task.
+    pub task_id: &'a str,
+    /// The snapshot restored.
+    pub snapshot_id: &'a str,
+    /// Why.
+    pub reason: &'a str,
+}
+
+impl Rollback<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        tracing::error!(
+            target: "aureus",
+            event_type = "rollback",
+            workflow_id = self.workflow_id,
+            task_id = self.task_id,
+            snapshot_id = self.snapshot_id,
+            reason = self.reason,
+        );
+    }
+}
+
+/// `llm_prompt`: a prompt was sent; `prompt_length` is the full length in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct LlmPrompt<'a> {
+    /// The model.
+    pub model: &'a str,
+    /// The prompt (truncated to the configured field limit when recorded).
+    pub prompt: &'a str,
+}
+
+impl LlmPrompt<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        tracing::info!(
+            target: "aureus",
+            event_type = "llm_prompt",
+            model = self.model,
+            prompt = self.prompt,
+            prompt_length = self.prompt.len() as u64,
+        );
+    }
+}
+
+/// `llm_response`: a model answered; `response_length` is the full length in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct LlmResponse<'a> {
+    /// The model.
+    pub model: &'a str,
+    /// The response (truncated to the configured field limit when recorded).
+    pub response: &'a str,
+}
+
+impl LlmResponse<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        tracing::info!(
+            target: "aureus",
+            event_type = "llm_response",
+            model = self.model,
+            response = self.response,
+            response_length = self.response.len() as u64,
+        );
+    }
+}
+
+/// `llm_artifact_generated`: a model produced an artifact.
+#[derive(Debug, Clone, Copy)]
+pub struct LlmArtifactGenerated<'a> {
+    /// What kind of artifact, e.g. `plan`.
+    pub artifact_type: &'a str,
+    /// The artifact's id.
+    pub artifact_id: &'a str,
+    /// The model.
+    pub model: &'a str,
+    /// Length of the prompt that produced it, in bytes.
+    pub prompt_length: u64,
+    /// Length of the response, in bytes.
+    pub response_length: u64,
+}
+
+impl LlmArtifactGenerated<'_> {
+    /// Records the event.
+    pub fn emit(&self) {
+        tracing::info!(
+            target: "aureus",
+            event_type = "llm_artifact_generated",
+            artifact_type = self.artifact_type,
+            artifact_id = self.artifact_id,
+            model = self.model,
+            prompt_length = self.prompt_length,
+            response_length = self.response_length,
+        );
+    }
+}
+
+/// `custom`: a named event with arbitrary JSON data (recorded as fields
+/// `name` and `data`). For custom events with typed fields, write them by hand:
+/// `tracing::info!(target: "aureus", event_type = "custom", my_field = 3)`.
+///
+/// ```
+/// aureus_observability::event::custom("cache_warmed", &serde_json::json!({"entries": 120}));
+/// ```
+pub fn custom(name: &str, data: &Json) {
+    tracing::info!(target: "aureus", event_type = "custom", name = name, data = %data);
+}

@@ -1,0 +1,123 @@
+//! The Aureus event contract: kinds, field names and typed helpers.
+//!
+//! An Aureus event is a `tracing` event with target `aureus` (or below it,
+//! e.g. `aureus::scheduler`) and a field `event_type` naming its kind. The
+//! typed helpers in [`helpers`] emit exactly the events a hand-written
+//! `tracing::info!(target: "aureus", event_type = "step_end", …)` would, so
+//! every layer handles both identically.
+//!
+//! ```
+//! use aureus_observability::event::StepEnd;
+//!
+//! StepEnd {
+//!     workflow_id: "wf-1",
+//!     task_id: "t-1",
+//!     task_type: "action",
+//!     success: false,
+//!     duration_ms: 1200,
+//!     error: Some("tool timed out"),
+//! }
+//! .emit();
+//!
+//! // …is handled exactly like:
+//! tracing::info!(
+//!     target: "aureus",
+//!     event_type = "step_end",
+//!     workflow_id = "wf-1",
+//!     task_id = "t-1",
+//!     task_type = "action",
+//!     success = false,
+//!     duration_ms = 1200u64,
+//!     error = "tool timed out",
+//! );
+//! ```
+
+mod helpers;
+mod kind;
+
+pub use helpers::{
+    custom, CrvResult, LlmArtifactGenerated, LlmPrompt, LlmResponse, PolicyCheck, Rollback, SnapshotCommit,
+    StepEnd, StepStart, ToolCall,
+};
+pub use kind::EventKind;
+
+/// The target every Aureus event uses (targets below it, `aureus::…`, count too).
+pub const TARGET: &str = "aureus";
+
+/// Whether `target` is `aureus` or a module below it.
+pub fn is_aureus_target(target: &str) -> bool {
+    target == TARGET || target.strip_prefix(TARGET).is_some_and(|rest| rest.starts_with("::"))
+}
+
+/// Field names of the contract, as the kernel writes them.
+pub mod fields {
+    /// The kind of an Aureus event.
+    pub const EVENT_TYPE: &str = "event_type";
+    /// The `tracing` message field.
+    pub const MESSAGE: &str = "message";
+    /// The correlation id (on spans, and optionally on events).
+    pub const CORRELATION_ID: &str = "correlation_id";
+    /// The workflow a step belongs to.
+    pub const WORKFLOW_ID: &str = "workflow_id";
+    /// The task within the workflow.
+    pub const TASK_ID: &str = "task_id";
+    /// The task's type (a metric label).
+    pub const TASK_TYPE: &str = "task_type";
+    /// Attempt number of a step (1 for the first).
+    pub const ATTEMPT: &str = "attempt";
+    /// The step's risk tier.
+    pub const RISK_TIER: &str = "risk_tier";
+    /// Whether a step succeeded.
+    pub const SUCCESS: &str = "success";
+    /// A step's duration in milliseconds.
+    pub const DURATION_MS: &str = "duration_ms";
+    /// A failed step's error.
+    pub const ERROR: &str = "error";
+    /// The tool a task called.
+    pub const TOOL_NAME: &str = "tool_name";
+    /// A tool call's arguments, as JSON text.
+    pub const ARGS: &str = "args";
+    /// The CRV gate checked.
+    pub const GATE_NAME: &str = "gate_name";
+    /// Whether a CRV gate passed.
+    pub const PASSED: &str = "passed";
+    /// Whether a CRV gate blocked the step.
+    pub const BLOCKED: &str = "blocked";
+    /// Why a CRV gate failed.
+    pub const FAILURE_CODE: &str = "failure_code";
+    /// Whether a policy check allowed the action.
+    pub const ALLOWED: &str = "allowed";
+    /// Whether a policy check escalated to a human.
+    pub const REQUIRES_HUMAN_APPROVAL: &str = "requires_human_approval";
+    /// Why a policy check or rollback happened.
+    pub const REASON: &str = "reason";
+    /// A snapshot's id.
+    pub const SNAPSHOT_ID: &str = "snapshot_id";
+    /// An LLM's model name.
+    pub const MODEL: &str = "model";
+    /// An LLM prompt.
+    pub const PROMPT: &str = "prompt";
+    /// The prompt's length in bytes, before truncation.
+    pub const PROMPT_LENGTH: &str = "prompt_length";
+    /// An LLM response.
+    pub const RESPONSE: &str = "response";
+    /// The response's length in bytes, before truncation.
+    pub const RESPONSE_LENGTH: &str = "response_length";
+    /// The type of a generated artifact.
+    pub const ARTIFACT_TYPE: &str = "artifact_type";
+    /// The id of a generated artifact.
+    pub const ARTIFACT_ID: &str = "artifact_id";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aureus_targets() {
+        assert!(is_aureus_target("aureus"));
+        assert!(is_aureus_target("aureus::kernel"));
+        assert!(!is_aureus_target("aureusx"));
+        assert!(!is_aureus_target("hyper"));
+    }
+}

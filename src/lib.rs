@@ -1,0 +1,143 @@
+//! # aureus-observability
+//!
+//! Production telemetry for the Aureus agentic-OS kernel, built on the
+//! [`tracing`] ecosystem. Kernel code writes ordinary `tracing` events and
+//! spans — or uses the typed helpers in [`event`] — and this crate:
+//!
+//! * gives every span and event a validated [`CorrelationId`] that follows the
+//!   work across `.await`, `tokio::spawn`, `spawn_blocking` and threads
+//!   ([`correlation`]);
+//! * captures each event **once** into a shared [`Record`] and fans it out to
+//!   sinks, each behind its own bounded queue and worker thread
+//!   ([`pipeline`]), so the instrumented code never waits on I/O;
+//! * ships a console sink (pretty / compact / JSON) and a rotating JSON-lines
+//!   file sink (size and time rotation, retention, gzip) ([`sinks`]), and
+//!   accepts your own [`Sink`]s;
+//! * counts every record delivered, dropped or failed, and reports them at
+//!   [`Telemetry::shutdown`].
+//!
+//! ## In a kernel's `main`
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! fn main() -> Result<(), aureus_observability::Error> {
+//!     // Defaults, then the TOML file in AUREUS_CONFIG, then AUREUS_* / RUST_LOG / OTEL_* variables.
+//!     let config = aureus_observability::Config::from_env()?;
+//!     let telemetry = aureus_observability::init(config)?;
+//!
+//!     // … run the kernel …
+//!
+//!     let report = telemetry.shutdown(Duration::from_secs(5));
+//!     eprintln!("{report}");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## In instrumented kernel code
+//!
+//! ```
+//! use aureus_observability::event::{StepEnd, StepStart};
+//!
+//! fn run_step(workflow_id: &str) {
+//!     let span = tracing::info_span!("workflow", correlation_id = workflow_id);
+//!     let _entered = span.enter();
+//!     StepStart { workflow_id, task_id: "t1", task_type: "action", attempt: 1, risk_tier: "low" }.emit();
+//!     // Hand-written events are handled exactly like the helpers':
+//!     tracing::info!(target: "aureus", event_type = "step_end", workflow_id, task_id = "t1",
+//!                    task_type = "action", success = true, duration_ms = 12u64);
+//! }
+//! # run_step("wf-1");
+//! ```
+//!
+//! ## Composing by hand
+//!
+//! [`build`] returns the subscriber as a [`tracing::Dispatch`] without
+//! installing it (handy in tests: `tracing::dispatcher::with_default`). The
+//! layers ([`AureusFilter`](pipeline::AureusFilter),
+//! [`CorrelationLayer`](correlation::CorrelationLayer),
+//! [`PipelineLayer`](pipeline::PipelineLayer)) are public for inspection.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod correlation;
+mod error;
+pub mod event;
+pub mod pipeline;
+mod record;
+pub mod sinks;
+mod telemetry;
+
+use std::sync::Arc;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::EnvFilter;
+
+pub use config::Config;
+pub use correlation::CorrelationId;
+pub use error::{Error, Result};
+pub use record::{Record, Value};
+pub use sinks::{Sink, SinkError};
+pub use telemetry::{ShutdownReport, SinkHealth, SinkOptions, SinkReport, Telemetry, DROP_DEADLINE};
+
+use config::ValidatedSink;
+use pipeline::{AureusFilter, Pipeline, PipelineLayer, SinkHandle};
+
+/// Builds the whole stack from `config` and installs it as the global
+/// subscriber. Keep the returned [`Telemetry`] alive for the life of the
+/// process; dropping it flushes and stops every sink.
+///
+/// Sets the process-wide default correlation id when the config has one.
+/// Fails with a typed error on a bad configuration, an unwritable file, or
+/// when a global subscriber is already installed (nothing is left running then).
+pub fn init(config: Config) -> Result<Telemetry> {
+    let (dispatch, telemetry) = build(config)?;
+    tracing::dispatcher::set_global_default(dispatch).map_err(|_| Error::AlreadyInitialized)?;
+    Ok(telemetry)
+}
+
+/// Builds the whole stack from `config` without installing it.
+///
+/// ```
+/// use aureus_observability::{build, Config};
+///
+/// let config = Config::builder().no_sinks().build()?;
+/// let (dispatch, telemetry) = build(config)?;
+/// tracing::dispatcher::with_default(&dispatch, || tracing::info!("hello"));
+/// telemetry.shutdown(std::time::Duration::from_secs(1));
+/// # Ok::<(), aureus_observability::Error>(())
+/// ```
+pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
+    let validated = config.validated()?;
+    let mut handles = Vec::with_capacity(validated.sinks.len());
+    for sink in validated.sinks {
+        handles.push(Arc::new(start_sink(sink)?));
+    }
+    let pipeline = Arc::new(Pipeline::new(handles, validated.max_field_bytes));
+    let telemetry = Telemetry::new(Arc::clone(&pipeline));
+    let env = EnvFilter::try_new(&validated.filter)
+        .map_err(|err| Error::config("log_level", &validated.filter, err.to_string()))?;
+    let subscriber = tracing_subscriber::registry()
+        .with(AureusFilter::new(env))
+        .with(correlation::CorrelationLayer::new())
+        .with(PipelineLayer::new(pipeline));
+    if let Some(id) = validated.default_correlation_id {
+        correlation::set_default(Some(id));
+    }
+    Ok((tracing::Dispatch::new(subscriber), telemetry))
+}
+
+fn start_sink(sink: ValidatedSink) -> Result<SinkHandle> {
+    use config::validate_kinds::SinkKind;
+    let boxed: Box<dyn Sink> = match sink.kind {
+        SinkKind::Console { format, stream, ansi } => Box::new(sinks::console::ConsoleSink::new(format, stream, ansi)),
+        SinkKind::File {
+            path,
+            rotation,
+            retention,
+            compress,
+        } => Box::new(sinks::file::FileSink::open(path, rotation, retention, compress)?),
+    };
+    SinkHandle::spawn(&sink.name, boxed, sink.queue)
+}

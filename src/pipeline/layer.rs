@@ -1,0 +1,106 @@
+//! [`PipelineLayer`]: events → shared records → every sink's queue.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::queue::SinkHandle;
+use super::worker_thread;
+use crate::correlation::{count_invalid, resolve_for, CorrelationId};
+use crate::record::{Record, RecordVisitor, Value};
+
+/// State shared by the layer and the [`Telemetry`](crate::Telemetry) handle.
+pub(crate) struct Pipeline {
+    pub(crate) sinks: ArcSwap<Vec<Arc<SinkHandle>>>,
+    pub(crate) max_field_bytes: usize,
+    /// Events recorded on sink worker threads, deliberately not fed back.
+    pub(crate) suppressed: AtomicU64,
+}
+
+impl Pipeline {
+    pub(crate) fn new(sinks: Vec<Arc<SinkHandle>>, max_field_bytes: usize) -> Self {
+        Pipeline {
+            sinks: ArcSwap::from_pointee(sinks),
+            max_field_bytes,
+            suppressed: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The [`Layer`] that captures each event once into a [`Record`] and hands it
+/// to every sink. Built by [`crate::init`] / [`crate::build`].
+pub struct PipelineLayer {
+    pipeline: Arc<Pipeline>,
+}
+
+impl PipelineLayer {
+    pub(crate) fn new(pipeline: Arc<Pipeline>) -> Self {
+        PipelineLayer { pipeline }
+    }
+}
+
+impl std::fmt::Debug for PipelineLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.pipeline.sinks.load().iter().map(|s| Arc::clone(&s.name)).collect();
+        f.debug_struct("PipelineLayer").field("sinks", &names).finish()
+    }
+}
+
+impl<S> Layer<S> for PipelineLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if worker_thread::is_current() {
+            self.pipeline.suppressed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let sinks = self.pipeline.sinks.load();
+        let metadata = event.metadata();
+        let level = *metadata.level();
+        if !sinks.iter().any(|sink| sink.accepts(level)) {
+            return;
+        }
+        let record = Arc::new(capture(event, &ctx, self.pipeline.max_field_bytes));
+        for sink in sinks.iter() {
+            if sink.accepts(level) {
+                sink.offer(&record);
+            }
+        }
+    }
+}
+
+/// Visits `event` once into a record, with its span and correlation id.
+pub(crate) fn capture<S>(event: &Event<'_>, ctx: &Context<'_, S>, max_field_bytes: usize) -> Record
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let metadata = event.metadata();
+    let mut record = Record::new(*metadata.level(), metadata.target());
+    let mut visitor = RecordVisitor {
+        record: &mut record,
+        max_field_bytes,
+        explicit_correlation: None,
+    };
+    event.record(&mut visitor);
+    let explicit = visitor.explicit_correlation.take();
+    let leaf = ctx.event_span(event);
+    if let Some(span) = &leaf {
+        record.span_id = Some(span.id().into_u64());
+        record.span_name = Some(span.name());
+    }
+    let explicit = explicit.and_then(|raw| match CorrelationId::new(&raw) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            count_invalid();
+            record.fields.push(("correlation_id_rejected", Value::Bool(true)));
+            None
+        }
+    });
+    record.correlation_id = explicit.or_else(|| resolve_for(leaf, true));
+    record
+}

@@ -1,0 +1,25 @@
+//! The pipeline: build each event's [`Record`](crate::Record) once, then fan
+//! it out to every sink's bounded queue.
+//!
+//! ```text
+//! event ─► AureusFilter ─► CorrelationLayer ─► PipelineLayer ─► Arc<Record> ─┬─► queue ─► worker ─► console
+//!                                                                            ├─► queue ─► worker ─► file
+//!                                                                            └─► …
+//! ```
+//!
+//! Each sink has its own queue, [`OverflowPolicy`] and worker thread, so a
+//! slow or failing sink never holds up another, and with
+//! [`OverflowPolicy::Drop`] never holds up the instrumented code either.
+//! What sink workers themselves log is never fed back into the pipeline.
+
+mod filter;
+mod layer;
+mod queue;
+pub(crate) mod worker_thread;
+
+pub use filter::AureusFilter;
+pub use layer::PipelineLayer;
+pub use queue::OverflowPolicy;
+
+pub(crate) use layer::Pipeline;
+pub(crate) use queue::{QueueSettings, SinkHandle};

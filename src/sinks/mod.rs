@@ -1,0 +1,51 @@
+//! Sinks: where records go.
+//!
+//! Every sink implements [`Sink`] and runs on its own worker thread behind a
+//! bounded queue (see [`crate::pipeline`]); the instrumented code never waits
+//! on a sink's I/O. Built-in sinks: [`console`] and [`file`].
+
+pub mod console;
+pub mod file;
+
+use std::sync::Arc;
+
+use crate::record::Record;
+
+/// An error a sink reports; counted and kept as the sink's last error.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A destination for records.
+///
+/// A sink receives shared records in batches on its own worker thread, in
+/// the order they were recorded. It must not assume anything about batch
+/// sizes. Errors are counted against the records of the batch; a panic is
+/// caught and counted the same way.
+///
+/// ```
+/// use std::sync::Arc;
+/// use aureus_observability::{Record, Sink, SinkError};
+///
+/// struct CountingSink(u64);
+///
+/// impl Sink for CountingSink {
+///     fn write(&mut self, batch: &[Arc<Record>]) -> Result<(), SinkError> {
+///         self.0 += batch.len() as u64;
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Sink: Send + 'static {
+    /// Delivers a batch of records.
+    fn write(&mut self, batch: &[Arc<Record>]) -> Result<(), SinkError>;
+
+    /// Pushes anything buffered to its destination. Called when the queue
+    /// runs empty and on request.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Flushes and releases resources; the last call the sink receives.
+    fn shutdown(&mut self) -> Result<(), SinkError> {
+        self.flush()
+    }
+}
