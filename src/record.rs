@@ -184,7 +184,10 @@ impl serde::Serialize for JsonRecord<'_> {
         use serde::ser::SerializeMap;
         let r = self.0;
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("timestamp", &humantime::format_rfc3339_micros(r.timestamp).to_string())?;
+        map.serialize_entry(
+            "timestamp",
+            &humantime::format_rfc3339_micros(r.timestamp).to_string(),
+        )?;
         map.serialize_entry("level", r.level.as_str())?;
         map.serialize_entry("target", r.target)?;
         if let Some(kind) = &r.event_type {

@@ -34,7 +34,11 @@ where
         .filter(|(k, _)| VARIABLES.contains(&k.as_ref()))
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
         .collect();
-    let get = |key: &str| vars.get(key).map(String::as_str).filter(|v| !v.trim().is_empty());
+    let get = |key: &str| {
+        vars.get(key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    };
 
     if let Some(level) = get("AUREUS_LOG").or_else(|| get("RUST_LOG")) {
         config.log_level = level.to_owned();
@@ -57,13 +61,17 @@ where
         config.environment = Some(environment.to_owned());
     }
     if let Some(raw) = get("AUREUS_MAX_FIELD_BYTES") {
-        config.max_field_bytes = raw
-            .trim()
-            .parse()
-            .map_err(|_| Error::config("AUREUS_MAX_FIELD_BYTES", raw, "expected a whole number of bytes"))?;
+        config.max_field_bytes = raw.trim().parse().map_err(|_| {
+            Error::config(
+                "AUREUS_MAX_FIELD_BYTES",
+                raw,
+                "expected a whole number of bytes",
+            )
+        })?;
     }
     if let Some(id) = get("AUREUS_CORRELATION_ID") {
-        crate::CorrelationId::new(id).map_err(|err| Error::config("AUREUS_CORRELATION_ID", id, err.to_string()))?;
+        crate::CorrelationId::new(id)
+            .map_err(|err| Error::config("AUREUS_CORRELATION_ID", id, err.to_string()))?;
         config.default_correlation_id = Some(id.to_owned());
     }
     if let Some(raw) = get("AUREUS_CONSOLE") {
@@ -76,7 +84,9 @@ where
 fn apply_console(config: &mut Config, raw: &str) -> Result<()> {
     let format = match raw.trim().to_ascii_lowercase().as_str() {
         "off" | "none" | "false" => {
-            config.sinks.retain(|s| !matches!(s, SinkConfig::Console(_)));
+            config
+                .sinks
+                .retain(|s| !matches!(s, SinkConfig::Console(_)));
             return Ok(());
         }
         "pretty" => ConsoleFormat::Pretty,
@@ -117,11 +127,19 @@ fn apply_file<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a str>) ->
     if keys.iter().all(|k| get(k).is_none()) {
         return Ok(());
     }
-    if !config.sinks.iter().any(|s| matches!(s, SinkConfig::File(_))) {
-        config.sinks.push(SinkConfig::File(FileSinkConfig::default()));
+    if !config
+        .sinks
+        .iter()
+        .any(|s| matches!(s, SinkConfig::File(_)))
+    {
+        config
+            .sinks
+            .push(SinkConfig::File(FileSinkConfig::default()));
     }
     for sink in &mut config.sinks {
-        let SinkConfig::File(file) = sink else { continue };
+        let SinkConfig::File(file) = sink else {
+            continue;
+        };
         if let Some(path) = get("AUREUS_FILE_PATH") {
             file.path = path.into();
         }
@@ -132,17 +150,22 @@ fn apply_file<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a str>) ->
             file.rotate_every = Some(every.to_owned());
         }
         if let Some(raw) = get("AUREUS_FILE_MAX_FILES") {
-            let count = raw
-                .trim()
-                .parse()
-                .map_err(|_| Error::config("AUREUS_FILE_MAX_FILES", raw, "expected a whole number"))?;
+            let count = raw.trim().parse().map_err(|_| {
+                Error::config("AUREUS_FILE_MAX_FILES", raw, "expected a whole number")
+            })?;
             file.max_files = Some(count);
         }
         if let Some(raw) = get("AUREUS_FILE_COMPRESS") {
             file.compress = match raw.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => true,
                 "0" | "false" | "no" | "off" => false,
-                _ => return Err(Error::config("AUREUS_FILE_COMPRESS", raw, "expected true or false")),
+                _ => {
+                    return Err(Error::config(
+                        "AUREUS_FILE_COMPRESS",
+                        raw,
+                        "expected true or false",
+                    ))
+                }
             };
         }
         break;
@@ -153,7 +176,11 @@ fn apply_file<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a str>) ->
 /// Parses the W3C-baggage-like `key1=value1,key2=value2` list of
 /// `OTEL_RESOURCE_ATTRIBUTES`, percent-decoding keys and values.
 pub(crate) fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>> {
-    let decode = |text: &str| percent_encoding::percent_decode_str(text.trim()).decode_utf8_lossy().into_owned();
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text.trim())
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     raw.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| match pair.split_once('=') {

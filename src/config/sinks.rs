@@ -125,12 +125,18 @@ pub(crate) fn check_sink_types(table: &toml::Table) -> Result<()> {
     };
     for (index, sink) in sinks.iter().enumerate() {
         let kind = sink.get("type");
-        let known = kind.and_then(toml::Value::as_str).is_some_and(|k| SINK_TYPES.contains(&k));
+        let known = kind
+            .and_then(toml::Value::as_str)
+            .is_some_and(|k| SINK_TYPES.contains(&k));
         if !known {
             return Err(Error::config(
                 format!("sinks[{index}].type"),
-                kind.map(|k| k.to_string()).unwrap_or_else(|| "<missing>".to_owned()),
-                format!("unknown sink type; expected one of: {}", SINK_TYPES.join(", ")),
+                kind.map(|k| k.to_string())
+                    .unwrap_or_else(|| "<missing>".to_owned()),
+                format!(
+                    "unknown sink type; expected one of: {}",
+                    SINK_TYPES.join(", ")
+                ),
             ));
         }
     }

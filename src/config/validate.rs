@@ -51,10 +51,19 @@ const MIN_FIELD_BYTES: usize = 16;
 
 pub(crate) fn validate(config: &Config) -> Result<Validated> {
     if config.service_name.trim().is_empty() {
-        return Err(Error::config("service_name", &config.service_name, "must not be empty"));
+        return Err(Error::config(
+            "service_name",
+            &config.service_name,
+            "must not be empty",
+        ));
     }
-    EnvFilter::try_new(&config.log_level)
-        .map_err(|err| Error::config("log_level", &config.log_level, format!("invalid level filter: {err}")))?;
+    EnvFilter::try_new(&config.log_level).map_err(|err| {
+        Error::config(
+            "log_level",
+            &config.log_level,
+            format!("invalid level filter: {err}"),
+        )
+    })?;
     if config.max_field_bytes < MIN_FIELD_BYTES {
         return Err(Error::config(
             "max_field_bytes",
@@ -66,7 +75,8 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
         .default_correlation_id
         .as_deref()
         .map(|raw| {
-            CorrelationId::new(raw).map_err(|err| Error::config("default_correlation_id", raw, err.to_string()))
+            CorrelationId::new(raw)
+                .map_err(|err| Error::config("default_correlation_id", raw, err.to_string()))
         })
         .transpose()?;
     let mut sinks: Vec<ValidatedSink> = Vec::with_capacity(config.sinks.len());
@@ -92,8 +102,16 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
 fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
     let key = |field: &str| format!("sinks[{index}].{field}");
     let name = sink.name().to_owned();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-        return Err(Error::config(key("name"), &name, "use 1 or more of [A-Za-z0-9._-]"));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(Error::config(
+            key("name"),
+            &name,
+            "use 1 or more of [A-Za-z0-9._-]",
+        ));
     }
     let (level, capacity, overflow) = match sink {
         SinkConfig::Console(c) => (&c.level, c.queue_capacity, c.overflow),
@@ -102,11 +120,19 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
     let min_level = match level {
         None => LevelFilter::TRACE,
         Some(raw) => LevelFilter::from_str(raw).map_err(|_| {
-            Error::config(key("level"), raw, "expected one of: off, error, warn, info, debug, trace")
+            Error::config(
+                key("level"),
+                raw,
+                "expected one of: off, error, warn, info, debug, trace",
+            )
         })?,
     };
     if capacity == 0 {
-        return Err(Error::config(key("queue_capacity"), "0", "must be at least 1"));
+        return Err(Error::config(
+            key("queue_capacity"),
+            "0",
+            "must be at least 1",
+        ));
     }
     let kind = match sink {
         SinkConfig::Console(c) => SinkKind::Console {
@@ -116,17 +142,29 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
         },
         SinkConfig::File(c) => {
             if c.path.as_os_str().is_empty() || c.path.file_name().is_none() {
-                return Err(Error::config(key("path"), c.path.display().to_string(), "must name a file"));
+                return Err(Error::config(
+                    key("path"),
+                    c.path.display().to_string(),
+                    "must name a file",
+                ));
             }
             let max_bytes = parse_size(&key("max_bytes"), c.max_bytes.as_deref())?;
-            let max_total_bytes = parse_size(&key("max_total_bytes"), c.max_total_bytes.as_deref())?;
+            let max_total_bytes =
+                parse_size(&key("max_total_bytes"), c.max_total_bytes.as_deref())?;
             let interval = parse_interval(&key("rotate_every"), c.rotate_every.as_deref())?;
             if c.max_files == Some(0) {
-                return Err(Error::config(key("max_files"), "0", "must be at least 1 (or unset)"));
+                return Err(Error::config(
+                    key("max_files"),
+                    "0",
+                    "must be at least 1 (or unset)",
+                ));
             }
             SinkKind::File {
                 path: c.path.clone(),
-                rotation: RotationPolicy { max_bytes, interval },
+                rotation: RotationPolicy {
+                    max_bytes,
+                    interval,
+                },
                 retention: RetentionPolicy {
                     max_files: c.max_files,
                     max_total_bytes,
@@ -150,7 +188,11 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
 pub(crate) fn parse_size(key: &str, raw: Option<&str>) -> Result<Option<u64>> {
     let Some(raw) = raw else { return Ok(None) };
     let size = bytesize::ByteSize::from_str(raw.trim()).map_err(|err| {
-        Error::config(key, raw, format!("not a size ({err}); use e.g. \"10MB\", \"512KiB\" or a byte count"))
+        Error::config(
+            key,
+            raw,
+            format!("not a size ({err}); use e.g. \"10MB\", \"512KiB\" or a byte count"),
+        )
     })?;
     if size.as_u64() == 0 {
         return Err(Error::config(key, raw, "must be greater than zero"));
@@ -161,8 +203,13 @@ pub(crate) fn parse_size(key: &str, raw: Option<&str>) -> Result<Option<u64>> {
 /// Parses `"1h"`, `"30min"`, `"1day"`; rejects zero.
 pub(crate) fn parse_interval(key: &str, raw: Option<&str>) -> Result<Option<Duration>> {
     let Some(raw) = raw else { return Ok(None) };
-    let interval = humantime::parse_duration(raw.trim())
-        .map_err(|err| Error::config(key, raw, format!("not a duration ({err}); use e.g. \"1h\" or \"1day\"")))?;
+    let interval = humantime::parse_duration(raw.trim()).map_err(|err| {
+        Error::config(
+            key,
+            raw,
+            format!("not a duration ({err}); use e.g. \"1h\" or \"1day\""),
+        )
+    })?;
     if interval.is_zero() {
         return Err(Error::config(key, raw, "must be greater than zero"));
     }

@@ -58,7 +58,11 @@ impl CorrelationId {
 
 fn validate(value: &str) -> Result<(), Error> {
     let reject = |reason| Error::InvalidCorrelationId {
-        value: value.chars().take(MAX_LEN + 8).flat_map(char::escape_debug).collect(),
+        value: value
+            .chars()
+            .take(MAX_LEN + 8)
+            .flat_map(char::escape_debug)
+            .collect(),
         reason,
     };
     if value.is_empty() {
@@ -67,7 +71,8 @@ fn validate(value: &str) -> Result<(), Error> {
     if value.len() > MAX_LEN {
         return Err(reject("it is longer than 128 characters"));
     }
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-');
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-');
     if !value.bytes().all(allowed) {
         return Err(reject("only the characters [A-Za-z0-9._:/-] are allowed"));
     }
@@ -139,10 +144,22 @@ mod tests {
 
     #[test]
     fn rejects_everything_else_with_a_reason() {
-        for bad in ["", " ", "a b", "line\nbreak", "é", "<script>", &"x".repeat(129), "a\u{0}"] {
+        for bad in [
+            "",
+            " ",
+            "a b",
+            "line\nbreak",
+            "é",
+            "<script>",
+            &"x".repeat(129),
+            "a\u{0}",
+        ] {
             let err = CorrelationId::new(bad).unwrap_err();
             assert!(matches!(err, Error::InvalidCorrelationId { .. }), "{bad:?}");
-            assert!(!err.to_string().contains('\n'), "message must not carry raw input: {err}");
+            assert!(
+                !err.to_string().contains('\n'),
+                "message must not carry raw input: {err}"
+            );
         }
     }
 

@@ -45,8 +45,16 @@ impl PipelineLayer {
 
 impl std::fmt::Debug for PipelineLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<_> = self.pipeline.sinks.load().iter().map(|s| Arc::clone(&s.name)).collect();
-        f.debug_struct("PipelineLayer").field("sinks", &names).finish()
+        let names: Vec<_> = self
+            .pipeline
+            .sinks
+            .load()
+            .iter()
+            .map(|s| Arc::clone(&s.name))
+            .collect();
+        f.debug_struct("PipelineLayer")
+            .field("sinks", &names)
+            .finish()
     }
 }
 
@@ -97,7 +105,9 @@ where
         Ok(id) => Some(id),
         Err(_) => {
             count_invalid();
-            record.fields.push(("correlation_id_rejected", Value::Bool(true)));
+            record
+                .fields
+                .push(("correlation_id_rejected", Value::Bool(true)));
             None
         }
     });

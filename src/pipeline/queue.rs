@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{
+    bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError,
+};
 use tracing::level_filters::LevelFilter;
 use tracing::Level;
 
@@ -124,7 +126,10 @@ impl SinkHandle {
         }
         let message = Message::Record(Arc::clone(record));
         let outcome = match self.settings.overflow {
-            OverflowPolicy::Block => self.tx.send(message).map_err(|_| TrySendError::Disconnected(())),
+            OverflowPolicy::Block => self
+                .tx
+                .send(message)
+                .map_err(|_| TrySendError::Disconnected(())),
             OverflowPolicy::Drop => self.tx.try_send(message).map_err(|err| match err {
                 TrySendError::Full(_) => TrySendError::Full(()),
                 TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
@@ -160,9 +165,15 @@ impl SinkHandle {
         self.closed.store(true, Ordering::Release);
         if self.tx.send_deadline(Message::Shutdown, deadline).is_err() {
             // Worker gone already (disconnected) or still stuck (timeout).
-            return matches!(self.finished.try_recv(), Err(crossbeam_channel::TryRecvError::Disconnected));
+            return matches!(
+                self.finished.try_recv(),
+                Err(crossbeam_channel::TryRecvError::Disconnected)
+            );
         }
-        matches!(self.finished.recv_deadline(deadline), Err(RecvTimeoutError::Disconnected))
+        matches!(
+            self.finished.recv_deadline(deadline),
+            Err(RecvTimeoutError::Disconnected)
+        )
     }
 }
 
@@ -196,7 +207,12 @@ fn run_worker(mut sink: Box<dyn Sink>, rx: Receiver<Message>, stats: &SinkStats)
     guarded(stats, 0, || sink.shutdown());
 }
 
-fn accept(message: Message, batch: &mut Vec<Arc<Record>>, acks: &mut Vec<Sender<()>>, stopping: &mut bool) {
+fn accept(
+    message: Message,
+    batch: &mut Vec<Arc<Record>>,
+    acks: &mut Vec<Sender<()>>,
+    stopping: &mut bool,
+) {
     match message {
         Message::Record(record) => batch.push(record),
         Message::Flush(ack) => acks.push(ack),

@@ -136,9 +136,19 @@ fn push_value(out: &mut String, value: &Value, quote_if_spaced: bool) {
 }
 
 fn header(out: &mut String, record: &Record, ansi: bool) {
-    paint(out, ansi, DIM, humantime::format_rfc3339_micros(record.timestamp));
+    paint(
+        out,
+        ansi,
+        DIM,
+        humantime::format_rfc3339_micros(record.timestamp),
+    );
     out.push(' ');
-    paint(out, ansi, level_colour(record.level), format_args!("{:>5}", record.level.as_str()));
+    paint(
+        out,
+        ansi,
+        level_colour(record.level),
+        format_args!("{:>5}", record.level.as_str()),
+    );
     out.push(' ');
     paint(out, ansi, DIM, format_args!("{}:", record.target));
     if let Some(kind) = &record.event_type {
@@ -206,7 +216,9 @@ mod tests {
         let mut record = Record::new(Level::WARN, "aureus");
         record.event_type = Some("crv_result".into());
         record.message = Some("gate\nINJECTED 1970 ERROR fake".into());
-        record.fields.push(("gate_name", Value::Str("schema check".into())));
+        record
+            .fields
+            .push(("gate_name", Value::Str("schema check".into())));
         record.fields.push(("passed", Value::Bool(false)));
         record.correlation_id = Some(crate::CorrelationId::new("wf-1").unwrap());
         sink.write(&[Arc::new(record)]).unwrap();
@@ -218,15 +230,26 @@ mod tests {
     fn compact_is_one_escaped_line() {
         let text = render(ConsoleFormat::Compact, false);
         assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains(" WARN aureus: crv_result gate\\nINJECTED"), "{text}");
-        assert!(text.contains("gate_name=\"schema check\" passed=false correlation_id=wf-1"), "{text}");
+        assert!(
+            text.contains(" WARN aureus: crv_result gate\\nINJECTED"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gate_name=\"schema check\" passed=false correlation_id=wf-1"),
+            "{text}"
+        );
         assert!(!text.contains('\x1b'));
     }
 
     #[test]
     fn pretty_puts_fields_on_their_own_lines() {
         let text = render(ConsoleFormat::Pretty, false);
-        assert!(text.contains("\n    correlation_id: wf-1\n    gate_name: schema check\n    passed: false"), "{text}");
+        assert!(
+            text.contains(
+                "\n    correlation_id: wf-1\n    gate_name: schema check\n    passed: false"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ mod rotation;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use rotation::{RetentionPolicy, RotationPolicy};
 use rotation::RotatingFile;
+pub use rotation::{RetentionPolicy, RotationPolicy};
 
 use super::{Sink, SinkError};
 use crate::error::{Error, Result};
@@ -25,7 +25,12 @@ pub struct FileSink {
 
 impl FileSink {
     /// Opens (creating directories as needed) the file at `path`.
-    pub fn open(path: PathBuf, rotation: RotationPolicy, retention: RetentionPolicy, compress: bool) -> Result<Self> {
+    pub fn open(
+        path: PathBuf,
+        rotation: RotationPolicy,
+        retention: RetentionPolicy,
+        compress: bool,
+    ) -> Result<Self> {
         let file = RotatingFile::open(path.clone(), rotation, retention, compress)
             .map_err(|source| Error::Io { path, source })?;
         Ok(FileSink {
