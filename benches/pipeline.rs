@@ -1,1 +1,139 @@
-fn main() {}
+//! Per-event cost on the instrumented thread: our stack against the anchor
+//! stack (tracing-subscriber's JSON formatter, direct and through
+//! tracing-appender's non-blocking writer), in the same run.
+//!
+//! Run: `cargo bench --bench pipeline`. Compare ratios, not absolute times.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aureus_observability::config::FileSinkConfig;
+use aureus_observability::pipeline::OverflowPolicy;
+use aureus_observability::{Config, Record, Sink, SinkError, SinkOptions};
+use criterion::{criterion_group, criterion_main, Criterion};
+use tracing_subscriber::prelude::*;
+
+struct NoopSink;
+
+impl Sink for NoopSink {
+    fn write(&mut self, batch: &[Arc<Record>]) -> Result<(), SinkError> {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// The measured event: a `step_end` inside a correlated workflow span.
+fn emit(n: u64) {
+    tracing::info!(
+        target: "aureus",
+        event_type = "step_end",
+        workflow_id = "wf-bench",
+        task_id = "task-7",
+        task_type = "action",
+        success = !n.is_multiple_of(10),
+        duration_ms = n % 5000,
+        error = "none",
+    );
+}
+
+fn bench_with(c: &mut Criterion, name: &str, dispatch: &tracing::Dispatch) {
+    tracing::dispatcher::with_default(dispatch, || {
+        let span = tracing::info_span!("workflow", correlation_id = "wf-bench-corr");
+        let _entered = span.enter();
+        let mut n = 0u64;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                n += 1;
+                emit(n)
+            })
+        });
+    });
+}
+
+fn events(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // Baseline: the bare registry.
+    let registry = tracing::Dispatch::new(tracing_subscriber::registry());
+    bench_with(c, "event/registry_only", &registry);
+
+    // Ours: one no-op sink behind its queue (lossless).
+    let (ours_noop, telemetry_noop) =
+        aureus_observability::build(Config::builder().no_sinks().build().expect("config"))
+            .expect("build");
+    telemetry_noop
+        .add_sink(
+            "noop",
+            NoopSink,
+            SinkOptions {
+                queue_capacity: 65536,
+                overflow: OverflowPolicy::Block,
+                ..Default::default()
+            },
+        )
+        .expect("sink");
+    bench_with(c, "event/aureus_noop_sink", &ours_noop);
+
+    // Ours, producer side only: a sink queue with the drop policy (drops counted, not measured).
+    let (ours_drop, telemetry_drop) =
+        aureus_observability::build(Config::builder().no_sinks().build().expect("config"))
+            .expect("build");
+    telemetry_drop
+        .add_sink(
+            "noop",
+            NoopSink,
+            SinkOptions {
+                queue_capacity: 65536,
+                overflow: OverflowPolicy::Drop,
+                ..Default::default()
+            },
+        )
+        .expect("sink");
+    bench_with(c, "event/aureus_noop_sink_drop_policy", &ours_drop);
+    eprintln!("{}", telemetry_drop.shutdown(Duration::from_secs(30)));
+
+    // Ours: the JSON-lines file sink (lossless, block policy).
+    let config = Config::builder()
+        .sink(FileSinkConfig {
+            path: dir.path().join("ours.jsonl"),
+            max_bytes: Some("64MB".into()),
+            max_files: Some(2),
+            ..Default::default()
+        })
+        .build()
+        .expect("config");
+    let (ours_file, telemetry_file) = aureus_observability::build(config).expect("build");
+    bench_with(c, "event/aureus_file_sink", &ours_file);
+
+    // Anchor: fmt JSON to io::sink on the calling thread.
+    let fmt_sink = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::sink),
+        ),
+    );
+    bench_with(c, "event/anchor_fmt_json_io_sink", &fmt_sink);
+
+    // Anchor: fmt JSON through tracing-appender's non-blocking file writer.
+    let appender = tracing_appender::rolling::never(dir.path(), "anchor.jsonl");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let fmt_file = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().json().with_writer(writer)),
+    );
+    bench_with(c, "event/anchor_fmt_json_non_blocking_file", &fmt_file);
+    drop(guard);
+
+    let noop = telemetry_noop.shutdown(Duration::from_secs(30));
+    let file = telemetry_file.shutdown(Duration::from_secs(60));
+    eprintln!("{noop}{file}");
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = events
+}
+criterion_main!(benches);

@@ -84,7 +84,7 @@ pub use telemetry::{
 };
 
 use config::ValidatedSink;
-use pipeline::{AureusFilter, Pipeline, PipelineLayer, SinkHandle};
+use pipeline::{AureusFilter, Pipeline, PipelineLayer, RecordPool, SinkHandle};
 
 /// Builds the whole stack from `config` and installs it as the global
 /// subscriber. Keep the returned [`Telemetry`] alive for the life of the
@@ -112,11 +112,12 @@ pub fn init(config: Config) -> Result<Telemetry> {
 /// ```
 pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     let validated = config.validated()?;
+    let pool = Arc::new(RecordPool::new());
     let mut handles = Vec::with_capacity(validated.sinks.len());
     for sink in validated.sinks {
-        handles.push(Arc::new(start_sink(sink)?));
+        handles.push(Arc::new(start_sink(sink, Arc::clone(&pool))?));
     }
-    let pipeline = Arc::new(Pipeline::new(handles, validated.max_field_bytes));
+    let pipeline = Arc::new(Pipeline::new(handles, pool, validated.max_field_bytes));
     let telemetry = Telemetry::new(Arc::clone(&pipeline));
     let env = EnvFilter::try_new(&validated.filter)
         .map_err(|err| Error::config("log_level", &validated.filter, err.to_string()))?;
@@ -130,7 +131,7 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     Ok((tracing::Dispatch::new(subscriber), telemetry))
 }
 
-fn start_sink(sink: ValidatedSink) -> Result<SinkHandle> {
+fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {
     use config::validate_kinds::SinkKind;
     let boxed: Box<dyn Sink> = match sink.kind {
         SinkKind::Console {
@@ -147,5 +148,5 @@ fn start_sink(sink: ValidatedSink) -> Result<SinkHandle> {
             path, rotation, retention, compress,
         )?),
     };
-    SinkHandle::spawn(&sink.name, boxed, sink.queue)
+    SinkHandle::spawn(&sink.name, boxed, sink.queue, pool)
 }

@@ -2,14 +2,17 @@
 //!
 //! The pipeline visits an event's fields exactly once into a `Record`, wraps
 //! it in an [`Arc`](std::sync::Arc) and hands the same allocation to every
-//! sink. Encodings that several sinks need (the JSON line) are computed at
-//! most once per record and cached inside it.
+//! sink. A record is two allocations however many fields it has: the `Arc`
+//! (fields stored inline) and one buffer holding all of its text. Encodings
+//! that several sinks need (the JSON line) are computed at most once per
+//! record and cached inside it.
 
-use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
+use smallvec::SmallVec;
 use tracing::field::{Field, Visit};
 use tracing::Level;
 
@@ -17,8 +20,8 @@ use crate::correlation::CorrelationId;
 use crate::event::{fields, EventKind};
 
 /// One field value, typed as the instrumented code recorded it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
     /// A boolean.
     Bool(bool),
     /// A signed integer.
@@ -28,12 +31,12 @@ pub enum Value {
     /// A floating-point number.
     F64(f64),
     /// Text (including `Debug`/`Display`-recorded values), possibly truncated.
-    Str(String),
+    Str(&'a str),
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// The value as text, if it is text.
-    pub fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&'a str> {
         match self {
             Value::Str(s) => Some(s),
             _ => None,
@@ -61,7 +64,7 @@ impl Value {
     }
 }
 
-impl fmt::Display for Value {
+impl fmt::Display for Value<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Bool(v) => write!(f, "{v}"),
@@ -73,7 +76,7 @@ impl fmt::Display for Value {
     }
 }
 
-impl serde::Serialize for Value {
+impl serde::Serialize for Value<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Value::Bool(v) => serializer.serialize_bool(*v),
@@ -86,9 +89,40 @@ impl serde::Serialize for Value {
     }
 }
 
+/// A field value as stored: text lives in the record's shared buffer.
+#[derive(Debug, Clone, PartialEq)]
+enum Slot {
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Text(Range<u32>),
+}
+
+/// Where the `event_type` text lives.
+#[derive(Debug, Clone, PartialEq)]
+enum EventTypeText {
+    Known(EventKind),
+    Other(Range<u32>),
+}
+
+/// Fields stored inline before the record spills to the heap.
+const INLINE_FIELDS: usize = 10;
+
 /// An event captured once: everything every sink needs, owned.
 ///
 /// Records reach sinks as `Arc<Record>`; no sink re-visits the event.
+///
+/// ```
+/// use aureus_observability::{Record, Value};
+///
+/// let mut record = Record::new(tracing::Level::INFO, "aureus");
+/// record.set_event_type("step_end");
+/// record.push_field("success", Value::Bool(true));
+/// record.push_field("task_type", Value::Str("action"));
+/// assert_eq!(record.str_field("task_type"), Some("action"));
+/// assert!(record.json_line().contains(r#""success":true"#));
+/// ```
 #[derive(Debug)]
 pub struct Record {
     /// When the event was recorded.
@@ -97,12 +131,8 @@ pub struct Record {
     pub level: Level,
     /// The event's target (`aureus` or below for Aureus events).
     pub target: &'static str,
-    /// The value of the `event_type` field, when present.
-    pub event_type: Option<Cow<'static, str>>,
     /// The parsed kind, when `event_type` names one of the contract's kinds.
     pub kind: Option<EventKind>,
-    /// The event's message (`message` field), when present.
-    pub message: Option<String>,
     /// The correlation id in force where the event was recorded.
     pub correlation_id: Option<CorrelationId>,
     /// The `tracing` id of the innermost span enclosing the event.
@@ -111,8 +141,10 @@ pub struct Record {
     pub span_name: Option<&'static str>,
     /// The W3C trace id, when a trace context was active.
     pub trace_id: Option<u128>,
-    /// Every other field, in the order recorded.
-    pub fields: Vec<(&'static str, Value)>,
+    event_type: Option<EventTypeText>,
+    message: Option<Range<u32>>,
+    fields: SmallVec<[(&'static str, Slot); INLINE_FIELDS]>,
+    text: String,
     json: OnceLock<String>,
 }
 
@@ -133,30 +165,130 @@ const RESERVED_KEYS: [&str; 9] = [
 impl Record {
     /// An empty record for `level` and `target`, stamped now.
     pub fn new(level: Level, target: &'static str) -> Self {
+        Self::with_text_capacity(level, target, 0)
+    }
+
+    /// An empty record whose text buffer has room for `bytes` bytes.
+    pub(crate) fn with_text_capacity(level: Level, target: &'static str, bytes: usize) -> Self {
         Record {
             timestamp: SystemTime::now(),
             level,
             target,
-            event_type: None,
             kind: None,
-            message: None,
             correlation_id: None,
             span_id: None,
             span_name: None,
             trace_id: None,
-            fields: Vec::new(),
+            event_type: None,
+            message: None,
+            fields: SmallVec::new(),
+            text: String::with_capacity(bytes),
             json: OnceLock::new(),
         }
     }
 
+    /// Drops everything recorded, keeping the buffers' capacity (for reuse).
+    pub(crate) fn clear(&mut self) {
+        self.kind = None;
+        self.correlation_id = None;
+        self.span_id = None;
+        self.span_name = None;
+        self.trace_id = None;
+        self.event_type = None;
+        self.message = None;
+        self.fields.clear();
+        self.text.clear();
+        self.json = OnceLock::new();
+    }
+
+    /// Makes a cleared record a fresh one for `level` and `target`, stamped now.
+    pub(crate) fn restart(&mut self, level: Level, target: &'static str) {
+        self.clear();
+        self.timestamp = SystemTime::now();
+        self.level = level;
+        self.target = target;
+    }
+
+    /// Appends text to the shared buffer, returning where it lies.
+    fn store(&mut self, text: &str) -> Range<u32> {
+        let start = self.text.len();
+        self.text.push_str(text);
+        to_range(start, self.text.len())
+    }
+
+    fn text_at(&self, range: &Range<u32>) -> &str {
+        self.text
+            .get(range.start as usize..range.end as usize)
+            .unwrap_or("")
+    }
+
+    /// The `event_type` field, when present.
+    pub fn event_type(&self) -> Option<&str> {
+        match self.event_type.as_ref()? {
+            EventTypeText::Known(kind) => Some(kind.as_str()),
+            EventTypeText::Other(range) => Some(self.text_at(range)),
+        }
+    }
+
+    /// Sets `event_type` (and [`Record::kind`] when it names a contract kind).
+    pub fn set_event_type(&mut self, value: &str) {
+        self.kind = value.parse::<EventKind>().ok();
+        self.event_type = Some(match self.kind {
+            Some(kind) => EventTypeText::Known(kind),
+            None => EventTypeText::Other(self.store(value)),
+        });
+    }
+
+    /// The event's message (`message` field), when present.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_ref().map(|range| self.text_at(range))
+    }
+
+    /// Sets the message.
+    pub fn set_message(&mut self, message: &str) {
+        self.message = Some(self.store(message));
+    }
+
+    /// Appends a field.
+    pub fn push_field(&mut self, name: &'static str, value: Value<'_>) {
+        let slot = match value {
+            Value::Bool(v) => Slot::Bool(v),
+            Value::I64(v) => Slot::I64(v),
+            Value::U64(v) => Slot::U64(v),
+            Value::F64(v) => Slot::F64(v),
+            Value::Str(text) => Slot::Text(self.store(text)),
+        };
+        self.fields.push((name, slot));
+    }
+
+    fn value_of<'a>(&'a self, slot: &Slot) -> Value<'a> {
+        match slot {
+            Slot::Bool(v) => Value::Bool(*v),
+            Slot::I64(v) => Value::I64(*v),
+            Slot::U64(v) => Value::U64(*v),
+            Slot::F64(v) => Value::F64(*v),
+            Slot::Text(range) => Value::Str(self.text_at(range)),
+        }
+    }
+
+    /// Every field other than `message`, `event_type` and `correlation_id`, in the order recorded.
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = (&'static str, Value<'_>)> + '_ {
+        self.fields
+            .iter()
+            .map(move |(name, slot)| (*name, self.value_of(slot)))
+    }
+
     /// The value of field `name`, if recorded.
-    pub fn field(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    pub fn field(&self, name: &str) -> Option<Value<'_>> {
+        self.fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, slot)| self.value_of(slot))
     }
 
     /// The value of field `name` as text, if recorded as text.
     pub fn str_field(&self, name: &str) -> Option<&str> {
-        self.field(name).and_then(Value::as_str)
+        self.field(name).and_then(|v| v.as_str())
     }
 
     /// Whether this is an Aureus event (target `aureus` or below it, with an `event_type`).
@@ -177,6 +309,11 @@ impl Record {
     }
 }
 
+fn to_range(start: usize, end: usize) -> Range<u32> {
+    let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    clamp(start)..clamp(end)
+}
+
 struct JsonRecord<'a>(&'a Record);
 
 impl serde::Serialize for JsonRecord<'_> {
@@ -186,14 +323,14 @@ impl serde::Serialize for JsonRecord<'_> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry(
             "timestamp",
-            &humantime::format_rfc3339_micros(r.timestamp).to_string(),
+            &format_args!("{}", humantime::format_rfc3339_micros(r.timestamp)),
         )?;
         map.serialize_entry("level", r.level.as_str())?;
         map.serialize_entry("target", r.target)?;
-        if let Some(kind) = &r.event_type {
+        if let Some(kind) = r.event_type() {
             map.serialize_entry("event_type", kind)?;
         }
-        if let Some(message) = &r.message {
+        if let Some(message) = r.message() {
             map.serialize_entry("message", message)?;
         }
         if let Some(id) = &r.correlation_id {
@@ -206,33 +343,26 @@ impl serde::Serialize for JsonRecord<'_> {
             map.serialize_entry("span_name", name)?;
         }
         if let Some(id) = r.trace_id {
-            map.serialize_entry("trace_id", &format!("{id:032x}"))?;
+            map.serialize_entry("trace_id", &format_args!("{id:032x}"))?;
         }
-        for (name, value) in &r.fields {
-            if RESERVED_KEYS.contains(name) {
-                map.serialize_entry(&format!("fields.{name}"), value)?;
+        for (name, value) in r.fields() {
+            if RESERVED_KEYS.contains(&name) {
+                map.serialize_entry(&format_args!("fields.{name}"), &value)?;
             } else {
-                map.serialize_entry(name, value)?;
+                map.serialize_entry(name, &value)?;
             }
         }
         map.end()
     }
 }
 
-/// Cuts `value` to at most `limit` bytes (on a character boundary) and appends
-/// a visible marker saying how many bytes were removed.
-pub(crate) fn truncate_in_place(value: &mut String, limit: usize) {
-    if value.len() <= limit {
-        return;
-    }
-    let mut cut = limit;
-    while !value.is_char_boundary(cut) {
+/// The largest index `<= limit` that is a character boundary of `text`.
+fn floor_char_boundary(text: &str, limit: usize) -> usize {
+    let mut cut = limit.min(text.len());
+    while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    let removed = value.len() - cut;
-    value.truncate(cut);
-    use std::fmt::Write;
-    let _ = write!(value, "…[truncated {removed} bytes]");
+    cut
 }
 
 /// Visits an event's fields once into a [`Record`].
@@ -244,86 +374,99 @@ pub(crate) struct RecordVisitor<'a> {
 }
 
 impl RecordVisitor<'_> {
-    /// Routes already-truncated text to its place in the record.
-    fn push_text(&mut self, field: &Field, mut text: String) {
+    /// Stores text (already within limits, or cut here) where it belongs.
+    fn text(&mut self, field: &Field, value: &str) {
         match field.name() {
-            fields::MESSAGE => self.record.message = Some(text),
             fields::EVENT_TYPE => {
-                let kind = text.parse::<EventKind>().ok();
-                self.record.event_type = Some(match kind {
-                    Some(kind) => Cow::Borrowed(kind.as_str()),
-                    None => {
-                        truncate_in_place(&mut text, 128);
-                        Cow::Owned(text)
-                    }
-                });
-                self.record.kind = kind;
+                let cut = floor_char_boundary(value, 128);
+                self.record.set_event_type(&value[..cut]);
             }
-            fields::CORRELATION_ID => self.explicit_correlation = Some(text),
-            name => self.record.fields.push((name, Value::Str(text))),
+            fields::CORRELATION_ID => self.explicit_correlation = Some(value.to_owned()),
+            name => {
+                let cut = floor_char_boundary(value, self.max_field_bytes);
+                let start = self.record.text.len();
+                self.record.text.push_str(&value[..cut]);
+                if cut < value.len() {
+                    use std::fmt::Write;
+                    let _ = write!(self.record.text, "…[truncated {} bytes]", value.len() - cut);
+                }
+                let range = to_range(start, self.record.text.len());
+                if name == fields::MESSAGE {
+                    self.record.message = Some(range);
+                } else {
+                    self.record.fields.push((name, Slot::Text(range)));
+                }
+            }
         }
     }
 }
 
-/// Copies at most `limit` bytes of `value` (on a character boundary), marking what was cut.
-fn truncated_copy(value: &str, limit: usize) -> String {
-    if value.len() <= limit {
-        return value.to_owned();
-    }
-    let mut cut = limit;
-    while !value.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut text = String::with_capacity(cut + 32);
-    text.push_str(&value[..cut]);
-    use std::fmt::Write;
-    let _ = write!(text, "…[truncated {} bytes]", value.len() - cut);
-    text
-}
-
 impl Visit for RecordVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push_text(field, truncated_copy(value, self.max_field_bytes));
+        self.text(field, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = format!("{value:?}");
-        truncate_in_place(&mut text, self.max_field_bytes);
-        self.push_text(field, text);
+        use std::fmt::Write;
+        match field.name() {
+            fields::EVENT_TYPE | fields::CORRELATION_ID => self.text(field, &format!("{value:?}")),
+            name => {
+                // Format straight into the shared buffer, then cut to the limit.
+                let start = self.record.text.len();
+                let _ = write!(self.record.text, "{value:?}");
+                let written = self.record.text.len() - start;
+                if written > self.max_field_bytes {
+                    let cut = start
+                        + floor_char_boundary(&self.record.text[start..], self.max_field_bytes);
+                    self.record.text.truncate(cut);
+                    let _ = write!(
+                        self.record.text,
+                        "…[truncated {} bytes]",
+                        written - (cut - start)
+                    );
+                }
+                let range = to_range(start, self.record.text.len());
+                if name == fields::MESSAGE {
+                    self.record.message = Some(range);
+                } else {
+                    self.record.fields.push((name, Slot::Text(range)));
+                }
+            }
+        }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.record.fields.push((field.name(), Value::Bool(value)));
+        self.record.fields.push((field.name(), Slot::Bool(value)));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.record.fields.push((field.name(), Value::I64(value)));
+        self.record.fields.push((field.name(), Slot::I64(value)));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.record.fields.push((field.name(), Value::U64(value)));
+        self.record.fields.push((field.name(), Slot::U64(value)));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.record.fields.push((field.name(), Value::F64(value)));
+        self.record.fields.push((field.name(), Slot::F64(value)));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
         match i64::try_from(value) {
             Ok(v) => self.record_i64(field, v),
-            Err(_) => self.record_str(field, &value.to_string()),
+            Err(_) => self.text(field, &value.to_string()),
         }
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
         match u64::try_from(value) {
             Ok(v) => self.record_u64(field, v),
-            Err(_) => self.record_str(field, &value.to_string()),
+            Err(_) => self.text(field, &value.to_string()),
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record_str(field, &value.to_string());
+        self.record_debug(field, &format_args!("{value}"));
     }
 }
 
@@ -332,22 +475,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn truncation_keeps_char_boundaries_and_says_how_much() {
-        let mut s = "é".repeat(10); // 20 bytes
-        truncate_in_place(&mut s, 5);
-        assert_eq!(s, "éé…[truncated 16 bytes]");
-        let mut short = "abc".to_string();
-        truncate_in_place(&mut short, 5);
-        assert_eq!(short, "abc");
-        assert_eq!(truncated_copy("abcdef", 4), "abcd…[truncated 2 bytes]");
+    fn truncation_cuts_on_char_boundaries() {
+        let s = "é".repeat(10); // 20 bytes
+        assert_eq!(floor_char_boundary(&s, 5), 4);
+        assert_eq!(floor_char_boundary("abc", 5), 3);
     }
 
     #[test]
     fn json_line_flattens_fields_and_escapes_reserved_names() {
         let mut r = Record::new(Level::INFO, "aureus");
-        r.event_type = Some(Cow::Borrowed("step_end"));
-        r.fields.push(("success", Value::Bool(true)));
-        r.fields.push(("level", Value::Str("x".into())));
+        r.set_event_type("step_end");
+        r.push_field("success", Value::Bool(true));
+        r.push_field("level", Value::Str("x"));
         let v: serde_json::Value = serde_json::from_str(r.json_line()).unwrap();
         assert_eq!(v["event_type"], "step_end");
         assert_eq!(v["success"], true);
@@ -355,5 +494,15 @@ mod tests {
         assert_eq!(v["fields.level"], "x");
         assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
         assert!(std::ptr::eq(r.json_line(), r.json_line()), "encoded once");
+    }
+
+    #[test]
+    fn unknown_event_types_are_kept_as_text() {
+        let mut r = Record::new(Level::INFO, "aureus");
+        r.set_message("hello");
+        r.set_event_type("kernel_boot");
+        assert_eq!(r.kind, None);
+        assert_eq!(r.event_type(), Some("kernel_boot"));
+        assert_eq!(r.message(), Some("hello"));
     }
 }

@@ -189,6 +189,7 @@ impl Telemetry {
                 overflow: options.overflow,
                 min_level: options.min_level,
             },
+            Arc::clone(&self.pipeline.pool),
         )?);
         self.pipeline.sinks.rcu(|current| {
             let mut next = Vec::clone(current);

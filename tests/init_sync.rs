@@ -29,7 +29,7 @@ fn init_installs_globally_and_shutdown_flushes_everything() {
                 workflow_id: "wf",
                 task_id: "t",
                 task_type: "action",
-                success: n % 10 != 0,
+                success: !n.is_multiple_of(10),
                 duration_ms: n,
                 error: None,
             }

@@ -8,6 +8,7 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::pool::RecordPool;
 use super::queue::SinkHandle;
 use super::worker_thread;
 use crate::correlation::{count_invalid, resolve_for, CorrelationId};
@@ -16,15 +17,21 @@ use crate::record::{Record, RecordVisitor, Value};
 /// State shared by the layer and the [`Telemetry`](crate::Telemetry) handle.
 pub(crate) struct Pipeline {
     pub(crate) sinks: ArcSwap<Vec<Arc<SinkHandle>>>,
+    pub(crate) pool: Arc<RecordPool>,
     pub(crate) max_field_bytes: usize,
     /// Events recorded on sink worker threads, deliberately not fed back.
     pub(crate) suppressed: AtomicU64,
 }
 
 impl Pipeline {
-    pub(crate) fn new(sinks: Vec<Arc<SinkHandle>>, max_field_bytes: usize) -> Self {
+    pub(crate) fn new(
+        sinks: Vec<Arc<SinkHandle>>,
+        pool: Arc<RecordPool>,
+        max_field_bytes: usize,
+    ) -> Self {
         Pipeline {
             sinks: ArcSwap::from_pointee(sinks),
+            pool,
             max_field_bytes,
             suppressed: AtomicU64::new(0),
         }
@@ -73,7 +80,12 @@ where
         if !sinks.iter().any(|sink| sink.accepts(level)) {
             return;
         }
-        let record = Arc::new(capture(event, &ctx, self.pipeline.max_field_bytes));
+        let record = capture(
+            event,
+            &ctx,
+            &self.pipeline.pool,
+            self.pipeline.max_field_bytes,
+        );
         for sink in sinks.iter() {
             if sink.accepts(level) {
                 sink.offer(&record);
@@ -82,15 +94,34 @@ where
     }
 }
 
-/// Visits `event` once into a record, with its span and correlation id.
-pub(crate) fn capture<S>(event: &Event<'_>, ctx: &Context<'_, S>, max_field_bytes: usize) -> Record
+/// Visits `event` once into a record (recycled when possible), with its span
+/// and correlation id.
+pub(crate) fn capture<S>(
+    event: &Event<'_>,
+    ctx: &Context<'_, S>,
+    pool: &RecordPool,
+    max_field_bytes: usize,
+) -> Arc<Record>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let metadata = event.metadata();
-    let mut record = Record::new(*metadata.level(), metadata.target());
+    // Room for typical field text up front: one allocation, no regrowth.
+    let text_estimate = 32 + metadata.fields().len() * 24;
+    pool.build(
+        *metadata.level(),
+        metadata.target(),
+        text_estimate,
+        |record| fill(record, event, ctx, max_field_bytes),
+    )
+}
+
+fn fill<S>(record: &mut Record, event: &Event<'_>, ctx: &Context<'_, S>, max_field_bytes: usize)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
     let mut visitor = RecordVisitor {
-        record: &mut record,
+        record,
         max_field_bytes,
         explicit_correlation: None,
     };
@@ -105,12 +136,9 @@ where
         Ok(id) => Some(id),
         Err(_) => {
             count_invalid();
-            record
-                .fields
-                .push(("correlation_id_rejected", Value::Bool(true)));
+            record.push_field("correlation_id_rejected", Value::Bool(true));
             None
         }
     });
     record.correlation_id = explicit.or_else(|| resolve_for(leaf, true));
-    record
 }

@@ -14,6 +14,7 @@
 
 mod filter;
 mod layer;
+mod pool;
 mod queue;
 pub(crate) mod worker_thread;
 
@@ -22,4 +23,5 @@ pub use layer::PipelineLayer;
 pub use queue::OverflowPolicy;
 
 pub(crate) use layer::Pipeline;
+pub(crate) use pool::RecordPool;
 pub(crate) use queue::{QueueSettings, SinkHandle};

@@ -11,6 +11,7 @@ use crossbeam_channel::{
 use tracing::level_filters::LevelFilter;
 use tracing::Level;
 
+use super::pool::RecordPool;
 use super::worker_thread;
 use crate::error::{Error, Result};
 use crate::record::Record;
@@ -86,7 +87,12 @@ pub(crate) struct SinkHandle {
 
 impl SinkHandle {
     /// Starts `sink`'s worker thread behind a queue of `settings.capacity` records.
-    pub(crate) fn spawn(name: &str, sink: Box<dyn Sink>, settings: QueueSettings) -> Result<Self> {
+    pub(crate) fn spawn(
+        name: &str,
+        sink: Box<dyn Sink>,
+        settings: QueueSettings,
+        pool: Arc<RecordPool>,
+    ) -> Result<Self> {
         let (tx, rx) = bounded(settings.capacity.max(1));
         let (finished_tx, finished) = bounded::<()>(0);
         let stats = Arc::new(SinkStats::default());
@@ -95,7 +101,7 @@ impl SinkHandle {
             .name(format!("aureus-sink-{name}"))
             .spawn(move || {
                 worker_thread::mark_current();
-                run_worker(sink, rx, &worker_stats);
+                run_worker(sink, rx, &worker_stats, &pool);
                 drop(finished_tx);
             })
             .map_err(|source| Error::Worker {
@@ -177,14 +183,45 @@ impl SinkHandle {
     }
 }
 
-fn run_worker(mut sink: Box<dyn Sink>, rx: Receiver<Message>, stats: &SinkStats) {
+/// How long a worker naps between polls of an empty queue, at first and at most.
+const FIRST_NAP: Duration = Duration::from_micros(50);
+const LONGEST_NAP: Duration = Duration::from_millis(5);
+/// After this long without records, the worker parks until woken by a send.
+const PARK_AFTER: Duration = Duration::from_millis(100);
+
+/// Waits for the next message. While records keep coming the worker polls
+/// with short naps instead of parking, so producers never pay for a wake-up
+/// system call; after [`PARK_AFTER`] of silence it parks (one wake-up then).
+fn next_message(rx: &Receiver<Message>) -> Option<Message> {
+    let idle_since = Instant::now();
+    let mut nap = FIRST_NAP;
+    loop {
+        match rx.try_recv() {
+            Ok(message) => return Some(message),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+            Err(crossbeam_channel::TryRecvError::Empty) => {}
+        }
+        if idle_since.elapsed() >= PARK_AFTER {
+            return rx.recv().ok();
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(LONGEST_NAP);
+    }
+}
+
+fn run_worker(
+    mut sink: Box<dyn Sink>,
+    rx: Receiver<Message>,
+    stats: &SinkStats,
+    pool: &RecordPool,
+) {
     let mut batch: Vec<Arc<Record>> = Vec::with_capacity(MAX_BATCH);
     let mut acks: Vec<Sender<()>> = Vec::new();
     let mut stopping = false;
     while !stopping {
-        match rx.recv() {
-            Ok(message) => accept(message, &mut batch, &mut acks, &mut stopping),
-            Err(_) => stopping = true,
+        match next_message(&rx) {
+            Some(message) => accept(message, &mut batch, &mut acks, &mut stopping),
+            None => stopping = true,
         }
         // Drain what is already queued (everything, once stopping).
         while stopping || batch.len() < MAX_BATCH {
@@ -193,10 +230,10 @@ fn run_worker(mut sink: Box<dyn Sink>, rx: Receiver<Message>, stats: &SinkStats)
                 Err(_) => break,
             }
             if batch.len() >= MAX_BATCH {
-                deliver(&mut *sink, &mut batch, stats);
+                deliver(&mut *sink, &mut batch, stats, pool);
             }
         }
-        deliver(&mut *sink, &mut batch, stats);
+        deliver(&mut *sink, &mut batch, stats, pool);
         if !stopping && (rx.is_empty() || !acks.is_empty()) {
             guarded(stats, 0, || sink.flush());
         }
@@ -220,7 +257,12 @@ fn accept(
     }
 }
 
-fn deliver(sink: &mut dyn Sink, batch: &mut Vec<Arc<Record>>, stats: &SinkStats) {
+fn deliver(
+    sink: &mut dyn Sink,
+    batch: &mut Vec<Arc<Record>>,
+    stats: &SinkStats,
+    pool: &RecordPool,
+) {
     if batch.is_empty() {
         return;
     }
@@ -228,7 +270,9 @@ fn deliver(sink: &mut dyn Sink, batch: &mut Vec<Arc<Record>>, stats: &SinkStats)
     if guarded(stats, count, || sink.write(batch)) {
         stats.delivered.fetch_add(count, Ordering::Relaxed);
     }
-    batch.clear();
+    for record in batch.drain(..) {
+        pool.recycle(record);
+    }
 }
 
 /// Runs one sink call, catching errors and panics; `count` records fail with it.

@@ -126,7 +126,7 @@ fn push_escaped(out: &mut String, text: &str, quote_if_spaced: bool) {
     }
 }
 
-fn push_value(out: &mut String, value: &Value, quote_if_spaced: bool) {
+fn push_value(out: &mut String, value: &Value<'_>, quote_if_spaced: bool) {
     match value {
         Value::Str(text) => push_escaped(out, text, quote_if_spaced),
         other => {
@@ -151,11 +151,11 @@ fn header(out: &mut String, record: &Record, ansi: bool) {
     );
     out.push(' ');
     paint(out, ansi, DIM, format_args!("{}:", record.target));
-    if let Some(kind) = &record.event_type {
+    if let Some(kind) = record.event_type() {
         out.push(' ');
         paint(out, ansi, BOLD, kind);
     }
-    if let Some(message) = &record.message {
+    if let Some(message) = record.message() {
         out.push(' ');
         push_escaped(out, message, false);
     }
@@ -163,10 +163,10 @@ fn header(out: &mut String, record: &Record, ansi: bool) {
 
 fn format_compact(out: &mut String, record: &Record, ansi: bool) {
     header(out, record, ansi);
-    for (name, value) in &record.fields {
+    for (name, value) in record.fields() {
         out.push(' ');
         paint(out, ansi, DIM, format_args!("{name}="));
-        push_value(out, value, true);
+        push_value(out, &value, true);
     }
     if let Some(id) = &record.correlation_id {
         out.push(' ');
@@ -182,10 +182,10 @@ fn format_pretty(out: &mut String, record: &Record, ansi: bool) {
         paint(out, ansi, DIM, "correlation_id: ");
         out.push_str(id.as_str());
     }
-    for (name, value) in &record.fields {
+    for (name, value) in record.fields() {
         out.push_str("\n    ");
         paint(out, ansi, DIM, format_args!("{name}: "));
-        push_value(out, value, false);
+        push_value(out, &value, false);
     }
     if let Some(span) = record.span_name {
         out.push_str("\n    ");
@@ -214,12 +214,13 @@ mod tests {
         let out = Shared::default();
         let mut sink = ConsoleSink::with_writer(format, ansi, Box::new(out.clone()));
         let mut record = Record::new(Level::WARN, "aureus");
-        record.event_type = Some("crv_result".into());
-        record.message = Some("gate\nINJECTED 1970 ERROR fake".into());
-        record
-            .fields
-            .push(("gate_name", Value::Str("schema check".into())));
-        record.fields.push(("passed", Value::Bool(false)));
+        record.set_event_type("crv_result");
+        record.set_message(
+            "gate
+INJECTED 1970 ERROR fake",
+        );
+        record.push_field("gate_name", Value::Str("schema check"));
+        record.push_field("passed", Value::Bool(false));
         record.correlation_id = Some(crate::CorrelationId::new("wf-1").unwrap());
         sink.write(&[Arc::new(record)]).unwrap();
         let bytes = out.0.lock().unwrap().clone();
