@@ -60,8 +60,7 @@ fn events(c: &mut Criterion) {
 
     // Ours: one no-op sink behind its queue (lossless).
     let (ours_noop, telemetry_noop) =
-        aureus_observability::build(Config::builder().no_sinks().build().expect("config"))
-            .expect("build");
+        aureus_observability::build(Config::builder().no_sinks().build().expect("config")).expect("build");
     telemetry_noop
         .add_sink(
             "noop",
@@ -77,8 +76,7 @@ fn events(c: &mut Criterion) {
 
     // Ours, producer side only: a sink queue with the drop policy (drops counted, not measured).
     let (ours_drop, telemetry_drop) =
-        aureus_observability::build(Config::builder().no_sinks().build().expect("config"))
-            .expect("build");
+        aureus_observability::build(Config::builder().no_sinks().build().expect("config")).expect("build");
     telemetry_drop
         .add_sink(
             "noop",
@@ -108,11 +106,7 @@ fn events(c: &mut Criterion) {
 
     // Anchor: fmt JSON to io::sink on the calling thread.
     let fmt_sink = tracing::Dispatch::new(
-        tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_writer(std::io::sink),
-        ),
+        tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().json().with_writer(std::io::sink)),
     );
     bench_with(c, "event/anchor_fmt_json_io_sink", &fmt_sink);
 
@@ -120,8 +114,7 @@ fn events(c: &mut Criterion) {
     let appender = tracing_appender::rolling::never(dir.path(), "anchor.jsonl");
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let fmt_file = tracing::Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().json().with_writer(writer)),
+        tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().json().with_writer(writer)),
     );
     bench_with(c, "event/anchor_fmt_json_non_blocking_file", &fmt_file);
     drop(guard);

@@ -47,8 +47,8 @@ use std::time::Duration;
 use aureus_observability::config::{ConsoleSinkConfig, FileSinkConfig};
 use aureus_observability::correlation;
 use aureus_observability::event::{
-    CrvResult, EventKind, LlmArtifactGenerated, LlmPrompt, LlmResponse, PolicyCheck, Rollback,
-    SnapshotCommit, StepEnd, StepStart, ToolCall,
+    CrvResult, EventKind, LlmArtifactGenerated, LlmPrompt, LlmResponse, PolicyCheck, Rollback, SnapshotCommit, StepEnd,
+    StepStart, ToolCall,
 };
 use aureus_observability::sinks::console::{ConsoleFormat, ConsoleStream};
 use aureus_observability::{Config, CorrelationId};
@@ -249,13 +249,7 @@ impl Counters {
         TASK_TYPES
             .iter()
             .zip(&self.steps)
-            .map(|(profile, [ok, failed])| {
-                (
-                    profile.name,
-                    ok.load(Ordering::Relaxed),
-                    failed.load(Ordering::Relaxed),
-                )
-            })
+            .map(|(profile, [ok, failed])| (profile.name, ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed)))
             .collect()
     }
 }
@@ -285,8 +279,7 @@ struct Pacer {
 impl Pacer {
     fn new(events_per_sec: u64) -> Self {
         Pacer {
-            interval: (events_per_sec > 0)
-                .then(|| Duration::from_secs_f64(1.0 / events_per_sec as f64)),
+            interval: (events_per_sec > 0).then(|| Duration::from_secs_f64(1.0 / events_per_sec as f64)),
             next_slot: Mutex::new(Instant::now()),
         }
     }
@@ -302,10 +295,7 @@ impl Pacer {
             return;
         }
         let slot = {
-            let mut next = self
-                .next_slot
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut next = self.next_slot.lock().unwrap_or_else(PoisonError::into_inner);
             let slot = (*next).max(Instant::now());
             *next = slot + interval;
             slot
@@ -357,8 +347,7 @@ async fn run_lane(kernel: Arc<Kernel>, lane: u32, mut rng: StdRng) {
 
 /// `corr-<32 hex digits>`, drawn from `rng` so that seeded runs repeat.
 fn new_correlation_id(rng: &mut StdRng) -> CorrelationId {
-    CorrelationId::new(format!("corr-{:032x}", rng.random::<u128>()))
-        .unwrap_or_else(|_| CorrelationId::generate())
+    CorrelationId::new(format!("corr-{:032x}", rng.random::<u128>())).unwrap_or_else(|_| CorrelationId::generate())
 }
 
 /// Why an attempt failed.
@@ -414,13 +403,7 @@ impl Workflow {
     fn plan_tasks(&mut self) -> Vec<usize> {
         let middle = self.rng.random_range(1..=4);
         let mut tasks = vec![PLAN];
-        tasks.extend((0..middle).map(|_| {
-            if self.rng.random_bool(0.5) {
-                QUERY
-            } else {
-                ACTION
-            }
-        }));
+        tasks.extend((0..middle).map(|_| if self.rng.random_bool(0.5) { QUERY } else { ACTION }));
         tasks.push(REVIEW);
         tasks
     }
@@ -443,12 +426,7 @@ impl Workflow {
     }
 
     /// One attempt, from `step_start` to `step_end`; the error text on failure.
-    async fn run_attempt(
-        &mut self,
-        task_id: &str,
-        task_type: usize,
-        attempt: u32,
-    ) -> Result<(), String> {
+    async fn run_attempt(&mut self, task_id: &str, task_type: usize, attempt: u32) -> Result<(), String> {
         let profile = &TASK_TYPES[task_type];
         let risk_tier = pick(&mut self.rng, profile.risk_tiers);
         let fault = self.draw_fault();
@@ -459,16 +437,12 @@ impl Workflow {
             attempt,
             risk_tier,
         };
-        self.kernel
-            .emit(EventKind::StepStart, || start.emit())
-            .await;
+        self.kernel.emit(EventKind::StepStart, || start.emit()).await;
 
         if self.rng.random_bool(profile.llm_probability) {
             self.llm_exchange(task_id, profile).await;
         }
-        let result = self
-            .execute(task_id, profile, attempt, risk_tier, fault)
-            .await;
+        let result = self.execute(task_id, profile, attempt, risk_tier, fault).await;
 
         let (duration_ms, error) = match &result {
             Ok(()) => (self.draw_duration_ms(profile.median_ms), None),
@@ -506,8 +480,7 @@ impl Workflow {
         if fault == Some(Fault::Tool) {
             return Err(self.tool_failure(last_tool));
         }
-        self.crv_gates(task_id, fault == Some(Fault::CrvBlock))
-            .await?;
+        self.crv_gates(task_id, fault == Some(Fault::CrvBlock)).await?;
         self.policy_check(task_id, risk_tier, fault == Some(Fault::PolicyDeny))
             .await?;
         self.commit_snapshot(task_id).await;
@@ -547,18 +520,13 @@ impl Workflow {
             profile.artifact_type,
             "{\"step\": \"…\", \"why\": \"…\"}, ".repeat(self.rng.random_range(1..=60)),
         );
-        let sent = LlmPrompt {
-            model,
-            prompt: &prompt,
-        };
+        let sent = LlmPrompt { model, prompt: &prompt };
         self.kernel.emit(EventKind::LlmPrompt, || sent.emit()).await;
         let answered = LlmResponse {
             model,
             response: &response,
         };
-        self.kernel
-            .emit(EventKind::LlmResponse, || answered.emit())
-            .await;
+        self.kernel.emit(EventKind::LlmResponse, || answered.emit()).await;
         if self.rng.random_bool(0.8) {
             let artifact_id = format!("art-{}-{task_id}-{:08x}", self.id, self.rng.random::<u32>());
             let artifact = LlmArtifactGenerated {
@@ -575,12 +543,7 @@ impl Workflow {
     }
 
     /// 1–3 tool calls; returns the last tool's name.
-    async fn tool_calls(
-        &mut self,
-        task_id: &str,
-        profile: &TaskProfile,
-        attempt: u32,
-    ) -> &'static str {
+    async fn tool_calls(&mut self, task_id: &str, profile: &TaskProfile, attempt: u32) -> &'static str {
         let calls = self.rng.random_range(1..=3);
         let mut tool_name = profile.tools[0];
         for _ in 0..calls {
@@ -634,9 +597,7 @@ impl Workflow {
                 blocked,
                 failure_code: (!passed).then_some(code),
             };
-            self.kernel
-                .emit(EventKind::CrvResult, || result.emit())
-                .await;
+            self.kernel.emit(EventKind::CrvResult, || result.emit()).await;
             if blocked {
                 return Err(Failure {
                     error: format!("CRV gate `{gate_name}` blocked the step: {code}"),
@@ -648,30 +609,13 @@ impl Workflow {
     }
 
     /// Allowed, allowed after human approval, or (with `deny`) denied.
-    async fn policy_check(
-        &mut self,
-        task_id: &str,
-        risk_tier: &str,
-        deny: bool,
-    ) -> Result<(), Failure> {
+    async fn policy_check(&mut self, task_id: &str, risk_tier: &str, deny: bool) -> Result<(), Failure> {
         let escalate = risk_tier == "high" || self.rng.random_bool(0.03);
         let (allowed, requires_human_approval, reason) = match (deny, escalate) {
-            (true, true) => (
-                false,
-                true,
-                "human approval not granted within 15 min".to_owned(),
-            ),
-            (true, false) => (
-                false,
-                false,
-                format!("action not permitted at risk tier {risk_tier}"),
-            ),
+            (true, true) => (false, true, "human approval not granted within 15 min".to_owned()),
+            (true, false) => (false, false, format!("action not permitted at risk tier {risk_tier}")),
             (false, true) => (true, true, "approved by on-call operator".to_owned()),
-            (false, false) => (
-                true,
-                false,
-                format!("within policy for risk tier {risk_tier}"),
-            ),
+            (false, false) => (true, false, format!("within policy for risk tier {risk_tier}")),
         };
         let check = PolicyCheck {
             workflow_id: &self.id,
@@ -680,9 +624,7 @@ impl Workflow {
             requires_human_approval,
             reason: &reason,
         };
-        self.kernel
-            .emit(EventKind::PolicyCheck, || check.emit())
-            .await;
+        self.kernel.emit(EventKind::PolicyCheck, || check.emit()).await;
         if allowed {
             Ok(())
         } else {
@@ -729,9 +671,7 @@ impl Workflow {
             snapshot_id: &self.last_snapshot,
             reason,
         };
-        self.kernel
-            .emit(EventKind::Rollback, || rollback.emit())
-            .await;
+        self.kernel.emit(EventKind::Rollback, || rollback.emit()).await;
     }
 }
 
@@ -792,10 +732,7 @@ fn summary_json(counters: &Counters) -> Json {
     for (kind, count) in &events {
         summary.insert((*kind).to_owned(), json!(count));
     }
-    summary.insert(
-        "total".to_owned(),
-        json!(events.iter().map(|(_, c)| c).sum::<u64>()),
-    );
+    summary.insert("total".to_owned(), json!(events.iter().map(|(_, c)| c).sum::<u64>()));
     let tasks: serde_json::Map<String, Json> = counters
         .steps()
         .into_iter()
@@ -817,11 +754,7 @@ fn print_summary(counters: &Counters, elapsed: Duration) {
     println!("{:<24} {total:>10}", "total");
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 {
-        println!(
-            "{:<24} {:>10.1}   (over {secs:.1} s)",
-            "events/s",
-            total as f64 / secs
-        );
+        println!("{:<24} {:>10.1}   (over {secs:.1} s)", "events/s", total as f64 / secs);
     }
     println!();
     println!(
@@ -852,10 +785,7 @@ fn start_workflows(kernel: &Arc<Kernel>, count: u32, seed: u64) -> Vec<JoinHandl
 }
 
 /// Waits for the stop reason: the duration elapsed, or a signal.
-async fn wait_for_stop(
-    duration: u64,
-    signal: impl std::future::Future<Output = &'static str>,
-) -> String {
+async fn wait_for_stop(duration: u64, signal: impl std::future::Future<Output = &'static str>) -> String {
     let elapsed = async {
         if duration == 0 {
             std::future::pending::<()>().await;
@@ -883,9 +813,7 @@ async fn join_workflows(handles: Vec<JoinHandle<()>>) {
         }
     }
     if late > 0 {
-        eprintln!(
-            "kernel: {late} workflow lane(s) did not stop within {STOP_GRACE:?} and were aborted"
-        );
+        eprintln!("kernel: {late} workflow lane(s) did not stop within {STOP_GRACE:?} and were aborted");
     }
 }
 

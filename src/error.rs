@@ -63,11 +63,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn config(
-        key: impl Into<String>,
-        value: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn config(key: impl Into<String>, value: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidConfig {
             key: key.into(),
             value: value.into(),

@@ -79,9 +79,7 @@ pub use correlation::CorrelationId;
 pub use error::{Error, Result};
 pub use record::{Record, Value};
 pub use sinks::{Sink, SinkError};
-pub use telemetry::{
-    ShutdownReport, SinkHealth, SinkOptions, SinkReport, Telemetry, DROP_DEADLINE,
-};
+pub use telemetry::{ShutdownReport, SinkHealth, SinkOptions, SinkReport, Telemetry, DROP_DEADLINE};
 
 use config::ValidatedSink;
 use pipeline::{AureusFilter, Pipeline, PipelineLayer, RecordPool, SinkHandle};
@@ -134,19 +132,13 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
 fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {
     use config::validate_kinds::SinkKind;
     let boxed: Box<dyn Sink> = match sink.kind {
-        SinkKind::Console {
-            format,
-            stream,
-            ansi,
-        } => Box::new(sinks::console::ConsoleSink::new(format, stream, ansi)),
+        SinkKind::Console { format, stream, ansi } => Box::new(sinks::console::ConsoleSink::new(format, stream, ansi)),
         SinkKind::File {
             path,
             rotation,
             retention,
             compress,
-        } => Box::new(sinks::file::FileSink::open(
-            path, rotation, retention, compress,
-        )?),
+        } => Box::new(sinks::file::FileSink::open(path, rotation, retention, compress)?),
     };
     SinkHandle::spawn(&sink.name, boxed, sink.queue, pool)
 }

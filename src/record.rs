@@ -217,9 +217,7 @@ impl Record {
     }
 
     fn text_at(&self, range: &Range<u32>) -> &str {
-        self.text
-            .get(range.start as usize..range.end as usize)
-            .unwrap_or("")
+        self.text.get(range.start as usize..range.end as usize).unwrap_or("")
     }
 
     /// The `event_type` field, when present.
@@ -273,9 +271,7 @@ impl Record {
 
     /// Every field other than `message`, `event_type` and `correlation_id`, in the order recorded.
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (&'static str, Value<'_>)> + '_ {
-        self.fields
-            .iter()
-            .map(move |(name, slot)| (*name, self.value_of(slot)))
+        self.fields.iter().map(move |(name, slot)| (*name, self.value_of(slot)))
     }
 
     /// The value of field `name`, if recorded.
@@ -302,9 +298,8 @@ impl Record {
     /// in UTC with microseconds.
     pub fn json_line(&self) -> &str {
         self.json.get_or_init(|| {
-            serde_json::to_string(&JsonRecord(self)).unwrap_or_else(|err| {
-                format!("{{\"level\":\"ERROR\",\"message\":\"unencodable record: {err}\"}}")
-            })
+            serde_json::to_string(&JsonRecord(self))
+                .unwrap_or_else(|err| format!("{{\"level\":\"ERROR\",\"message\":\"unencodable record: {err}\"}}"))
         })
     }
 }
@@ -416,14 +411,9 @@ impl Visit for RecordVisitor<'_> {
                 let _ = write!(self.record.text, "{value:?}");
                 let written = self.record.text.len() - start;
                 if written > self.max_field_bytes {
-                    let cut = start
-                        + floor_char_boundary(&self.record.text[start..], self.max_field_bytes);
+                    let cut = start + floor_char_boundary(&self.record.text[start..], self.max_field_bytes);
                     self.record.text.truncate(cut);
-                    let _ = write!(
-                        self.record.text,
-                        "…[truncated {} bytes]",
-                        written - (cut - start)
-                    );
+                    let _ = write!(self.record.text, "…[truncated {} bytes]", written - (cut - start));
                 }
                 let range = to_range(start, self.record.text.len());
                 if name == fields::MESSAGE {

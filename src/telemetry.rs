@@ -113,9 +113,9 @@ pub struct ShutdownReport {
 impl ShutdownReport {
     /// Whether every sink finished in time and nothing was lost.
     pub fn is_clean(&self) -> bool {
-        self.sinks.iter().all(|s| {
-            s.completed && s.undelivered == 0 && s.health.failed == 0 && s.health.dropped() == 0
-        })
+        self.sinks
+            .iter()
+            .all(|s| s.completed && s.undelivered == 0 && s.health.failed == 0 && s.health.dropped() == 0)
     }
 
     /// The report of the sink called `name`.
@@ -137,11 +137,7 @@ impl fmt::Display for ShutdownReport {
                 h.dropped(),
                 h.failed,
                 s.undelivered,
-                if s.completed {
-                    ""
-                } else {
-                    " (deadline passed)"
-                }
+                if s.completed { "" } else { " (deadline passed)" }
             )?;
         }
         Ok(())
@@ -150,10 +146,7 @@ impl fmt::Display for ShutdownReport {
 
 impl Telemetry {
     pub(crate) fn new(pipeline: Arc<Pipeline>) -> Self {
-        Telemetry {
-            pipeline,
-            done: false,
-        }
+        Telemetry { pipeline, done: false }
     }
 
     /// Starts `sink` on its own worker behind a bounded queue and feeds it
@@ -175,11 +168,7 @@ impl Telemetry {
     /// ```
     pub fn add_sink(&self, name: &str, sink: impl Sink, options: SinkOptions) -> crate::Result<()> {
         if name.is_empty() || self.pipeline.sinks.load().iter().any(|s| &*s.name == name) {
-            return Err(crate::Error::config(
-                "sink name",
-                name,
-                "empty or already in use",
-            ));
+            return Err(crate::Error::config("sink name", name, "empty or already in use"));
         }
         let handle = Arc::new(SinkHandle::spawn(
             name,
@@ -201,12 +190,7 @@ impl Telemetry {
 
     /// Health of every sink.
     pub fn sinks(&self) -> Vec<SinkHealth> {
-        self.pipeline
-            .sinks
-            .load()
-            .iter()
-            .map(|s| SinkHealth::of(s))
-            .collect()
+        self.pipeline.sinks.load().iter().map(|s| SinkHealth::of(s)).collect()
     }
 
     /// Events recorded on sink worker threads and deliberately not fed back
@@ -242,23 +226,15 @@ impl Telemetry {
         let sinks = self.pipeline.sinks.load();
         // Ask every sink first so they drain in parallel, then collect.
         let completed: Vec<bool> = std::thread::scope(|scope| {
-            let waits: Vec<_> = sinks
-                .iter()
-                .map(|s| scope.spawn(move || s.shutdown(until)))
-                .collect();
-            waits
-                .into_iter()
-                .map(|w| w.join().unwrap_or(false))
-                .collect()
+            let waits: Vec<_> = sinks.iter().map(|s| scope.spawn(move || s.shutdown(until))).collect();
+            waits.into_iter().map(|w| w.join().unwrap_or(false)).collect()
         });
         let reports = sinks
             .iter()
             .zip(completed)
             .map(|(sink, completed)| {
                 let health = SinkHealth::of(sink);
-                let undelivered = health
-                    .accepted
-                    .saturating_sub(health.delivered + health.failed);
+                let undelivered = health.accepted.saturating_sub(health.delivered + health.failed);
                 SinkReport {
                     health,
                     undelivered,
@@ -286,8 +262,6 @@ impl Drop for Telemetry {
 
 impl fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Telemetry")
-            .field("sinks", &self.sinks())
-            .finish()
+        f.debug_struct("Telemetry").field("sinks", &self.sinks()).finish()
     }
 }

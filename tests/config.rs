@@ -15,15 +15,13 @@ fn invalid(err: Error) -> (String, String) {
 
 #[test]
 fn unknown_sink_type_is_named() {
-    let err = Config::from_toml_str("[[sinks]]\ntype = \"console\"\n[[sinks]]\ntype = \"kafka\"\n")
-        .unwrap_err();
+    let err = Config::from_toml_str("[[sinks]]\ntype = \"console\"\n[[sinks]]\ntype = \"kafka\"\n").unwrap_err();
     assert_eq!(invalid(err), ("sinks[1].type".into(), "\"kafka\"".into()));
 }
 
 #[test]
 fn bad_size_is_named() {
-    let err =
-        Config::from_toml_str("[[sinks]]\ntype = \"file\"\nmax_bytes = \"10XB\"\n").unwrap_err();
+    let err = Config::from_toml_str("[[sinks]]\ntype = \"file\"\nmax_bytes = \"10XB\"\n").unwrap_err();
     assert_eq!(invalid(err), ("sinks[0].max_bytes".into(), "10XB".into()));
     let err = Config::builder()
         .sink(FileSinkConfig {
@@ -32,24 +30,14 @@ fn bad_size_is_named() {
         })
         .build()
         .unwrap_err();
-    assert_eq!(
-        invalid(err),
-        ("sinks[0].rotate_every".into(), "sometimes".into())
-    );
+    assert_eq!(invalid(err), ("sinks[0].rotate_every".into(), "sometimes".into()));
 }
 
 #[test]
 fn invalid_level_filter_is_named() {
-    let err = Config::builder()
-        .log_level("info,aureus=loud")
-        .build()
-        .unwrap_err();
-    assert_eq!(
-        invalid(err),
-        ("log_level".into(), "info,aureus=loud".into())
-    );
-    let err =
-        Config::from_toml_str("[[sinks]]\ntype = \"console\"\nlevel = \"chatty\"\n").unwrap_err();
+    let err = Config::builder().log_level("info,aureus=loud").build().unwrap_err();
+    assert_eq!(invalid(err), ("log_level".into(), "info,aureus=loud".into()));
+    let err = Config::from_toml_str("[[sinks]]\ntype = \"console\"\nlevel = \"chatty\"\n").unwrap_err();
     assert_eq!(invalid(err).0, "sinks[0].level");
 }
 
@@ -59,14 +47,9 @@ fn invalid_correlation_id_is_named() {
         .default_correlation_id("two words")
         .build()
         .unwrap_err();
-    assert_eq!(
-        invalid(err),
-        ("default_correlation_id".into(), "two words".into())
-    );
+    assert_eq!(invalid(err), ("default_correlation_id".into(), "two words".into()));
     let mut config = Config::default();
-    let err = config
-        .apply_env([("AUREUS_CORRELATION_ID", "<script>")])
-        .unwrap_err();
+    let err = config.apply_env([("AUREUS_CORRELATION_ID", "<script>")]).unwrap_err();
     assert_eq!(invalid(err).0, "AUREUS_CORRELATION_ID");
 }
 
@@ -75,19 +58,14 @@ fn unknown_toml_key_is_named_with_its_position() {
     let err = Config::from_toml_str("service_name = \"k\"\nlog_levle = \"debug\"\n").unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::ConfigFile { .. }));
-    assert!(
-        text.contains("log_levle") && text.contains("line 2"),
-        "{text}"
-    );
+    assert!(text.contains("log_levle") && text.contains("line 2"), "{text}");
     let err = Config::from_toml_str("[[sinks]]\ntype = \"file\"\nrotate = \"1h\"\n").unwrap_err();
     assert!(err.to_string().contains("rotate"), "{err}");
 }
 
 #[test]
 fn duplicate_sink_names_are_rejected() {
-    let err =
-        Config::from_toml_str("[[sinks]]\ntype = \"console\"\n[[sinks]]\ntype = \"console\"\n")
-            .unwrap_err();
+    let err = Config::from_toml_str("[[sinks]]\ntype = \"console\"\n[[sinks]]\ntype = \"console\"\n").unwrap_err();
     assert_eq!(invalid(err), ("sinks[1].name".into(), "console".into()));
 }
 
@@ -195,9 +173,7 @@ fn environment_overrides_in_documented_precedence() {
         .apply_env([("OTEL_RESOURCE_ATTRIBUTES", "novalue")])
         .unwrap_err();
     assert_eq!(invalid(err).0, "OTEL_RESOURCE_ATTRIBUTES");
-    let err = Config::default()
-        .apply_env([("RUST_LOG", "=bad=")])
-        .unwrap_err();
+    let err = Config::default().apply_env([("RUST_LOG", "=bad=")]).unwrap_err();
     assert_eq!(invalid(err).0, "log_level");
     let mut off = Config::default();
     off.apply_env([("AUREUS_CONSOLE", "off")]).unwrap();

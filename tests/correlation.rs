@@ -8,10 +8,7 @@ use std::time::Duration;
 use aureus_observability::correlation::{self, CorrelationExt, CorrelationId};
 use tracing::Instrument;
 
-fn ids_of(
-    records: &[std::sync::Arc<aureus_observability::Record>],
-    workflow: &str,
-) -> Vec<Option<String>> {
+fn ids_of(records: &[std::sync::Arc<aureus_observability::Record>], workflow: &str) -> Vec<Option<String>> {
     records
         .iter()
         .filter(|r| r.str_field("workflow_id") == Some(workflow))
@@ -45,23 +42,17 @@ fn a_thousand_concurrent_workflows_each_see_only_their_own_id() {
                     .await;
                 // A spawned task keeps it.
                 let w = workflow.clone();
-                correlation::spawn(
-                    async move { tracing::info!(workflow_id = %w, step = "spawned") },
-                )
-                .await
-                .unwrap();
+                correlation::spawn(async move { tracing::info!(workflow_id = %w, step = "spawned") })
+                    .await
+                    .unwrap();
                 // So does spawn_blocking…
                 let w = workflow.clone();
-                correlation::spawn_blocking(
-                    move || tracing::info!(workflow_id = %w, step = "blocking"),
-                )
-                .await
-                .unwrap();
+                correlation::spawn_blocking(move || tracing::info!(workflow_id = %w, step = "blocking"))
+                    .await
+                    .unwrap();
                 // …and a plain thread.
                 let w = workflow.clone();
-                let thread = correlation::spawn_thread(
-                    move || tracing::info!(workflow_id = %w, step = "thread"),
-                );
+                let thread = correlation::spawn_thread(move || tracing::info!(workflow_id = %w, step = "thread"));
                 tokio::task::spawn_blocking(move || thread.join().unwrap())
                     .await
                     .unwrap();
@@ -89,10 +80,7 @@ fn a_thousand_concurrent_workflows_each_see_only_their_own_id() {
         let ids = ids_of(&records, &format!("wf-{n}"));
         assert_eq!(ids.len(), 6, "workflow {n}");
         let expected = Some(format!("corr-{n}"));
-        assert!(
-            ids.iter().all(|id| *id == expected),
-            "workflow {n} saw {ids:?}"
-        );
+        assert!(ids.iter().all(|id| *id == expected), "workflow {n} saw {ids:?}");
     }
     let report = telemetry.shutdown(Duration::from_secs(10));
     assert!(report.is_clean(), "{report}");
@@ -135,12 +123,7 @@ fn innermost_source_wins_and_the_default_applies_last() {
             .clone()
     };
     let records = collect.records();
-    let id = |case| {
-        by_case(&records, case)
-            .correlation_id
-            .as_ref()
-            .map(|c| c.to_string())
-    };
+    let id = |case| by_case(&records, case).correlation_id.as_ref().map(|c| c.to_string());
     assert_eq!(id("span").as_deref(), Some("span-id"));
     assert_eq!(id("scope inside span").as_deref(), Some("scope-id"));
     assert_eq!(id("span created in scope").as_deref(), Some("scope-id"));
@@ -150,10 +133,7 @@ fn innermost_source_wins_and_the_default_applies_last() {
 
     let records = collect_info.records();
     let under = by_case(&records, "under debug span");
-    assert_eq!(
-        under.correlation_id.as_ref().unwrap().as_str(),
-        "debug-span"
-    );
+    assert_eq!(under.correlation_id.as_ref().unwrap().as_str(), "debug-span");
     let bad = by_case(&records, "bad id");
     assert_eq!(bad.correlation_id.as_ref().unwrap().as_str(), "debug-span");
     assert!(

@@ -26,10 +26,7 @@ fn essence(r: &Record) -> Essence {
         event_type: r.event_type().map(str::to_owned),
         kind: r.kind,
         // Debug keeps the type: U64(5) differs from I64(5) and Str("5").
-        fields: r
-            .fields()
-            .map(|(k, v)| (k.to_string(), format!("{v:?}")))
-            .collect(),
+        fields: r.fields().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect(),
         correlation_id: r.correlation_id.as_ref().map(|c| c.to_string()),
     }
 }
@@ -198,9 +195,7 @@ fn helpers_and_hand_written_events_are_identical() {
         ),
         (
             Box::new(|| event::custom("warmed", &json!({"n": 1}))),
-            Box::new(
-                || tracing::info!(target: "aureus", event_type = "custom", name = "warmed", data = r#"{"n":1}"#),
-            ),
+            Box::new(|| tracing::info!(target: "aureus", event_type = "custom", name = "warmed", data = r#"{"n":1}"#)),
         ),
     ];
     let mut kinds = Vec::new();
@@ -211,11 +206,7 @@ fn helpers_and_hand_written_events_are_identical() {
         assert_eq!(a.correlation_id.as_ref().unwrap().as_str(), "wf-eq");
         kinds.push(a.kind.unwrap());
     }
-    assert_eq!(
-        kinds,
-        EventKind::ALL.to_vec(),
-        "one helper per kind, in contract order"
-    );
+    assert_eq!(kinds, EventKind::ALL.to_vec(), "one helper per kind, in contract order");
 }
 
 #[test]
@@ -250,15 +241,9 @@ fn large_values_are_truncated_with_a_visible_marker() {
     let records = collect.records();
     let prompt_field = records[0].str_field("prompt").unwrap();
     assert!(prompt_field.starts_with(&"p".repeat(64)));
-    assert!(
-        prompt_field.ends_with("…[truncated 9936 bytes]"),
-        "{prompt_field}"
-    );
+    assert!(prompt_field.ends_with("…[truncated 9936 bytes]"), "{prompt_field}");
     assert_eq!(records[0].field("prompt_length"), Some(Value::U64(10_000)));
-    assert!(records[1]
-        .str_field("args")
-        .unwrap()
-        .contains("…[truncated"));
+    assert!(records[1].str_field("args").unwrap().contains("…[truncated"));
 }
 
 #[test]

@@ -79,8 +79,7 @@ fn exactly_n_lines_survive_rotation_and_gzip_in_per_thread_order() {
     assert_eq!(lines.len(), THREADS * PER_THREAD);
     let mut next: HashMap<u64, u64> = HashMap::new();
     for line in &lines {
-        let v: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert_eq!(v["event_type"], "custom");
         assert!(humantime::parse_rfc3339(v["timestamp"].as_str().unwrap()).is_ok());
         let thread = v["thread"].as_u64().unwrap();

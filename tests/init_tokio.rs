@@ -55,8 +55,7 @@ fn shutdown_deadline_is_respected_even_for_a_stuck_sink() {
             Ok(())
         }
     }
-    let (dispatch, telemetry) =
-        aureus_observability::build(Config::builder().no_sinks().build().unwrap()).unwrap();
+    let (dispatch, telemetry) = aureus_observability::build(Config::builder().no_sinks().build().unwrap()).unwrap();
     telemetry
         .add_sink(
             "stuck",

@@ -33,9 +33,7 @@ impl ConfigBuilder {
 
     /// Adds a resource attribute.
     pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config
-            .resource_attributes
-            .insert(key.into(), value.into());
+        self.config.resource_attributes.insert(key.into(), value.into());
         self
     }
 

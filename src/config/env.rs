@@ -34,11 +34,7 @@ where
         .filter(|(k, _)| VARIABLES.contains(&k.as_ref()))
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
         .collect();
-    let get = |key: &str| {
-        vars.get(key)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
-    };
+    let get = |key: &str| vars.get(key).map(String::as_str).filter(|v| !v.trim().is_empty());
 
     if let Some(level) = get("AUREUS_LOG").or_else(|| get("RUST_LOG")) {
         config.log_level = level.to_owned();
@@ -61,17 +57,13 @@ where
         config.environment = Some(environment.to_owned());
     }
     if let Some(raw) = get("AUREUS_MAX_FIELD_BYTES") {
-        config.max_field_bytes = raw.trim().parse().map_err(|_| {
-            Error::config(
-                "AUREUS_MAX_FIELD_BYTES",
-                raw,
-                "expected a whole number of bytes",
-            )
-        })?;
+        config.max_field_bytes = raw
+            .trim()
+            .parse()
+            .map_err(|_| Error::config("AUREUS_MAX_FIELD_BYTES", raw, "expected a whole number of bytes"))?;
     }
     if let Some(id) = get("AUREUS_CORRELATION_ID") {
-        crate::CorrelationId::new(id)
-            .map_err(|err| Error::config("AUREUS_CORRELATION_ID", id, err.to_string()))?;
+        crate::CorrelationId::new(id).map_err(|err| Error::config("AUREUS_CORRELATION_ID", id, err.to_string()))?;
         config.default_correlation_id = Some(id.to_owned());
     }
     if let Some(raw) = get("AUREUS_CONSOLE") {
@@ -84,9 +76,7 @@ where
 fn apply_console(config: &mut Config, raw: &str) -> Result<()> {
     let format = match raw.trim().to_ascii_lowercase().as_str() {
         "off" | "none" | "false" => {
-            config
-                .sinks
-                .retain(|s| !matches!(s, SinkConfig::Console(_)));
+            config.sinks.retain(|s| !matches!(s, SinkConfig::Console(_)));
             return Ok(());
         }
         "pretty" => ConsoleFormat::Pretty,
@@ -127,14 +117,8 @@ fn apply_file<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a str>) ->
     if keys.iter().all(|k| get(k).is_none()) {
         return Ok(());
     }
-    if !config
-        .sinks
-        .iter()
-        .any(|s| matches!(s, SinkConfig::File(_)))
-    {
-        config
-            .sinks
-            .push(SinkConfig::File(FileSinkConfig::default()));
+    if !config.sinks.iter().any(|s| matches!(s, SinkConfig::File(_))) {
+        config.sinks.push(SinkConfig::File(FileSinkConfig::default()));
     }
     for sink in &mut config.sinks {
         let SinkConfig::File(file) = sink else {
@@ -150,22 +134,17 @@ fn apply_file<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a str>) ->
             file.rotate_every = Some(every.to_owned());
         }
         if let Some(raw) = get("AUREUS_FILE_MAX_FILES") {
-            let count = raw.trim().parse().map_err(|_| {
-                Error::config("AUREUS_FILE_MAX_FILES", raw, "expected a whole number")
-            })?;
+            let count = raw
+                .trim()
+                .parse()
+                .map_err(|_| Error::config("AUREUS_FILE_MAX_FILES", raw, "expected a whole number"))?;
             file.max_files = Some(count);
         }
         if let Some(raw) = get("AUREUS_FILE_COMPRESS") {
             file.compress = match raw.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => true,
                 "0" | "false" | "no" | "off" => false,
-                _ => {
-                    return Err(Error::config(
-                        "AUREUS_FILE_COMPRESS",
-                        raw,
-                        "expected true or false",
-                    ))
-                }
+                _ => return Err(Error::config("AUREUS_FILE_COMPRESS", raw, "expected true or false")),
             };
         }
         break;

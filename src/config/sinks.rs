@@ -131,12 +131,8 @@ pub(crate) fn check_sink_types(table: &toml::Table) -> Result<()> {
         if !known {
             return Err(Error::config(
                 format!("sinks[{index}].type"),
-                kind.map(|k| k.to_string())
-                    .unwrap_or_else(|| "<missing>".to_owned()),
-                format!(
-                    "unknown sink type; expected one of: {}",
-                    SINK_TYPES.join(", ")
-                ),
+                kind.map(|k| k.to_string()).unwrap_or_else(|| "<missing>".to_owned()),
+                format!("unknown sink type; expected one of: {}", SINK_TYPES.join(", ")),
             ));
         }
     }

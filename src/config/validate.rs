@@ -51,19 +51,10 @@ const MIN_FIELD_BYTES: usize = 16;
 
 pub(crate) fn validate(config: &Config) -> Result<Validated> {
     if config.service_name.trim().is_empty() {
-        return Err(Error::config(
-            "service_name",
-            &config.service_name,
-            "must not be empty",
-        ));
+        return Err(Error::config("service_name", &config.service_name, "must not be empty"));
     }
-    EnvFilter::try_new(&config.log_level).map_err(|err| {
-        Error::config(
-            "log_level",
-            &config.log_level,
-            format!("invalid level filter: {err}"),
-        )
-    })?;
+    EnvFilter::try_new(&config.log_level)
+        .map_err(|err| Error::config("log_level", &config.log_level, format!("invalid level filter: {err}")))?;
     if config.max_field_bytes < MIN_FIELD_BYTES {
         return Err(Error::config(
             "max_field_bytes",
@@ -74,10 +65,7 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
     let default_correlation_id = config
         .default_correlation_id
         .as_deref()
-        .map(|raw| {
-            CorrelationId::new(raw)
-                .map_err(|err| Error::config("default_correlation_id", raw, err.to_string()))
-        })
+        .map(|raw| CorrelationId::new(raw).map_err(|err| Error::config("default_correlation_id", raw, err.to_string())))
         .transpose()?;
     let mut sinks: Vec<ValidatedSink> = Vec::with_capacity(config.sinks.len());
     for (index, sink) in config.sinks.iter().enumerate() {
@@ -107,11 +95,7 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return Err(Error::config(
-            key("name"),
-            &name,
-            "use 1 or more of [A-Za-z0-9._-]",
-        ));
+        return Err(Error::config(key("name"), &name, "use 1 or more of [A-Za-z0-9._-]"));
     }
     let (level, capacity, overflow) = match sink {
         SinkConfig::Console(c) => (&c.level, c.queue_capacity, c.overflow),
@@ -128,11 +112,7 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
         })?,
     };
     if capacity == 0 {
-        return Err(Error::config(
-            key("queue_capacity"),
-            "0",
-            "must be at least 1",
-        ));
+        return Err(Error::config(key("queue_capacity"), "0", "must be at least 1"));
     }
     let kind = match sink {
         SinkConfig::Console(c) => SinkKind::Console {
@@ -149,22 +129,14 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
                 ));
             }
             let max_bytes = parse_size(&key("max_bytes"), c.max_bytes.as_deref())?;
-            let max_total_bytes =
-                parse_size(&key("max_total_bytes"), c.max_total_bytes.as_deref())?;
+            let max_total_bytes = parse_size(&key("max_total_bytes"), c.max_total_bytes.as_deref())?;
             let interval = parse_interval(&key("rotate_every"), c.rotate_every.as_deref())?;
             if c.max_files == Some(0) {
-                return Err(Error::config(
-                    key("max_files"),
-                    "0",
-                    "must be at least 1 (or unset)",
-                ));
+                return Err(Error::config(key("max_files"), "0", "must be at least 1 (or unset)"));
             }
             SinkKind::File {
                 path: c.path.clone(),
-                rotation: RotationPolicy {
-                    max_bytes,
-                    interval,
-                },
+                rotation: RotationPolicy { max_bytes, interval },
                 retention: RetentionPolicy {
                     max_files: c.max_files,
                     max_total_bytes,
@@ -203,13 +175,8 @@ pub(crate) fn parse_size(key: &str, raw: Option<&str>) -> Result<Option<u64>> {
 /// Parses `"1h"`, `"30min"`, `"1day"`; rejects zero.
 pub(crate) fn parse_interval(key: &str, raw: Option<&str>) -> Result<Option<Duration>> {
     let Some(raw) = raw else { return Ok(None) };
-    let interval = humantime::parse_duration(raw.trim()).map_err(|err| {
-        Error::config(
-            key,
-            raw,
-            format!("not a duration ({err}); use e.g. \"1h\" or \"1day\""),
-        )
-    })?;
+    let interval = humantime::parse_duration(raw.trim())
+        .map_err(|err| Error::config(key, raw, format!("not a duration ({err}); use e.g. \"1h\" or \"1day\"")))?;
     if interval.is_zero() {
         return Err(Error::config(key, raw, "must be greater than zero"));
     }

@@ -37,10 +37,7 @@ pub struct WithCorrelation<F> {
 impl<F> WithCorrelation<F> {
     /// Wraps `inner` so it runs under `id`.
     pub fn new(id: CorrelationId, inner: F) -> Self {
-        WithCorrelation {
-            id: Some(id),
-            inner,
-        }
+        WithCorrelation { id: Some(id), inner }
     }
 
     /// Wraps `inner`; with `None` it runs as it would unwrapped.

@@ -58,11 +58,7 @@ impl CorrelationId {
 
 fn validate(value: &str) -> Result<(), Error> {
     let reject = |reason| Error::InvalidCorrelationId {
-        value: value
-            .chars()
-            .take(MAX_LEN + 8)
-            .flat_map(char::escape_debug)
-            .collect(),
+        value: value.chars().take(MAX_LEN + 8).flat_map(char::escape_debug).collect(),
         reason,
     };
     if value.is_empty() {
@@ -71,8 +67,7 @@ fn validate(value: &str) -> Result<(), Error> {
     if value.len() > MAX_LEN {
         return Err(reject("it is longer than 128 characters"));
     }
-    let allowed =
-        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-');
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-');
     if !value.bytes().all(allowed) {
         return Err(reject("only the characters [A-Za-z0-9._:/-] are allowed"));
     }

@@ -70,14 +70,8 @@ impl Drop for ScopeGuard {
 /// Enters a correlation scope on this thread until the guard drops.
 pub(crate) fn enter(id: &CorrelationId) -> ScopeGuard {
     let anchor = tracing::dispatcher::get_default(|d| d.current_span().id().cloned());
-    let frame = Frame {
-        id: id.clone(),
-        anchor,
-    };
-    let previous = SCOPE
-        .try_with(|scope| scope.borrow_mut().replace(frame))
-        .ok()
-        .flatten();
+    let frame = Frame { id: id.clone(), anchor };
+    let previous = SCOPE.try_with(|scope| scope.borrow_mut().replace(frame)).ok().flatten();
     ScopeGuard { previous }
 }
 

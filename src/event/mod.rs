@@ -36,8 +36,8 @@ mod helpers;
 mod kind;
 
 pub use helpers::{
-    custom, CrvResult, LlmArtifactGenerated, LlmPrompt, LlmResponse, PolicyCheck, Rollback,
-    SnapshotCommit, StepEnd, StepStart, ToolCall,
+    custom, CrvResult, LlmArtifactGenerated, LlmPrompt, LlmResponse, PolicyCheck, Rollback, SnapshotCommit, StepEnd,
+    StepStart, ToolCall,
 };
 pub use kind::EventKind;
 
@@ -46,10 +46,7 @@ pub const TARGET: &str = "aureus";
 
 /// Whether `target` is `aureus` or a module below it.
 pub fn is_aureus_target(target: &str) -> bool {
-    target == TARGET
-        || target
-            .strip_prefix(TARGET)
-            .is_some_and(|rest| rest.starts_with("::"))
+    target == TARGET || target.strip_prefix(TARGET).is_some_and(|rest| rest.starts_with("::"))
 }
 
 /// Field names of the contract, as the kernel writes them.

@@ -24,11 +24,7 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn new(
-        sinks: Vec<Arc<SinkHandle>>,
-        pool: Arc<RecordPool>,
-        max_field_bytes: usize,
-    ) -> Self {
+    pub(crate) fn new(sinks: Vec<Arc<SinkHandle>>, pool: Arc<RecordPool>, max_field_bytes: usize) -> Self {
         Pipeline {
             sinks: ArcSwap::from_pointee(sinks),
             pool,
@@ -52,16 +48,8 @@ impl PipelineLayer {
 
 impl std::fmt::Debug for PipelineLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<_> = self
-            .pipeline
-            .sinks
-            .load()
-            .iter()
-            .map(|s| Arc::clone(&s.name))
-            .collect();
-        f.debug_struct("PipelineLayer")
-            .field("sinks", &names)
-            .finish()
+        let names: Vec<_> = self.pipeline.sinks.load().iter().map(|s| Arc::clone(&s.name)).collect();
+        f.debug_struct("PipelineLayer").field("sinks", &names).finish()
     }
 }
 
@@ -80,12 +68,7 @@ where
         if !sinks.iter().any(|sink| sink.accepts(level)) {
             return;
         }
-        let record = capture(
-            event,
-            &ctx,
-            &self.pipeline.pool,
-            self.pipeline.max_field_bytes,
-        );
+        let record = capture(event, &ctx, &self.pipeline.pool, self.pipeline.max_field_bytes);
         for sink in sinks.iter() {
             if sink.accepts(level) {
                 sink.offer(&record);
@@ -108,12 +91,9 @@ where
     let metadata = event.metadata();
     // Room for typical field text up front: one allocation, no regrowth.
     let text_estimate = 32 + metadata.fields().len() * 24;
-    pool.build(
-        *metadata.level(),
-        metadata.target(),
-        text_estimate,
-        |record| fill(record, event, ctx, max_field_bytes),
-    )
+    pool.build(*metadata.level(), metadata.target(), text_estimate, |record| {
+        fill(record, event, ctx, max_field_bytes)
+    })
 }
 
 fn fill<S>(record: &mut Record, event: &Event<'_>, ctx: &Context<'_, S>, max_field_bytes: usize)

@@ -5,9 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{
-    bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError,
-};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 use tracing::level_filters::LevelFilter;
 use tracing::Level;
 
@@ -132,10 +130,7 @@ impl SinkHandle {
         }
         let message = Message::Record(Arc::clone(record));
         let outcome = match self.settings.overflow {
-            OverflowPolicy::Block => self
-                .tx
-                .send(message)
-                .map_err(|_| TrySendError::Disconnected(())),
+            OverflowPolicy::Block => self.tx.send(message).map_err(|_| TrySendError::Disconnected(())),
             OverflowPolicy::Drop => self.tx.try_send(message).map_err(|err| match err {
                 TrySendError::Full(_) => TrySendError::Full(()),
                 TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
@@ -209,12 +204,7 @@ fn next_message(rx: &Receiver<Message>) -> Option<Message> {
     }
 }
 
-fn run_worker(
-    mut sink: Box<dyn Sink>,
-    rx: Receiver<Message>,
-    stats: &SinkStats,
-    pool: &RecordPool,
-) {
+fn run_worker(mut sink: Box<dyn Sink>, rx: Receiver<Message>, stats: &SinkStats, pool: &RecordPool) {
     let mut batch: Vec<Arc<Record>> = Vec::with_capacity(MAX_BATCH);
     let mut acks: Vec<Sender<()>> = Vec::new();
     let mut stopping = false;
@@ -244,12 +234,7 @@ fn run_worker(
     guarded(stats, 0, || sink.shutdown());
 }
 
-fn accept(
-    message: Message,
-    batch: &mut Vec<Arc<Record>>,
-    acks: &mut Vec<Sender<()>>,
-    stopping: &mut bool,
-) {
+fn accept(message: Message, batch: &mut Vec<Arc<Record>>, acks: &mut Vec<Sender<()>>, stopping: &mut bool) {
     match message {
         Message::Record(record) => batch.push(record),
         Message::Flush(ack) => acks.push(ack),
@@ -257,12 +242,7 @@ fn accept(
     }
 }
 
-fn deliver(
-    sink: &mut dyn Sink,
-    batch: &mut Vec<Arc<Record>>,
-    stats: &SinkStats,
-    pool: &RecordPool,
-) {
+fn deliver(sink: &mut dyn Sink, batch: &mut Vec<Arc<Record>>, stats: &SinkStats, pool: &RecordPool) {
     if batch.is_empty() {
         return;
     }

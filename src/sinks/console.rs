@@ -136,12 +136,7 @@ fn push_value(out: &mut String, value: &Value<'_>, quote_if_spaced: bool) {
 }
 
 fn header(out: &mut String, record: &Record, ansi: bool) {
-    paint(
-        out,
-        ansi,
-        DIM,
-        humantime::format_rfc3339_micros(record.timestamp),
-    );
+    paint(out, ansi, DIM, humantime::format_rfc3339_micros(record.timestamp));
     out.push(' ');
     paint(
         out,
@@ -231,10 +226,7 @@ INJECTED 1970 ERROR fake",
     fn compact_is_one_escaped_line() {
         let text = render(ConsoleFormat::Compact, false);
         assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(
-            text.contains(" WARN aureus: crv_result gate\\nINJECTED"),
-            "{text}"
-        );
+        assert!(text.contains(" WARN aureus: crv_result gate\\nINJECTED"), "{text}");
         assert!(
             text.contains("gate_name=\"schema check\" passed=false correlation_id=wf-1"),
             "{text}"
@@ -246,9 +238,7 @@ INJECTED 1970 ERROR fake",
     fn pretty_puts_fields_on_their_own_lines() {
         let text = render(ConsoleFormat::Pretty, false);
         assert!(
-            text.contains(
-                "\n    correlation_id: wf-1\n    gate_name: schema check\n    passed: false"
-            ),
+            text.contains("\n    correlation_id: wf-1\n    gate_name: schema check\n    passed: false"),
             "{text}"
         );
     }

@@ -25,12 +25,7 @@ pub struct FileSink {
 
 impl FileSink {
     /// Opens (creating directories as needed) the file at `path`.
-    pub fn open(
-        path: PathBuf,
-        rotation: RotationPolicy,
-        retention: RetentionPolicy,
-        compress: bool,
-    ) -> Result<Self> {
+    pub fn open(path: PathBuf, rotation: RotationPolicy, retention: RetentionPolicy, compress: bool) -> Result<Self> {
         let file = RotatingFile::open(path.clone(), rotation, retention, compress)
             .map_err(|source| Error::Io { path, source })?;
         Ok(FileSink {

@@ -124,9 +124,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 fn timestamp(t: SystemTime) -> String {
     let max = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
     let t = t.clamp(UNIX_EPOCH, max);
-    humantime::format_rfc3339_micros(t)
-        .to_string()
-        .replace(['-', ':'], "")
+    humantime::format_rfc3339_micros(t).to_string().replace(['-', ':'], "")
 }
 
 /// Index of the interval period containing `t` (0 before the epoch).
@@ -196,8 +194,7 @@ impl Shared {
         let mut count = files.len();
         let mut total: u64 = sizes.iter().sum();
         for (f, size) in files.iter().zip(sizes) {
-            let over =
-                max_files.is_some_and(|m| count > m) || max_total_bytes.is_some_and(|m| total > m);
+            let over = max_files.is_some_and(|m| count > m) || max_total_bytes.is_some_and(|m| total > m);
             if !over {
                 break;
             }
@@ -226,8 +223,7 @@ impl Shared {
             let out = enc
                 .finish()
                 .and_then(|w| w.into_inner().map_err(io::IntoInnerError::into_error));
-            out.and_then(|f| f.sync_all())
-                .map_err(|e| ctx(e, "writing", &tmp))
+            out.and_then(|f| f.sync_all()).map_err(|e| ctx(e, "writing", &tmp))
         })();
         let mut pending = lock(&self.pending);
         let result = result.and_then(|()| {
@@ -260,13 +256,7 @@ impl RotatingFile {
         retention: RetentionPolicy,
         compress: bool,
     ) -> io::Result<Self> {
-        Self::open_with_clock(
-            path,
-            rotation,
-            retention,
-            compress,
-            Box::new(SystemTime::now),
-        )
+        Self::open_with_clock(path, rotation, retention, compress, Box::new(SystemTime::now))
     }
 
     /// Like [`RotatingFile::open`], with the wall clock supplied by `now` (used by tests).
@@ -281,21 +271,9 @@ impl RotatingFile {
         now: Clock,
     ) -> io::Result<Self> {
         let interval = rotation.interval.filter(|iv| !iv.is_zero());
-        let rotation = RotationPolicy {
-            interval,
-            ..rotation
-        };
-        let invalid = || {
-            ctx(
-                io::ErrorKind::InvalidInput.into(),
-                "invalid log file path",
-                &path,
-            )
-        };
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .ok_or_else(invalid)?;
+        let rotation = RotationPolicy { interval, ..rotation };
+        let invalid = || ctx(io::ErrorKind::InvalidInput.into(), "invalid log file path", &path);
+        let stem = path.file_stem().and_then(|s| s.to_str()).ok_or_else(invalid)?;
         let ext = match path.extension() {
             Some(e) => format!(".{}", e.to_str().ok_or_else(invalid)?),
             None => String::new(),
@@ -315,11 +293,7 @@ impl RotatingFile {
         });
         let existing = shared.list()?;
         let mut file = Self {
-            next_seq: existing
-                .iter()
-                .map(|r| r.seq.saturating_add(1))
-                .max()
-                .unwrap_or(1),
+            next_seq: existing.iter().map(|r| r.seq.saturating_add(1)).max().unwrap_or(1),
             shared,
             path,
             rotation,
@@ -386,10 +360,7 @@ impl RotatingFile {
 
     /// Writes `buf` (the caller passes whole lines / batches of whole lines), rotating first if needed.
     pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let period = self
-            .rotation
-            .interval
-            .map_or(0, |iv| period_of((self.now)(), iv));
+        let period = self.rotation.interval.map_or(0, |iv| period_of((self.now)(), iv));
         let too_big = self
             .rotation
             .max_bytes
@@ -442,14 +413,11 @@ impl RotatingFile {
             None => {
                 let (tx, rx) = mpsc::channel::<PathBuf>();
                 let shared = Arc::clone(&self.shared);
-                let spawned =
-                    thread::Builder::new()
-                        .name("aureus-log-gzip".into())
-                        .spawn(move || {
-                            for p in rx {
-                                shared.record(shared.compress(&p));
-                            }
-                        });
+                let spawned = thread::Builder::new().name("aureus-log-gzip".into()).spawn(move || {
+                    for p in rx {
+                        shared.record(shared.compress(&p));
+                    }
+                });
                 match spawned {
                     Ok(handle) => Worker { tx, handle },
                     // No thread: compress inline rather than lose the file's compression.
@@ -572,13 +540,7 @@ mod tests {
     fn check_size_rotation(compress: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("aureus.jsonl");
-        let mut f = RotatingFile::open(
-            path,
-            size_limit(10_000),
-            RetentionPolicy::default(),
-            compress,
-        )
-        .unwrap();
+        let mut f = RotatingFile::open(path, size_limit(10_000), RetentionPolicy::default(), compress).unwrap();
         let mut expected = String::new();
         for i in 0..1000 {
             let l = line(i);
@@ -601,11 +563,7 @@ mod tests {
         assert_eq!(sorted, rotated, "names sort oldest first");
         assert_eq!(read_all(&mut f), expected);
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(
-            names.len(),
-            rotated.len() + 1,
-            "no temporary or leftover files"
-        );
+        assert_eq!(names.len(), rotated.len() + 1, "no temporary or leftover files");
     }
 
     #[test]
@@ -622,8 +580,7 @@ mod tests {
     fn write_larger_than_limit_goes_alone_into_an_empty_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("aureus.jsonl");
-        let mut f =
-            RotatingFile::open(path, size_limit(100), RetentionPolicy::default(), false).unwrap();
+        let mut f = RotatingFile::open(path, size_limit(100), RetentionPolicy::default(), false).unwrap();
         let big = format!("{}\n", "b".repeat(499));
         f.write_all(b"small 1\n").unwrap();
         f.write_all(big.as_bytes()).unwrap();
@@ -685,9 +642,7 @@ mod tests {
             max_bytes: None,
             interval: Some(Duration::from_secs(3600)),
         };
-        let mut f =
-            RotatingFile::open_with_clock(path, hourly, RetentionPolicy::default(), false, now)
-                .unwrap();
+        let mut f = RotatingFile::open_with_clock(path, hourly, RetentionPolicy::default(), false, now).unwrap();
         f.write_all(b"a\n").unwrap();
         secs.store(1_704_103_800 + 49 * 60 + 59, Ordering::SeqCst); // 10:59:59
         f.write_all(b"b\n").unwrap();
@@ -714,31 +669,15 @@ mod tests {
         let path = dir.path().join("aureus.jsonl");
         fs::write(dir.path().join("other.txt"), "x").unwrap();
         fs::write(dir.path().join("aureus.old.jsonl"), "x").unwrap();
-        let open = || {
-            RotatingFile::open(
-                path.clone(),
-                size_limit(150),
-                RetentionPolicy::default(),
-                false,
-            )
-            .unwrap()
-        };
+        let open = || RotatingFile::open(path.clone(), size_limit(150), RetentionPolicy::default(), false).unwrap();
         let mut f = open();
         for i in 0..3 {
             f.write_all(line(i).as_bytes()).unwrap();
         }
         drop(f);
         let mut f = open();
-        assert_eq!(
-            f.rotated_files().unwrap().len(),
-            2,
-            "other files are ignored"
-        );
-        assert_eq!(
-            read(f.active_path()),
-            line(2).as_bytes(),
-            "active file kept"
-        );
+        assert_eq!(f.rotated_files().unwrap().len(), 2, "other files are ignored");
+        assert_eq!(read(f.active_path()), line(2).as_bytes(), "active file kept");
         for i in 3..5 {
             f.write_all(line(i).as_bytes()).unwrap();
         }
@@ -759,13 +698,7 @@ mod tests {
     fn active_file_removed_externally_is_recreated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("aureus.jsonl");
-        let mut f = RotatingFile::open(
-            path.clone(),
-            size_limit(150),
-            RetentionPolicy::default(),
-            false,
-        )
-        .unwrap();
+        let mut f = RotatingFile::open(path.clone(), size_limit(150), RetentionPolicy::default(), false).unwrap();
         f.write_all(line(0).as_bytes()).unwrap();
         f.flush().unwrap();
         fs::remove_file(&path).unwrap();
@@ -779,8 +712,7 @@ mod tests {
     fn path_without_extension_and_missing_parents_work() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/aureus");
-        let mut f =
-            RotatingFile::open(path, size_limit(150), RetentionPolicy::default(), true).unwrap();
+        let mut f = RotatingFile::open(path, size_limit(150), RetentionPolicy::default(), true).unwrap();
         for i in 0..3 {
             f.write_all(line(i).as_bytes()).unwrap();
         }
@@ -788,24 +720,18 @@ mod tests {
         let rotated = f.rotated_files().unwrap();
         assert_eq!(rotated.len(), 2);
         let name = rotated[1].file_name().unwrap().to_str().unwrap();
-        assert!(
-            name.starts_with("aureus.") && name.ends_with("-000002.gz"),
-            "{name}"
-        );
+        assert!(name.starts_with("aureus.") && name.ends_with("-000002.gz"), "{name}");
         assert_eq!(read_all(&mut f), (0..3).map(line).collect::<String>());
     }
 
     #[test]
     fn open_cleans_up_after_a_crash_during_compression() {
         let dir = tempfile::tempdir().unwrap();
-        let rotated = dir
-            .path()
-            .join("aureus.20240101T110000.000000Z-000007.jsonl");
+        let rotated = dir.path().join("aureus.20240101T110000.000000Z-000007.jsonl");
         fs::write(&rotated, "old\n").unwrap();
         fs::write(with_suffix(&rotated, ".gz.tmp"), "truncated").unwrap();
         let path = dir.path().join("aureus.jsonl");
-        let mut f =
-            RotatingFile::open(path, size_limit(150), RetentionPolicy::default(), true).unwrap();
+        let mut f = RotatingFile::open(path, size_limit(150), RetentionPolicy::default(), true).unwrap();
         f.write_all(b"new\n").unwrap();
         f.close().unwrap();
         assert_eq!(f.rotated_files().unwrap(), [with_suffix(&rotated, ".gz")]);

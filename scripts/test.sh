@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tests need
+# (idempotently), checks formatting and lints, then runs every test —
+# including those marked #[ignore] because they need an external program.
+#
+#   scripts/test.sh            # everything
+#   SKIP_LINT=1 scripts/test.sh  # tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== toolchain"
+cargo --version
+rustc --version
+
+# External peers (rotel, prometheus, chromium) are installed here by
+# scripts/install-peers.sh once tests need them; a missing peer is then a
+# failure of the full run, not a skip.
+if [[ -x scripts/install-peers.sh ]]; then
+  echo "== peers"
+  scripts/install-peers.sh
+fi
+
+if [[ -z "${SKIP_LINT:-}" ]]; then
+  echo "== fmt"
+  cargo fmt --all -- --check
+  echo "== clippy"
+  cargo clippy --all-targets -- -D warnings
+fi
+
+echo "== tests (unit, integration, examples built, doc tests; ignored ones included)"
+cargo test --all-features -- --include-ignored
