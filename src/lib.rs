@@ -142,3 +142,8 @@ fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> 
     };
     SinkHandle::spawn(&sink.name, boxed, sink.queue, pool)
 }
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
