@@ -75,13 +75,7 @@ fn unwritable_file_path_fails_at_build_with_the_path() {
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "file").unwrap();
     let path = blocker.join("aureus.jsonl");
-    let config = Config::builder()
-        .sink(FileSinkConfig {
-            path: path.clone(),
-            ..Default::default()
-        })
-        .build()
-        .unwrap();
+    let config = Config::builder().sink(FileSinkConfig::at(&path)).build().unwrap();
     match aureus_observability::build(config) {
         Err(Error::Io { path: reported, .. }) => assert_eq!(reported, path),
         other => panic!("expected Io error, got {other:?}"),

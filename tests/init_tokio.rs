@@ -10,13 +10,7 @@ use aureus_observability::Config;
 async fn init_inside_tokio_and_drop_flushes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokio.jsonl");
-    let config = Config::builder()
-        .sink(FileSinkConfig {
-            path: path.clone(),
-            ..Default::default()
-        })
-        .build()
-        .unwrap();
+    let config = Config::builder().sink(FileSinkConfig::at(&path)).build().unwrap();
     let telemetry = aureus_observability::init(config).unwrap();
     let mut tasks = Vec::new();
     for n in 0..50 {

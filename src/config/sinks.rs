@@ -101,6 +101,22 @@ pub struct FileSinkConfig {
     pub overflow: OverflowPolicy,
 }
 
+impl FileSinkConfig {
+    /// A file sink at `path` with every other setting at its default.
+    ///
+    /// ```
+    /// use aureus_observability::config::{Config, FileSinkConfig};
+    /// let config = Config::builder().sink(FileSinkConfig::at("/tmp/aureus.jsonl")).build()?;
+    /// # Ok::<(), aureus_observability::Error>(())
+    /// ```
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        FileSinkConfig {
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for FileSinkConfig {
     fn default() -> Self {
         FileSinkConfig {
