@@ -60,7 +60,7 @@ fn events(c: &mut Criterion) {
 
     // Ours: one no-op sink behind its queue (lossless).
     let (ours_noop, telemetry_noop) =
-        aureus_observability::build(Config::builder().no_sinks().build().expect("config")).expect("build");
+        aureus_observability::build(Config::builder().no_server().no_sinks().build().expect("config")).expect("build");
     telemetry_noop
         .add_sink(
             "noop",
@@ -76,7 +76,7 @@ fn events(c: &mut Criterion) {
 
     // Ours, producer side only: a sink queue with the drop policy (drops counted, not measured).
     let (ours_drop, telemetry_drop) =
-        aureus_observability::build(Config::builder().no_sinks().build().expect("config")).expect("build");
+        aureus_observability::build(Config::builder().no_server().no_sinks().build().expect("config")).expect("build");
     telemetry_drop
         .add_sink(
             "noop",
@@ -93,6 +93,7 @@ fn events(c: &mut Criterion) {
 
     // Ours: the JSON-lines file sink (lossless, block policy).
     let config = Config::builder()
+        .no_server()
         .sink(FileSinkConfig {
             path: dir.path().join("ours.jsonl"),
             max_bytes: Some("64MB".into()),

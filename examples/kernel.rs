@@ -94,6 +94,16 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
 
+    /// Address of the HTTP listener serving `/metrics` (port 0 picks a free
+    /// one; `off` disables it). Default: the configuration's, 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+
+    /// After the run, keep serving `/metrics` this many seconds (or until
+    /// Ctrl-C / SIGTERM) so a scraper can read the final values.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    linger: u64,
+
     /// Seed for reproducible workflows (each workflow's events are then the
     /// same from run to run; their interleaving is not).
     #[arg(long, value_name = "N")]
@@ -115,12 +125,16 @@ fn parse_failure_rate(raw: &str) -> Result<f64, String> {
 // ───────────────────────────── configuration ─────────────────────────────
 
 /// The TOML file when given, else the demo defaults; then environment overrides.
-fn load_config(path: Option<&Path>) -> aureus_observability::Result<Config> {
+fn load_config(path: Option<&Path>, listen: Option<&str>) -> aureus_observability::Result<Config> {
     let mut config = match path {
         Some(path) => Config::from_toml_file(path)?,
         None => default_config()?,
     };
     config.apply_env(std::env::vars())?;
+    if let Some(listen) = listen {
+        // The flag wins over file and environment.
+        config.apply_env([("AUREUS_METRICS_LISTEN", listen)])?;
+    }
     Ok(config)
 }
 
@@ -785,7 +799,10 @@ fn start_workflows(kernel: &Arc<Kernel>, count: u32, seed: u64) -> Vec<JoinHandl
 }
 
 /// Waits for the stop reason: the duration elapsed, or a signal.
-async fn wait_for_stop(duration: u64, signal: impl std::future::Future<Output = &'static str>) -> String {
+async fn wait_for_stop(
+    duration: u64,
+    signal: &mut (impl std::future::Future<Output = &'static str> + Unpin),
+) -> String {
     let elapsed = async {
         if duration == 0 {
             std::future::pending::<()>().await;
@@ -820,15 +837,15 @@ async fn join_workflows(handles: Vec<JoinHandle<()>>) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse(); // bad flags: clap prints the problem and exits with 2
-    let config = match load_config(cli.config.as_deref()) {
+    let config = match load_config(cli.config.as_deref(), cli.listen.as_deref()) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("kernel: {err}");
             return ExitCode::from(2);
         }
     };
-    let signal = match shutdown_signal() {
-        Ok(signal) => signal,
+    let mut signal = match shutdown_signal() {
+        Ok(signal) => Box::pin(signal),
         Err(err) => {
             eprintln!("kernel: cannot install the SIGTERM handler: {err}");
             return ExitCode::FAILURE;
@@ -841,6 +858,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+
+    if let Some(addr) = telemetry.server_addr() {
+        // On stdout, so scripts and tests can find the port when it was 0.
+        println!("LISTENING {addr}");
+        eprintln!("kernel: metrics at http://{addr}/metrics");
+    }
 
     let seed = cli.seed.unwrap_or_else(rand::random);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -863,16 +886,21 @@ async fn main() -> ExitCode {
 
     let started = Instant::now();
     let lanes = start_workflows(&kernel, cli.workflows, seed);
-    let reason = wait_for_stop(cli.duration, signal).await;
+    let reason = wait_for_stop(cli.duration, &mut signal).await;
     eprintln!("kernel: stopping ({reason})");
     stop_tx.send_replace(true);
     join_workflows(lanes).await;
     let elapsed = started.elapsed();
+    print_summary(&kernel.counters, elapsed);
 
+    if cli.linger > 0 && !reason.ends_with("received") {
+        eprintln!("kernel: serving the final metrics for up to {} s", cli.linger);
+        let reason = wait_for_stop(cli.linger, &mut signal).await;
+        eprintln!("kernel: done lingering ({reason})");
+    }
     match tokio::task::spawn_blocking(move || telemetry.shutdown(SHUTDOWN_DEADLINE)).await {
         Ok(report) => eprint!("{report}"),
         Err(err) => eprintln!("kernel: telemetry shutdown failed: {err}"),
     }
-    print_summary(&kernel.counters, elapsed);
     ExitCode::SUCCESS
 }

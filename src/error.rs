@@ -48,6 +48,15 @@ pub enum Error {
     /// A global subscriber was already installed in this process.
     #[error("a global tracing subscriber is already installed")]
     AlreadyInitialized,
+    /// The HTTP listener could not bind its address (e.g. the port is in use).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address from `server.listen`.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A worker thread could not be started.
     #[error("cannot start worker thread for sink `{sink}`: {source}")]
     Worker {

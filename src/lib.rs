@@ -64,8 +64,10 @@ pub mod config;
 pub mod correlation;
 mod error;
 pub mod event;
+pub mod metrics;
 pub mod pipeline;
 mod record;
+mod server;
 pub mod sinks;
 mod telemetry;
 
@@ -102,7 +104,7 @@ pub fn init(config: Config) -> Result<Telemetry> {
 /// ```
 /// use aureus_observability::{build, Config};
 ///
-/// let config = Config::builder().no_sinks().build()?;
+/// let config = Config::builder().no_server().no_sinks().build()?;
 /// let (dispatch, telemetry) = build(config)?;
 /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("hello"));
 /// telemetry.shutdown(std::time::Duration::from_secs(1));
@@ -110,23 +112,52 @@ pub fn init(config: Config) -> Result<Telemetry> {
 /// ```
 pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     let validated = config.validated()?;
+    let env = Arc::new(
+        EnvFilter::try_new(&validated.filter)
+            .map_err(|err| Error::config("log_level", &validated.filter, err.to_string()))?,
+    );
+    let metrics_state = validated.metrics.as_ref().map(start_metrics).transpose()?;
     let pool = Arc::new(RecordPool::new());
     let mut handles = Vec::with_capacity(validated.sinks.len());
     for sink in validated.sinks {
         handles.push(Arc::new(start_sink(sink, Arc::clone(&pool))?));
     }
-    let pipeline = Arc::new(Pipeline::new(handles, pool, validated.max_field_bytes));
-    let telemetry = Telemetry::new(Arc::clone(&pipeline));
-    let env = EnvFilter::try_new(&validated.filter)
-        .map_err(|err| Error::config("log_level", &validated.filter, err.to_string()))?;
+    let pipeline = Arc::new(Pipeline::new(
+        handles,
+        pool,
+        validated.max_field_bytes,
+        metrics_state.clone(),
+        Arc::clone(&env),
+    ));
+    let metrics_handle = metrics_state.map(|state| metrics::MetricsHandle::new(state, Arc::clone(&pipeline)));
+    let server = match (&validated.server, &metrics_handle) {
+        (Some(server), Some(handle)) => Some(server::Server::start(server, handle.clone())?),
+        _ => None,
+    };
+    let telemetry = Telemetry::new(Arc::clone(&pipeline), metrics_handle, server);
     let subscriber = tracing_subscriber::registry()
-        .with(AureusFilter::new(env))
+        .with(AureusFilter::new(env, validated.metrics.is_some()))
         .with(correlation::CorrelationLayer::new())
         .with(PipelineLayer::new(pipeline));
     if let Some(id) = validated.default_correlation_id {
         correlation::set_default(Some(id));
     }
     Ok((tracing::Dispatch::new(subscriber), telemetry))
+}
+
+fn start_metrics(config: &config::ValidatedMetrics) -> Result<Arc<metrics::MetricsState>> {
+    let names = metrics::MetricNames::new(&config.prefix);
+    let exporter = metrics::PrometheusExporter::new(names, &config.duration_buckets_ms, &config.global_labels)?;
+    let aureus = Arc::new(metrics::AureusMetrics::new(
+        exporter.recorder(),
+        &config.prefix,
+        config.cardinality_limit,
+    ));
+    Ok(Arc::new(metrics::MetricsState {
+        aureus,
+        exporter,
+        summary: metrics::SummaryWindow::new(config.summary_retention, std::time::Duration::from_secs(10)),
+    }))
 }
 
 fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::level_filters::LevelFilter;
 
+use crate::metrics::MetricsHandle;
 use crate::pipeline::{OverflowPolicy, Pipeline, QueueSettings, SinkHandle};
+use crate::server::Server;
 use crate::sinks::Sink;
 
 /// Queue settings for a sink added with [`Telemetry::add_sink`].
@@ -39,7 +41,14 @@ pub const DROP_DEADLINE: Duration = Duration::from_secs(5);
 /// choose the deadline and read the report.
 pub struct Telemetry {
     pipeline: Arc<Pipeline>,
+    metrics: Option<MetricsHandle>,
+    server: Option<Server>,
     done: bool,
+}
+
+/// Health of every sink of `pipeline`.
+pub(crate) fn health_of(pipeline: &Pipeline) -> Vec<SinkHealth> {
+    pipeline.sinks.load().iter().map(|s| SinkHealth::of(s)).collect()
 }
 
 /// A snapshot of one sink's state.
@@ -145,8 +154,23 @@ impl fmt::Display for ShutdownReport {
 }
 
 impl Telemetry {
-    pub(crate) fn new(pipeline: Arc<Pipeline>) -> Self {
-        Telemetry { pipeline, done: false }
+    pub(crate) fn new(pipeline: Arc<Pipeline>, metrics: Option<MetricsHandle>, server: Option<Server>) -> Self {
+        Telemetry {
+            pipeline,
+            metrics,
+            server,
+            done: false,
+        }
+    }
+
+    /// The metrics (render `/metrics`, summary figures), unless metrics are disabled.
+    pub fn metrics(&self) -> Option<&MetricsHandle> {
+        self.metrics.as_ref()
+    }
+
+    /// The address the HTTP listener is bound to, when it runs.
+    pub fn server_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().map(Server::addr)
     }
 
     /// Starts `sink` on its own worker behind a bounded queue and feeds it
@@ -161,7 +185,7 @@ impl Telemetry {
     ///     fn write(&mut self, _: &[Arc<Record>]) -> Result<(), SinkError> { Ok(()) }
     /// }
     ///
-    /// let (dispatch, telemetry) = build(Config::builder().no_sinks().build()?)?;
+    /// let (dispatch, telemetry) = build(Config::builder().no_server().no_sinks().build()?)?;
     /// telemetry.add_sink("nothing", Nothing, SinkOptions::default())?;
     /// assert!(telemetry.add_sink("nothing", Nothing, SinkOptions::default()).is_err());
     /// # Ok::<(), aureus_observability::Error>(())
@@ -190,7 +214,7 @@ impl Telemetry {
 
     /// Health of every sink.
     pub fn sinks(&self) -> Vec<SinkHealth> {
-        self.pipeline.sinks.load().iter().map(|s| SinkHealth::of(s)).collect()
+        health_of(&self.pipeline)
     }
 
     /// Events recorded on sink worker threads and deliberately not fed back
@@ -229,6 +253,9 @@ impl Telemetry {
             let waits: Vec<_> = sinks.iter().map(|s| scope.spawn(move || s.shutdown(until))).collect();
             waits.into_iter().map(|w| w.join().unwrap_or(false)).collect()
         });
+        if let Some(server) = self.server.as_mut() {
+            server.stop(until);
+        }
         let reports = sinks
             .iter()
             .zip(completed)

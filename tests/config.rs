@@ -24,6 +24,7 @@ fn bad_size_is_named() {
     let err = Config::from_toml_str("[[sinks]]\ntype = \"file\"\nmax_bytes = \"10XB\"\n").unwrap_err();
     assert_eq!(invalid(err), ("sinks[0].max_bytes".into(), "10XB".into()));
     let err = Config::builder()
+        .no_server()
         .sink(FileSinkConfig {
             rotate_every: Some("sometimes".into()),
             ..Default::default()
@@ -35,7 +36,11 @@ fn bad_size_is_named() {
 
 #[test]
 fn invalid_level_filter_is_named() {
-    let err = Config::builder().log_level("info,aureus=loud").build().unwrap_err();
+    let err = Config::builder()
+        .no_server()
+        .log_level("info,aureus=loud")
+        .build()
+        .unwrap_err();
     assert_eq!(invalid(err), ("log_level".into(), "info,aureus=loud".into()));
     let err = Config::from_toml_str("[[sinks]]\ntype = \"console\"\nlevel = \"chatty\"\n").unwrap_err();
     assert_eq!(invalid(err).0, "sinks[0].level");
@@ -44,6 +49,7 @@ fn invalid_level_filter_is_named() {
 #[test]
 fn invalid_correlation_id_is_named() {
     let err = Config::builder()
+        .no_server()
         .default_correlation_id("two words")
         .build()
         .unwrap_err();
@@ -75,7 +81,11 @@ fn unwritable_file_path_fails_at_build_with_the_path() {
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "file").unwrap();
     let path = blocker.join("aureus.jsonl");
-    let config = Config::builder().sink(FileSinkConfig::at(&path)).build().unwrap();
+    let config = Config::builder()
+        .no_server()
+        .sink(FileSinkConfig::at(&path))
+        .build()
+        .unwrap();
     match aureus_observability::build(config) {
         Err(Error::Io { path: reported, .. }) => assert_eq!(reported, path),
         other => panic!("expected Io error, got {other:?}"),

@@ -39,6 +39,7 @@ fn exactly_n_lines_survive_rotation_and_gzip_in_per_thread_order() {
     const THREADS: usize = 4;
     const PER_THREAD: usize = 30_000;
     let config = Config::builder()
+        .no_server()
         .sink(FileSinkConfig {
             path: dir.path().join("aureus.jsonl"),
             max_bytes: Some("1MB".into()),
@@ -95,6 +96,7 @@ fn exactly_n_lines_survive_rotation_and_gzip_in_per_thread_order() {
 fn drop_policy_counts_every_record_it_loses() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::builder()
+        .no_server()
         .sink(FileSinkConfig {
             path: dir.path().join("lossy.jsonl"),
             queue_capacity: 8,
@@ -126,6 +128,7 @@ fn drop_policy_counts_every_record_it_loses() {
 fn time_rotation_option_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::builder()
+        .no_server()
         .sink(FileSinkConfig {
             path: dir.path().join("timed.jsonl"),
             rotate_every: Some("1s".into()),

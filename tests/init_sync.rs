@@ -10,10 +10,14 @@ use aureus_observability::{event, Config, Error};
 fn init_installs_globally_and_shutdown_flushes_everything() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sync.jsonl");
-    let config = Config::builder().sink(FileSinkConfig::at(&path)).build().unwrap();
+    let config = Config::builder()
+        .no_server()
+        .sink(FileSinkConfig::at(&path))
+        .build()
+        .unwrap();
     let telemetry = aureus_observability::init(config).unwrap();
 
-    let again = aureus_observability::init(Config::builder().no_sinks().build().unwrap());
+    let again = aureus_observability::init(Config::builder().no_server().no_sinks().build().unwrap());
     assert!(matches!(again, Err(Error::AlreadyInitialized)));
 
     let span = tracing::info_span!("workflow", correlation_id = "wf-sync");

@@ -10,7 +10,11 @@ use aureus_observability::Config;
 async fn init_inside_tokio_and_drop_flushes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokio.jsonl");
-    let config = Config::builder().sink(FileSinkConfig::at(&path)).build().unwrap();
+    let config = Config::builder()
+        .no_server()
+        .sink(FileSinkConfig::at(&path))
+        .build()
+        .unwrap();
     let telemetry = aureus_observability::init(config).unwrap();
     let mut tasks = Vec::new();
     for n in 0..50 {
@@ -49,7 +53,8 @@ fn shutdown_deadline_is_respected_even_for_a_stuck_sink() {
             Ok(())
         }
     }
-    let (dispatch, telemetry) = aureus_observability::build(Config::builder().no_sinks().build().unwrap()).unwrap();
+    let (dispatch, telemetry) =
+        aureus_observability::build(Config::builder().no_server().no_sinks().build().unwrap()).unwrap();
     telemetry
         .add_sink(
             "stuck",

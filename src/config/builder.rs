@@ -72,6 +72,32 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets the HTTP listener's address (`/metrics`), e.g. `127.0.0.1:0` for any free port.
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.config.server.enabled = true;
+        self.config.server.listen = addr.into();
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on `/metrics`.
+    pub fn metrics_token(mut self, token: impl Into<String>) -> Self {
+        self.config.server.metrics_token = Some(token.into());
+        self
+    }
+
+    /// Starts no HTTP listener (metrics are still recorded and can be rendered
+    /// through [`Telemetry::metrics`](crate::Telemetry::metrics)).
+    pub fn no_server(mut self) -> Self {
+        self.config.server.enabled = false;
+        self
+    }
+
+    /// Replaces the `[metrics]` section.
+    pub fn metrics(mut self, metrics: super::MetricsConfig) -> Self {
+        self.config.metrics = metrics;
+        self
+    }
+
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<Config> {
         self.config.validate()?;

@@ -7,7 +7,10 @@ use crate::error::{Error, Result};
 use crate::sinks::console::ConsoleFormat;
 
 /// The variables read, for documentation and tests.
-pub(crate) const VARIABLES: [&str; 14] = [
+pub(crate) const VARIABLES: [&str; 17] = [
+    "AUREUS_METRICS_LISTEN",
+    "AUREUS_METRICS_TOKEN",
+    "AUREUS_METRICS_PREFIX",
     "AUREUS_LOG",
     "RUST_LOG",
     "AUREUS_SERVICE_NAME",
@@ -65,6 +68,20 @@ where
     if let Some(id) = get("AUREUS_CORRELATION_ID") {
         crate::CorrelationId::new(id).map_err(|err| Error::config("AUREUS_CORRELATION_ID", id, err.to_string()))?;
         config.default_correlation_id = Some(id.to_owned());
+    }
+    if let Some(listen) = get("AUREUS_METRICS_LISTEN") {
+        if matches!(listen.trim().to_ascii_lowercase().as_str(), "off" | "none" | "false") {
+            config.server.enabled = false;
+        } else {
+            config.server.enabled = true;
+            config.server.listen = listen.trim().to_owned();
+        }
+    }
+    if let Some(token) = get("AUREUS_METRICS_TOKEN") {
+        config.server.metrics_token = Some(token.to_owned());
+    }
+    if let Some(prefix) = get("AUREUS_METRICS_PREFIX") {
+        config.metrics.prefix = prefix.trim().to_owned();
     }
     if let Some(raw) = get("AUREUS_CONSOLE") {
         apply_console(config, raw)?;

@@ -32,6 +32,7 @@
 
 mod builder;
 mod env;
+mod metrics;
 mod sinks;
 mod validate;
 
@@ -39,8 +40,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use builder::ConfigBuilder;
+pub use metrics::{MetricsConfig, ServerConfig};
 pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};
-pub(crate) use validate::{Validated, ValidatedSink};
+pub(crate) use validate::{Validated, ValidatedMetrics, ValidatedServer, ValidatedSink};
 pub(crate) mod validate_kinds {
     pub(crate) use super::validate::SinkKind;
 }
@@ -74,6 +76,10 @@ pub struct Config {
     pub default_correlation_id: Option<String>,
     /// Where records go. Defaults to one compact console sink on stderr.
     pub sinks: Vec<SinkConfig>,
+    /// Prometheus metrics from Aureus events.
+    pub metrics: MetricsConfig,
+    /// The HTTP listener (`/metrics`).
+    pub server: ServerConfig,
 }
 
 impl Default for Config {
@@ -87,6 +93,8 @@ impl Default for Config {
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             default_correlation_id: None,
             sinks: vec![SinkConfig::Console(ConsoleSinkConfig::default())],
+            metrics: MetricsConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }

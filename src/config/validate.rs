@@ -21,6 +21,25 @@ pub(crate) struct Validated {
     pub(crate) max_field_bytes: usize,
     pub(crate) default_correlation_id: Option<CorrelationId>,
     pub(crate) sinks: Vec<ValidatedSink>,
+    pub(crate) metrics: Option<ValidatedMetrics>,
+    pub(crate) server: Option<ValidatedServer>,
+}
+
+/// Checked `[metrics]`.
+#[derive(Debug)]
+pub(crate) struct ValidatedMetrics {
+    pub(crate) prefix: String,
+    pub(crate) global_labels: std::collections::BTreeMap<String, String>,
+    pub(crate) cardinality_limit: usize,
+    pub(crate) duration_buckets_ms: Vec<f64>,
+    pub(crate) summary_retention: Duration,
+}
+
+/// Checked `[server]`.
+#[derive(Debug)]
+pub(crate) struct ValidatedServer {
+    pub(crate) listen: std::net::SocketAddr,
+    pub(crate) metrics_token: Option<String>,
 }
 
 /// One checked sink.
@@ -84,7 +103,78 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
         max_field_bytes: config.max_field_bytes,
         default_correlation_id,
         sinks,
+        metrics: validate_metrics(&config.metrics)?,
+        server: validate_server(&config.server)?,
     })
+}
+
+fn validate_metrics(metrics: &super::MetricsConfig) -> Result<Option<ValidatedMetrics>> {
+    if !metrics.enabled {
+        return Ok(None);
+    }
+    if !crate::metrics::is_valid_prefix(&metrics.prefix) {
+        return Err(Error::config(
+            "metrics.prefix",
+            &metrics.prefix,
+            "use [A-Za-z_][A-Za-z0-9_]*",
+        ));
+    }
+    for name in metrics.global_labels.keys() {
+        if !crate::metrics::is_valid_label_name(name) {
+            return Err(Error::config(
+                format!("metrics.global_labels.{name}"),
+                name,
+                "not a valid Prometheus label name ([A-Za-z_][A-Za-z0-9_]*, not starting with __)",
+            ));
+        }
+    }
+    if metrics.cardinality_limit == 0 {
+        return Err(Error::config("metrics.cardinality_limit", "0", "must be at least 1"));
+    }
+    let buckets = &metrics.duration_buckets_ms;
+    let increasing = buckets.windows(2).all(|w| w[0] < w[1]);
+    if buckets.is_empty() || !increasing || buckets.iter().any(|b| !b.is_finite() || *b <= 0.0) {
+        return Err(Error::config(
+            "metrics.duration_buckets_ms",
+            format!("{buckets:?}"),
+            "need one or more finite, positive, strictly increasing bounds",
+        ));
+    }
+    let summary_retention = parse_interval("metrics.summary_retention", Some(&metrics.summary_retention))?
+        .unwrap_or(Duration::from_secs(7 * 86_400));
+    Ok(Some(ValidatedMetrics {
+        prefix: metrics.prefix.clone(),
+        global_labels: metrics.global_labels.clone(),
+        cardinality_limit: metrics.cardinality_limit,
+        duration_buckets_ms: buckets.clone(),
+        summary_retention,
+    }))
+}
+
+fn validate_server(server: &super::ServerConfig) -> Result<Option<ValidatedServer>> {
+    if !server.enabled {
+        return Ok(None);
+    }
+    let listen = server.listen.trim().parse().map_err(|_| {
+        Error::config(
+            "server.listen",
+            &server.listen,
+            "not a socket address like 127.0.0.1:9464",
+        )
+    })?;
+    if let Some(token) = &server.metrics_token {
+        if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(Error::config(
+                "server.metrics_token",
+                "<hidden>",
+                "must be non-empty printable ASCII without spaces",
+            ));
+        }
+    }
+    Ok(Some(ValidatedServer {
+        listen,
+        metrics_token: server.metrics_token.clone(),
+    }))
 }
 
 fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {

@@ -1,25 +1,38 @@
 //! [`AureusFilter`]: the level filter, with correlation spans always kept.
 
+use std::sync::Arc;
+
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
-use crate::event::fields::CORRELATION_ID;
+use crate::event::fields::{CORRELATION_ID, EVENT_TYPE};
+use crate::event::is_aureus_target;
 
 /// A global filter: an [`EnvFilter`] (e.g. `info,aureus=debug`) that also
 /// always keeps spans carrying a `correlation_id` field, whatever their
-/// level, so that filtering verbosity never breaks correlation.
+/// level, so that filtering verbosity never breaks correlation — and, when
+/// metrics are on, every Aureus event, so metrics count them all (the
+/// pipeline still applies the filter before handing them to sinks).
 #[derive(Debug)]
 pub struct AureusFilter {
-    env: EnvFilter,
+    env: Arc<EnvFilter>,
+    keep_aureus_events: bool,
 }
 
 impl AureusFilter {
-    /// Wraps `env`.
-    pub fn new(env: EnvFilter) -> Self {
-        AureusFilter { env }
+    /// Wraps `env`; with `keep_aureus_events`, Aureus events pass whatever their level.
+    pub fn new(env: Arc<EnvFilter>, keep_aureus_events: bool) -> Self {
+        AureusFilter {
+            env,
+            keep_aureus_events,
+        }
+    }
+
+    fn always_kept(&self, metadata: &Metadata<'_>) -> bool {
+        is_correlation_span(metadata) || (self.keep_aureus_events && is_aureus_event(metadata))
     }
 }
 
@@ -27,19 +40,25 @@ fn is_correlation_span(metadata: &Metadata<'_>) -> bool {
     metadata.is_span() && metadata.fields().field(CORRELATION_ID).is_some()
 }
 
+/// Whether a callsite is an Aureus event: target `aureus[::…]` with an `event_type` field.
+pub(crate) fn is_aureus_event(metadata: &Metadata<'_>) -> bool {
+    metadata.is_event() && is_aureus_target(metadata.target()) && metadata.fields().field(EVENT_TYPE).is_some()
+}
+
 impl<S> Layer<S> for AureusFilter
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if is_correlation_span(metadata) {
+        let env = Layer::<S>::register_callsite(&*self.env, metadata);
+        if self.always_kept(metadata) {
             return Interest::always();
         }
-        Layer::<S>::register_callsite(&self.env, metadata)
+        env
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
-        is_correlation_span(metadata) || Layer::<S>::enabled(&self.env, metadata, ctx)
+        self.always_kept(metadata) || Layer::<S>::enabled(&*self.env, metadata, ctx)
     }
 
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {

@@ -8,10 +8,14 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use tracing_subscriber::EnvFilter;
+
+use super::filter::is_aureus_event;
 use super::pool::RecordPool;
 use super::queue::SinkHandle;
 use super::worker_thread;
 use crate::correlation::{count_invalid, resolve_for, CorrelationId};
+use crate::metrics::MetricsState;
 use crate::record::{Record, RecordVisitor, Value};
 
 /// State shared by the layer and the [`Telemetry`](crate::Telemetry) handle.
@@ -21,15 +25,27 @@ pub(crate) struct Pipeline {
     pub(crate) max_field_bytes: usize,
     /// Events recorded on sink worker threads, deliberately not fed back.
     pub(crate) suppressed: AtomicU64,
+    /// Metrics fed by every Aureus event, when enabled.
+    pub(crate) metrics: Option<Arc<MetricsState>>,
+    /// The level filter, re-applied to Aureus events that passed only for metrics.
+    pub(crate) env: Arc<EnvFilter>,
 }
 
 impl Pipeline {
-    pub(crate) fn new(sinks: Vec<Arc<SinkHandle>>, pool: Arc<RecordPool>, max_field_bytes: usize) -> Self {
+    pub(crate) fn new(
+        sinks: Vec<Arc<SinkHandle>>,
+        pool: Arc<RecordPool>,
+        max_field_bytes: usize,
+        metrics: Option<Arc<MetricsState>>,
+        env: Arc<EnvFilter>,
+    ) -> Self {
         Pipeline {
             sinks: ArcSwap::from_pointee(sinks),
             pool,
             max_field_bytes,
             suppressed: AtomicU64::new(0),
+            metrics,
+            env,
         }
     }
 }
@@ -62,18 +78,29 @@ where
             self.pipeline.suppressed.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let sinks = self.pipeline.sinks.load();
         let metadata = event.metadata();
         let level = *metadata.level();
-        if !sinks.iter().any(|sink| sink.accepts(level)) {
+        // Aureus events reach us whatever the level when metrics are on;
+        // sinks only get them if the level filter says so.
+        let for_metrics = self.pipeline.metrics.as_ref().filter(|_| is_aureus_event(metadata));
+        let filter_passed = for_metrics.is_none() || Layer::<S>::enabled(&*self.pipeline.env, metadata, ctx.clone());
+        let sinks = self.pipeline.sinks.load();
+        let for_sinks = filter_passed && sinks.iter().any(|sink| sink.accepts(level));
+        if for_metrics.is_none() && !for_sinks {
             return;
         }
         let record = capture(event, &ctx, &self.pipeline.pool, self.pipeline.max_field_bytes);
-        for sink in sinks.iter() {
-            if sink.accepts(level) {
-                sink.offer(&record);
+        if let Some(metrics) = for_metrics {
+            metrics.observe(&record);
+        }
+        if for_sinks {
+            for sink in sinks.iter() {
+                if sink.accepts(level) {
+                    sink.offer(&record);
+                }
             }
         }
+        self.pipeline.pool.recycle(record);
     }
 }
 

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs the external programs ("peers") that the integration tests talk to,
+# idempotently: each peer is installed only when its binaries are missing, so a
+# second run is a no-op apart from printing the versions.
+#
+#   scripts/install-peers.sh
+#
+# Peers (loopback only, see shared/STACK.md "Real peers for tests"):
+#   prometheus  Debian package `prometheus`: `prometheus` + `promtool`
+#
+# To add a peer, write an `install_<name>` function (check, install, clean up)
+# and a `version_<name>` function, and list <name> in PEERS below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PEERS=(prometheus)
+
+APT_UPDATED=0
+
+log() { printf '[install-peers] %s\n' "$*" >&2; }
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Runs `apt-get update` at most once per script run.
+apt_update_once() {
+  if [[ "$APT_UPDATED" -eq 0 ]]; then
+    log "apt-get update"
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+}
+
+# apt_install PKG... — non-interactive, no recommended packages.
+apt_install() {
+  apt_update_once
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Sorted PIDs of processes whose name is exactly $1 (empty if none).
+pids_of() { pgrep -x "$1" 2>/dev/null | sort || true; }
+
+# stop_new_processes NAME BEFORE_PIDS — a package's postinst may start its
+# service; the tests start their own instances, so end only the processes named
+# NAME that were not running before the install (by PID, nothing else).
+stop_new_processes() {
+  local name="$1" before="$2" pid
+  if [[ -d /run/systemd/system ]] && have systemctl; then
+    systemctl stop "$name" >/dev/null 2>&1 || true
+    systemctl disable "$name" >/dev/null 2>&1 || true
+  fi
+  for pid in $(comm -13 <(printf '%s\n' "$before") <(pids_of "$name")); do
+    log "stopping $name (pid $pid) started by the package"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+}
+
+# --- prometheus --------------------------------------------------------------
+
+install_prometheus() {
+  if have promtool && have prometheus; then
+    return 0
+  fi
+  local before
+  before="$(pids_of prometheus)"
+  apt_install prometheus
+  stop_new_processes prometheus "$before"
+}
+
+version_prometheus() {
+  prometheus --version 2>&1 | head -n1
+  promtool --version 2>&1 | head -n1
+}
+
+# --- main --------------------------------------------------------------------
+
+for peer in "${PEERS[@]}"; do
+  "install_${peer}"
+done
+
+for peer in "${PEERS[@]}"; do
+  "version_${peer}"
+done

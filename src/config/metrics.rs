@@ -1,0 +1,60 @@
+//! The `[metrics]` and `[server]` sections.
+
+use std::collections::BTreeMap;
+
+use crate::metrics::DEFAULT_DURATION_BUCKETS_MS;
+
+/// `[metrics]`: Prometheus metrics from Aureus events.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Record metrics at all (default true).
+    pub enabled: bool,
+    /// Metric-name prefix (default `aureus`; env `AUREUS_METRICS_PREFIX`).
+    pub prefix: String,
+    /// Labels added to every series, e.g. `{ instance = "kernel-a" }`.
+    pub global_labels: BTreeMap<String, String>,
+    /// Series kept per metric before new label sets fold into `other` (default 1000).
+    pub cardinality_limit: usize,
+    /// Upper bounds of `<prefix>_task_duration_ms` buckets, in ms, strictly increasing.
+    pub duration_buckets_ms: Vec<f64>,
+    /// How far back summary figures reach (default `7days`).
+    pub summary_retention: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            prefix: "aureus".to_owned(),
+            global_labels: BTreeMap::new(),
+            cardinality_limit: 1000,
+            duration_buckets_ms: DEFAULT_DURATION_BUCKETS_MS.to_vec(),
+            summary_retention: "7days".to_owned(),
+        }
+    }
+}
+
+/// `[server]`: the HTTP listener serving `/metrics` (and the dashboard later).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Serve at all (default true; env `AUREUS_METRICS_LISTEN=off` disables).
+    pub enabled: bool,
+    /// Address to listen on (default `127.0.0.1:9464`; port 0 picks a free one;
+    /// env `AUREUS_METRICS_LISTEN`).
+    pub listen: String,
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`
+    /// (env `AUREUS_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            enabled: true,
+            listen: "127.0.0.1:9464".to_owned(),
+            metrics_token: None,
+        }
+    }
+}

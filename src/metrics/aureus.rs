@@ -1,0 +1,188 @@
+//! [`AureusMetrics`]: Aureus events → the contract's counters and histograms.
+
+use std::sync::Arc;
+
+use metrics::{Counter, Histogram, Key, Label, Recorder};
+
+use super::contract::{MetricNames, MISSING_LABEL_VALUE};
+use super::family::Family;
+use super::sample::MetricSample;
+use crate::event::EventKind;
+
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new("aureus", metrics::Level::INFO, Some(module_path!()));
+
+/// The handles of one task type's `step_end` series, indexed by `success`.
+#[derive(Clone)]
+struct StepEndHandles {
+    completed: [Counter; 2],
+    duration: [Histogram; 2],
+}
+
+fn bool_label(value: bool) -> &'static str {
+    if value {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// Maps Aureus events to DESIGN's metric table through a `metrics` [`Recorder`].
+///
+/// Handles are resolved once per label set and cached: recording an event
+/// whose labels were seen before formats nothing and allocates nothing.
+/// `workflow_id`, `task_id` and `correlation_id` are never labels. Each
+/// metric keeps at most its cardinality limit of series; label sets past it
+/// are folded into one series whose free-text label reads `other`, and every
+/// fold is counted in `<prefix>_telemetry_cardinality_overflow_total{metric}`.
+pub struct AureusMetrics {
+    names: MetricNames,
+    started: Family<Counter>,
+    step_end: Family<StepEndHandles>,
+    tools: Family<Counter>,
+    crv: Family<[Counter; 4]>,
+    policy: [Counter; 4],
+    snapshots: Counter,
+    rollbacks: Counter,
+}
+
+impl std::fmt::Debug for AureusMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AureusMetrics")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AureusMetrics {
+    /// Registers the contract's metrics named under `prefix` with `recorder`,
+    /// keeping at most `series_limit` series per metric.
+    pub fn new(recorder: Arc<dyn Recorder + Send + Sync>, prefix: &str, series_limit: usize) -> Self {
+        let names = MetricNames::new(prefix);
+        for (name, help) in names.descriptions() {
+            recorder.describe_counter(name.to_owned().into(), None, help.into());
+        }
+        let counter = {
+            let recorder = Arc::clone(&recorder);
+            move |name: &str, labels: Vec<Label>| {
+                recorder.register_counter(&Key::from_parts(name.to_owned(), labels), &METADATA)
+            }
+        };
+        let overflow = |metric: &str| {
+            counter(
+                &names.cardinality_overflow,
+                vec![Label::new("metric", metric.to_owned())],
+            )
+        };
+
+        let started = {
+            let (name, counter) = (names.tasks_started.clone(), counter.clone());
+            Family::new(
+                series_limit,
+                overflow(&names.tasks_started),
+                Box::new(move |v: &str| counter(&name, vec![Label::new("task_type", v.to_owned())])),
+            )
+        };
+        let step_end = {
+            let (completed, duration) = (names.tasks_completed.clone(), names.task_duration.clone());
+            let (counter, recorder) = (counter.clone(), Arc::clone(&recorder));
+            Family::new(
+                series_limit / 2,
+                overflow(&names.tasks_completed),
+                Box::new(move |v: &str| {
+                    let labels = |success: bool| {
+                        vec![
+                            Label::new("task_type", v.to_owned()),
+                            Label::new("success", bool_label(success)),
+                        ]
+                    };
+                    let histogram = |success| {
+                        recorder.register_histogram(&Key::from_parts(duration.clone(), labels(success)), &METADATA)
+                    };
+                    StepEndHandles {
+                        completed: [counter(&completed, labels(false)), counter(&completed, labels(true))],
+                        duration: [histogram(false), histogram(true)],
+                    }
+                }),
+            )
+        };
+        let tools = {
+            let (name, counter) = (names.tool_calls.clone(), counter.clone());
+            Family::new(
+                series_limit,
+                overflow(&names.tool_calls),
+                Box::new(move |v: &str| counter(&name, vec![Label::new("tool_name", v.to_owned())])),
+            )
+        };
+        let crv = {
+            let (name, counter) = (names.crv_checks.clone(), counter.clone());
+            Family::new(
+                series_limit / 4,
+                overflow(&names.crv_checks),
+                Box::new(move |v: &str| {
+                    [(false, false), (false, true), (true, false), (true, true)].map(|(passed, blocked)| {
+                        counter(
+                            &name,
+                            vec![
+                                Label::new("gate_name", v.to_owned()),
+                                Label::new("passed", bool_label(passed)),
+                                Label::new("blocked", bool_label(blocked)),
+                            ],
+                        )
+                    })
+                }),
+            )
+        };
+        let policy = [(false, false), (false, true), (true, false), (true, true)].map(|(allowed, approval)| {
+            counter(
+                &names.policy_checks,
+                vec![
+                    Label::new("allowed", bool_label(allowed)),
+                    Label::new("requires_approval", bool_label(approval)),
+                ],
+            )
+        });
+        let snapshots = counter(&names.snapshots, Vec::new());
+        let rollbacks = counter(&names.rollbacks, Vec::new());
+        AureusMetrics {
+            names,
+            started,
+            step_end,
+            tools,
+            crv,
+            policy,
+            snapshots,
+            rollbacks,
+        }
+    }
+
+    /// The metric names in use.
+    pub fn names(&self) -> &MetricNames {
+        &self.names
+    }
+
+    /// Records one Aureus event's sample.
+    #[inline]
+    pub(crate) fn observe(&self, sample: &MetricSample<'_>) {
+        let label = sample.label.unwrap_or(MISSING_LABEL_VALUE);
+        let index = |first: bool, second: bool| (first as usize) * 2 + second as usize;
+        match sample.kind {
+            EventKind::StepStart => self.started.with(label, |c| c.increment(1)),
+            EventKind::StepEnd => self.step_end.with(label, |h| {
+                let outcome = sample.first as usize;
+                h.completed[outcome].increment(1);
+                if let Some(duration) = sample.number.filter(|d| d.is_finite() && *d >= 0.0) {
+                    h.duration[outcome].record(duration);
+                }
+            }),
+            EventKind::ToolCall => self.tools.with(label, |c| c.increment(1)),
+            EventKind::CrvResult => self
+                .crv
+                .with(label, |c| c[index(sample.first, sample.second)].increment(1)),
+            EventKind::PolicyCheck => self.policy[index(sample.first, sample.second)].increment(1),
+            EventKind::SnapshotCommit => self.snapshots.increment(1),
+            EventKind::Rollback => self.rollbacks.increment(1),
+            EventKind::LlmPrompt | EventKind::LlmResponse | EventKind::LlmArtifactGenerated | EventKind::Custom => {}
+        }
+    }
+}

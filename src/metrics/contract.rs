@@ -1,0 +1,115 @@
+//! The metric contract: names, types, labels and help texts (DESIGN's table).
+
+/// Default buckets of `<prefix>_task_duration_ms`, in milliseconds: 5 ms … 10 min.
+pub const DEFAULT_DURATION_BUCKETS_MS: [f64; 16] = [
+    5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0, 30_000.0, 60_000.0, 120_000.0,
+    300_000.0, 600_000.0,
+];
+
+/// The value an overflowing label takes once its metric hit the cardinality limit.
+pub const OVERFLOW_LABEL_VALUE: &str = "other";
+
+/// The value a label takes when the event lacks the field.
+pub const MISSING_LABEL_VALUE: &str = "unknown";
+
+/// Full metric names for one prefix.
+#[derive(Debug, Clone)]
+pub struct MetricNames {
+    /// `<prefix>_tasks_started_total{task_type}`
+    pub tasks_started: String,
+    /// `<prefix>_tasks_completed_total{task_type,success}`
+    pub tasks_completed: String,
+    /// `<prefix>_task_duration_ms{task_type,success}` (histogram)
+    pub task_duration: String,
+    /// `<prefix>_tool_calls_total{tool_name}`
+    pub tool_calls: String,
+    /// `<prefix>_crv_checks_total{gate_name,passed,blocked}`
+    pub crv_checks: String,
+    /// `<prefix>_policy_checks_total{allowed,requires_approval}`
+    pub policy_checks: String,
+    /// `<prefix>_snapshots_total`
+    pub snapshots: String,
+    /// `<prefix>_rollbacks_total`
+    pub rollbacks: String,
+    /// `<prefix>_telemetry_cardinality_overflow_total{metric}`
+    pub cardinality_overflow: String,
+    /// `<prefix>_telemetry_records_total{sink}`: records each sink delivered.
+    pub sink_records: String,
+    /// `<prefix>_telemetry_dropped_total{sink,reason}`
+    pub sink_dropped: String,
+    /// `<prefix>_telemetry_errors_total{sink}`: records a sink failed to deliver.
+    pub sink_errors: String,
+    /// `<prefix>_telemetry_queue_depth{sink}` (gauge)
+    pub sink_queue_depth: String,
+}
+
+impl MetricNames {
+    /// The names under `prefix` (e.g. `aureus`).
+    pub fn new(prefix: &str) -> Self {
+        let name = |suffix: &str| format!("{prefix}_{suffix}");
+        MetricNames {
+            tasks_started: name("tasks_started_total"),
+            tasks_completed: name("tasks_completed_total"),
+            task_duration: name("task_duration_ms"),
+            tool_calls: name("tool_calls_total"),
+            crv_checks: name("crv_checks_total"),
+            policy_checks: name("policy_checks_total"),
+            snapshots: name("snapshots_total"),
+            rollbacks: name("rollbacks_total"),
+            cardinality_overflow: name("telemetry_cardinality_overflow_total"),
+            sink_records: name("telemetry_records_total"),
+            sink_dropped: name("telemetry_dropped_total"),
+            sink_errors: name("telemetry_errors_total"),
+            sink_queue_depth: name("telemetry_queue_depth"),
+        }
+    }
+
+    /// Every name with its help text, for the exposition's `# HELP` lines.
+    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 13] {
+        [
+            (&self.tasks_started, "Task steps started (step_start events)."),
+            (
+                &self.tasks_completed,
+                "Task steps completed (step_end events), by outcome.",
+            ),
+            (
+                &self.task_duration,
+                "Task step duration in milliseconds (step_end.duration_ms).",
+            ),
+            (&self.tool_calls, "Tool calls made by tasks (tool_call events)."),
+            (&self.crv_checks, "CRV gate checks (crv_result events), by outcome."),
+            (&self.policy_checks, "Policy checks (policy_check events), by outcome."),
+            (&self.snapshots, "Snapshots committed (snapshot_commit events)."),
+            (&self.rollbacks, "Rollbacks to a snapshot (rollback events)."),
+            (
+                &self.cardinality_overflow,
+                "Events whose label set exceeded the metric's cardinality limit and was folded into `other`.",
+            ),
+            (&self.sink_records, "Records delivered by each telemetry sink."),
+            (&self.sink_dropped, "Records dropped by each telemetry sink, by reason."),
+            (
+                &self.sink_errors,
+                "Records each telemetry sink failed to deliver (errors and panics).",
+            ),
+            (
+                &self.sink_queue_depth,
+                "Records waiting in each telemetry sink's queue.",
+            ),
+        ]
+    }
+}
+
+/// Whether `prefix` is a valid Prometheus metric-name prefix.
+pub(crate) fn is_valid_prefix(prefix: &str) -> bool {
+    let mut chars = prefix.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `name` is a valid Prometheus label name (not reserved).
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    !name.starts_with("__")
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

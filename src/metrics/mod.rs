@@ -1,0 +1,125 @@
+//! Prometheus metrics from Aureus events.
+//!
+//! Every Aureus event (target `aureus`, field `event_type`) updates the
+//! contract's metrics — regardless of the level filter and of sink sampling —
+//! through the [`metrics`](::metrics) facade's [`Recorder`](::metrics::Recorder)
+//! interface into `metrics-exporter-prometheus`:
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `aureus_tasks_started_total` | counter | task_type |
+//! | `aureus_tasks_completed_total` | counter | task_type, success |
+//! | `aureus_task_duration_ms` | histogram | task_type, success |
+//! | `aureus_tool_calls_total` | counter | tool_name |
+//! | `aureus_crv_checks_total` | counter | gate_name, passed, blocked |
+//! | `aureus_policy_checks_total` | counter | allowed, requires_approval |
+//! | `aureus_snapshots_total` | counter | — |
+//! | `aureus_rollbacks_total` | counter | — |
+//!
+//! plus the pipeline's self-metrics (`aureus_telemetry_records_total{sink}`,
+//! `aureus_telemetry_dropped_total{sink,reason}`,
+//! `aureus_telemetry_errors_total{sink}`, `aureus_telemetry_queue_depth{sink}`,
+//! `aureus_telemetry_cardinality_overflow_total{metric}`). The prefix and
+//! global labels are configurable. The same events also feed the
+//! [`SummaryWindow`] behind [`MetricsHandle::summary`].
+
+mod aureus;
+mod contract;
+mod exporter;
+mod family;
+mod layer;
+mod sample;
+mod summary;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use aureus::AureusMetrics;
+pub use contract::{MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
+pub use layer::MetricsLayer;
+pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
+
+pub(crate) use contract::{is_valid_label_name, is_valid_prefix};
+pub(crate) use exporter::PrometheusExporter;
+pub(crate) use sample::MetricSample;
+
+use crate::event::{fields, EventKind};
+use crate::pipeline::Pipeline;
+use crate::record::Record;
+
+/// Everything the metrics side keeps: the Aureus metrics, the exporter and the summary window.
+pub(crate) struct MetricsState {
+    pub(crate) aureus: Arc<AureusMetrics>,
+    pub(crate) exporter: PrometheusExporter,
+    pub(crate) summary: SummaryWindow,
+}
+
+impl MetricsState {
+    /// Feeds one Aureus event record to the metrics and the summary window.
+    pub(crate) fn observe(&self, record: &Record) {
+        if let Some(sample) = MetricSample::from_record(record) {
+            self.aureus.observe(&sample);
+            self.summary.record_at(summary_event(record, &sample), record.timestamp);
+        }
+    }
+}
+
+fn summary_event<'a>(record: &'a Record, sample: &MetricSample<'a>) -> SummaryEvent<'a> {
+    match sample.kind {
+        EventKind::StepEnd => SummaryEvent::StepEnd {
+            workflow_id: record.str_field(fields::WORKFLOW_ID).unwrap_or(""),
+            task_id: record.str_field(fields::TASK_ID).unwrap_or(""),
+            task_type: sample.label.unwrap_or(MISSING_LABEL_VALUE),
+            success: sample.first,
+            duration_ms: sample.number.unwrap_or(0.0),
+        },
+        EventKind::PolicyCheck => SummaryEvent::PolicyCheck {
+            allowed: sample.first,
+            requires_human_approval: sample.second,
+        },
+        EventKind::CrvResult => SummaryEvent::CrvResult { blocked: sample.second },
+        EventKind::Rollback => SummaryEvent::Rollback,
+        _ => SummaryEvent::Other,
+    }
+}
+
+/// A cheap, cloneable handle on the running stack's metrics: render the
+/// Prometheus exposition, read the summary figures.
+#[derive(Clone)]
+pub struct MetricsHandle {
+    state: Arc<MetricsState>,
+    pipeline: Arc<Pipeline>,
+}
+
+impl std::fmt::Debug for MetricsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsHandle").finish_non_exhaustive()
+    }
+}
+
+impl MetricsHandle {
+    pub(crate) fn new(state: Arc<MetricsState>, pipeline: Arc<Pipeline>) -> Self {
+        MetricsHandle { state, pipeline }
+    }
+
+    /// The Prometheus text exposition of every metric, self-metrics refreshed.
+    pub fn render(&self) -> String {
+        self.state.exporter.render(&crate::telemetry::health_of(&self.pipeline))
+    }
+
+    /// Moves recorded histogram samples into their buckets. The server does
+    /// this every few seconds; call it if you render rarely.
+    pub fn run_upkeep(&self) {
+        self.state.exporter.run_upkeep();
+    }
+
+    /// Summary figures over the last `window`, optionally for one task type.
+    pub fn summary(&self, window: Duration, task_type: Option<&str>) -> Summary {
+        self.state.summary.summary(window, task_type)
+    }
+
+    /// The Aureus metrics (names in use).
+    pub fn aureus(&self) -> &AureusMetrics {
+        &self.state.aureus
+    }
+}

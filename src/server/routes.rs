@@ -1,0 +1,45 @@
+//! The router: `/metrics` now; unknown paths 404, wrong methods 405, large bodies 413.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use super::auth::{require_bearer, BearerToken};
+use crate::metrics::MetricsHandle;
+
+/// Largest request body accepted (nothing served here needs one).
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The exposition format's content type.
+const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub(crate) fn router(metrics: MetricsHandle, metrics_token: Option<String>) -> Router {
+    let mut metrics_route = Router::new().route("/metrics", get(render_metrics)).with_state(metrics);
+    if let Some(token) = metrics_token {
+        metrics_route = metrics_route.layer(axum::middleware::from_fn_with_state(
+            BearerToken(Arc::from(token)),
+            require_bearer,
+        ));
+    }
+    Router::new()
+        .merge(metrics_route)
+        .fallback(not_found)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+async fn render_metrics(State(metrics): State<MetricsHandle>) -> Response {
+    // Rendering many series takes milliseconds: keep it off the I/O thread.
+    match tokio::task::spawn_blocking(move || metrics.render()).await {
+        Ok(body) => ([(header::CONTENT_TYPE, EXPOSITION)], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n").into_response(),
+    }
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}

@@ -1,0 +1,651 @@
+//! Test support for the real Prometheus tools: `promtool` as a linter of our
+//! exposition text and rule files, and a throw-away `prometheus` server that
+//! scrapes test targets on loopback and answers PromQL queries.
+//!
+//! Use it from an integration test with
+//!
+//! ```ignore
+//! #[path = "support/prometheus.rs"]
+//! mod prometheus;
+//! ```
+//!
+//! The binaries come from Debian's `prometheus` package, installed by
+//! `scripts/install-peers.sh`. A missing binary is always an `Err` (never a
+//! silent pass). Every wait in this module is bounded. Only `std`,
+//! `serde_json` and `tempfile` are used.
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What to run when a peer binary is missing.
+const INSTALL_HINT: &str = "run scripts/install-peers.sh";
+
+/// Upper bound for one `promtool` invocation.
+const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Upper bound for `prometheus` to answer `GET /-/ready` with 200.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Read/write/connect timeout of [`http_get`].
+const HTTP_IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Upper bound for a whole [`http_get`] exchange, however the server trickles.
+const HTTP_TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Interval between two polls of [`PrometheusServer::wait_until`].
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How many log lines a start failure quotes.
+const LOG_TAIL_LINES: usize = 30;
+
+// ---------------------------------------------------------------------------
+// promtool
+// ---------------------------------------------------------------------------
+
+/// Lints Prometheus text exposition with `promtool check metrics` (the text is
+/// fed on stdin).
+///
+/// `Ok(())` only when promtool exits 0 **and** prints nothing on stdout or
+/// stderr. Otherwise `Err` with the exit status and promtool's output, e.g.
+/// `demo_requests counter metrics should have "_total" suffix` (exit 3, lint
+/// problems) or `error while linting: text format parsing error in line 3: …`
+/// (exit 1, unparsable text). A missing `promtool` is an `Err` saying so.
+pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
+    let out = run_promtool(&["check", "metrics"], Some(exposition.as_bytes()))?;
+    let problems: Vec<&str> = out
+        .stdout
+        .lines()
+        .chain(out.stderr.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if out.status.success() && problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "promtool check metrics: {} with {} problem line(s):\n{}",
+            out.status,
+            problems.len(),
+            problems.join("\n")
+        ))
+    }
+}
+
+/// Runs `promtool ARGS…` (e.g. `["check", "rules", path]` or
+/// `["test", "rules", path]`) with no stdin.
+///
+/// `Ok` with stdout followed by stderr when it exits 0; `Err` with the exit
+/// status and both streams otherwise. A missing `promtool` is an `Err`.
+pub fn promtool(args: &[&str]) -> Result<String, String> {
+    let out = run_promtool(args, None)?;
+    if out.status.success() {
+        Ok(format!("{}{}", out.stdout, out.stderr))
+    } else {
+        Err(format!(
+            "promtool {}: {}\n--- stdout\n{}--- stderr\n{}",
+            args.join(" "),
+            out.status,
+            out.stdout,
+            out.stderr
+        ))
+    }
+}
+
+/// Captured result of a finished process.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_promtool(args: &[&str], stdin: Option<&[u8]>) -> Result<Output, String> {
+    let mut cmd = Command::new("promtool");
+    cmd.args(args);
+    run_bounded(cmd, "promtool", stdin, PROMTOOL_TIMEOUT)
+}
+
+/// Spawns `cmd`, feeds `stdin` (from a thread, so a chatty child cannot
+/// deadlock us), collects stdout/stderr, and kills the child after `timeout`.
+fn run_bounded(mut cmd: Command, name: &str, stdin: Option<&[u8]>, timeout: Duration) -> Result<Output, String> {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| spawn_error(name, &e))?;
+
+    let writer = match (stdin, child.stdin.take()) {
+        (Some(input), Some(mut pipe)) => {
+            let input = input.to_vec();
+            // A child that exits early closes the pipe: a write error then is
+            // not ours to report; its status/output tell the story.
+            Some(thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            }))
+        }
+        _ => None,
+    };
+    let stdout = child.stdout.take().map(read_in_thread);
+    let stderr = child.stderr.take().map(read_in_thread);
+
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{name} did not finish within {timeout:?}; killed it"));
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("waiting for {name}: {e}"));
+            }
+        }
+    };
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let join = |h: Option<thread::JoinHandle<Vec<u8>>>| {
+        h.and_then(|h| h.join().ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Output {
+        status,
+        stdout: join(stdout),
+        stderr: join(stderr),
+    })
+}
+
+fn read_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+fn spawn_error(name: &str, e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::NotFound {
+        format!("{name} not found; {INSTALL_HINT}")
+    } else {
+        format!("cannot start {name}: {e}")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// prometheus server
+// ---------------------------------------------------------------------------
+
+/// A `prometheus` server on a free loopback port, with its config, TSDB and
+/// logs in a temporary directory. It scrapes the given targets as job
+/// `aureus`. Dropping it kills the process, waits for it, and removes the
+/// directory.
+pub struct PrometheusServer {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl PrometheusServer {
+    /// Writes a config scraping `scrape_targets` (job `aureus`, global
+    /// `scrape_interval` and `evaluation_interval` both `scrape_interval`;
+    /// the scrape timeout defaults to the interval when that is under 10 s),
+    /// starts `prometheus` on `127.0.0.1:<free port>` and waits (≤ 30 s)
+    /// until `GET /-/ready` answers 200.
+    ///
+    /// On failure the error quotes the last lines of the server's log. A lost
+    /// race for the free port is retried (3 attempts in all).
+    pub fn start(scrape_targets: &[SocketAddr], scrape_interval: Duration) -> Result<Self, String> {
+        if scrape_interval < Duration::from_millis(1) {
+            return Err(format!("scrape_interval must be at least 1ms, got {scrape_interval:?}"));
+        }
+        let mut last_err = String::new();
+        for _attempt in 0..3 {
+            match Self::start_once(scrape_targets, scrape_interval) {
+                Ok(server) => return Ok(server),
+                Err(e) if e.contains("address already in use") => last_err = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err)
+    }
+
+    fn start_once(scrape_targets: &[SocketAddr], scrape_interval: Duration) -> Result<Self, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("aureus-prometheus-")
+            .tempdir()
+            .map_err(|e| format!("creating a temp dir for prometheus: {e}"))?;
+        let port = free_loopback_port()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+
+        let config_path = dir.path().join("prometheus.yml");
+        fs::write(&config_path, config_yaml(scrape_targets, scrape_interval))
+            .map_err(|e| format!("writing {}: {e}", config_path.display()))?;
+        let stdout = log_file(&dir.path().join("stdout.log"))?;
+        let stderr = log_file(&dir.path().join("stderr.log"))?;
+
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| spawn_error("prometheus", &e))?;
+        // From here on, Drop cleans up whatever goes wrong.
+        let mut server = PrometheusServer { child, addr, dir };
+        server.wait_ready(READY_TIMEOUT)?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    return Err(format!(
+                        "prometheus exited during startup ({status}); last log lines:\n{}",
+                        self.log_tail(LOG_TAIL_LINES)
+                    ))
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("waiting for prometheus: {e}")),
+            }
+            let last = match http_get(self.addr, "/-/ready", &[]) {
+                Ok((200, _)) => return Ok(()),
+                Ok((code, body)) => format!("HTTP {code}: {}", body.trim()),
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "prometheus on {} not ready within {timeout:?} (last: {last}); last log lines:\n{}",
+                    self.addr,
+                    self.log_tail(LOG_TAIL_LINES)
+                ));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The server's `127.0.0.1:PORT`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server process' id (gone once the server is dropped).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The temporary directory holding `prometheus.yml`, `data/` and the logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server's log so far (stderr, where prometheus logs, then stdout).
+    pub fn logs(&self) -> String {
+        let read = |name: &str| fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        format!("{}{}", read("stderr.log"), read("stdout.log"))
+    }
+
+    fn log_tail(&self, n: usize) -> String {
+        let logs = self.logs();
+        let lines: Vec<&str> = logs.lines().collect();
+        let tail = lines[lines.len().saturating_sub(n)..].join("\n");
+        if tail.is_empty() {
+            "(log is empty)".to_string()
+        } else {
+            tail
+        }
+    }
+
+    /// Evaluates an instant query (`GET /api/v1/query?query=…`) and returns
+    /// `data.result`: an array of `{metric, value: [ts, "v"]}` for a vector,
+    /// `[ts, "v"]` for a scalar. `Err` on transport errors, non-2xx answers
+    /// and `status != "success"` (with Prometheus' `error`).
+    pub fn query(&self, promql: &str) -> Result<serde_json::Value, String> {
+        let mut data = self.query_data(promql)?;
+        Ok(data["result"].take())
+    }
+
+    /// Evaluates `promql` and returns its one value: `None` for an empty
+    /// vector, the sample for a one-element vector or a scalar. A vector of
+    /// several series is an `Err` — wrap the query in `sum(…)` when that is
+    /// what you mean. `NaN`/`±Inf` come back as the corresponding `f64`.
+    pub fn query_scalar(&self, promql: &str) -> Result<Option<f64>, String> {
+        let data = self.query_data(promql)?;
+        let result = &data["result"];
+        match data["resultType"].as_str() {
+            Some("scalar") => sample_value(result).map(Some),
+            Some("vector") => {
+                let series = result
+                    .as_array()
+                    .ok_or_else(|| format!("query {promql:?}: vector result is not an array: {result}"))?;
+                match series.as_slice() {
+                    [] => Ok(None),
+                    [one] => sample_value(&one["value"]).map(Some),
+                    many => Err(format!(
+                        "query {promql:?} returned {} series (wrap it in sum(...) for one value): {result}",
+                        many.len()
+                    )),
+                }
+            }
+            other => Err(format!("query {promql:?}: unsupported resultType {other:?}: {result}")),
+        }
+    }
+
+    /// Polls [`query_scalar`](Self::query_scalar) every 250 ms until `pred`
+    /// holds for its value, and returns that value. Query errors while polling
+    /// are retried; on timeout the `Err` names the last value or error seen.
+    pub fn wait_until(
+        &self,
+        promql: &str,
+        pred: impl Fn(Option<f64>) -> bool,
+        timeout: Duration,
+    ) -> Result<Option<f64>, String> {
+        let deadline = Instant::now() + timeout;
+        let mut polls = 0u32;
+        loop {
+            polls += 1;
+            let last = match self.query_scalar(promql) {
+                Ok(v) if pred(v) => return Ok(v),
+                Ok(v) => format!("value {v:?}"),
+                Err(e) => format!("error: {e}"),
+            };
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "condition on {promql:?} not met within {timeout:?} ({polls} polls); last {last}"
+                ));
+            }
+            thread::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now())));
+        }
+    }
+
+    /// How many active targets report health `"up"` (`GET /api/v1/targets`).
+    pub fn targets_up(&self) -> Result<usize, String> {
+        let v = self.api_get("/api/v1/targets")?;
+        let targets = v["data"]["activeTargets"]
+            .as_array()
+            .ok_or_else(|| format!("/api/v1/targets: no data.activeTargets array: {v}"))?;
+        Ok(targets.iter().filter(|t| t["health"] == "up").count())
+    }
+
+    fn query_data(&self, promql: &str) -> Result<serde_json::Value, String> {
+        let mut v = self.api_get(&format!("/api/v1/query?query={}", percent_encode(promql)))?;
+        Ok(v["data"].take())
+    }
+
+    /// GETs an API path and checks Prometheus' `{"status": "success"}` envelope.
+    fn api_get(&self, path_and_query: &str) -> Result<serde_json::Value, String> {
+        let (code, body) = http_get(self.addr, path_and_query, &[("Accept", "application/json")])?;
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| format!("GET {path_and_query}: HTTP {code}, body is not JSON ({e}): {body}"))?;
+        if !(200..300).contains(&code) || v["status"] != "success" {
+            return Err(format!(
+                "GET {path_and_query}: HTTP {code}, {}: {}",
+                v["errorType"].as_str().unwrap_or("error"),
+                v["error"].as_str().unwrap_or(&body)
+            ));
+        }
+        Ok(v)
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        // SIGKILL: the TSDB is thrown away with the temp dir, so there is
+        // nothing to shut down cleanly. `wait` reaps the process.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it,
+/// close). Another process may take it before we use it; `start` retries.
+fn free_loopback_port() -> Result<u16, String> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("local_addr of 127.0.0.1:0 listener: {e}"))?
+        .port();
+    drop(listener);
+    Ok(port)
+}
+
+fn log_file(path: &Path) -> Result<fs::File, String> {
+    fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))
+}
+
+/// The prometheus.yml for one job `aureus` scraping `targets` over plain HTTP
+/// at `/metrics`.
+fn config_yaml(targets: &[SocketAddr], interval: Duration) -> String {
+    let interval = format!("{}ms", interval.as_millis());
+    let mut yaml = format!(
+        "global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n\
+         scrape_configs:\n  - job_name: aureus\n    metrics_path: /metrics\n    static_configs:\n      - targets: ["
+    );
+    for (i, t) in targets.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        // SocketAddr's Display brackets IPv6 (`[::1]:9000`), as Prometheus wants.
+        let _ = write!(yaml, "{sep}'{t}'");
+    }
+    yaml.push_str("]\n");
+    yaml
+}
+
+/// Parses a Prometheus `[timestamp, "value"]` pair.
+fn sample_value(pair: &serde_json::Value) -> Result<f64, String> {
+    let s = pair[1]
+        .as_str()
+        .ok_or_else(|| format!("sample is not [ts, \"value\"]: {pair}"))?;
+    match s {
+        "NaN" => Ok(f64::NAN),
+        "+Inf" | "Inf" => Ok(f64::INFINITY),
+        "-Inf" => Ok(f64::NEG_INFINITY),
+        _ => s.parse().map_err(|e| format!("sample value {s:?}: {e}")),
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, for a
+/// query-string value.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// HTTP GET
+// ---------------------------------------------------------------------------
+
+/// A minimal HTTP/1.1 `GET` over a fresh connection (`Connection: close`,
+/// `Accept-Encoding: identity` unless `headers` say otherwise).
+///
+/// Returns the status code and the body as UTF-8 text; handles
+/// `Content-Length`, `Transfer-Encoding: chunked`, and bodies delimited by
+/// connection close. Connect, read and write time out after 10 s each; the
+/// whole exchange after 30 s.
+pub fn http_get(addr: SocketAddr, path_and_query: &str, headers: &[(&str, &str)]) -> Result<(u16, String), String> {
+    let ctx = |what: &str, e: &dyn std::fmt::Display| format!("GET http://{addr}{path_and_query}: {what}: {e}");
+    let deadline = Instant::now() + HTTP_TOTAL_TIMEOUT;
+    let mut stream = TcpStream::connect_timeout(&addr, HTTP_IO_TIMEOUT).map_err(|e| ctx("connect", &e))?;
+    stream
+        .set_read_timeout(Some(HTTP_IO_TIMEOUT))
+        .and_then(|_| stream.set_write_timeout(Some(HTTP_IO_TIMEOUT)))
+        .map_err(|e| ctx("socket timeouts", &e))?;
+
+    let mut req = format!("GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !has("accept-encoding") {
+        req.push_str("Accept-Encoding: identity\r\n");
+    }
+    if !has("user-agent") {
+        req.push_str("User-Agent: aureus-test-support\r\n");
+    }
+    for (k, v) in headers {
+        let _ = write!(req, "{k}: {v}\r\n");
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).map_err(|e| ctx("write", &e))?;
+
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let mut head: Option<Head> = None;
+    loop {
+        if head.is_none() {
+            head = parse_head(&buf).map_err(|e| ctx("response", &e))?;
+        }
+        if let Some(h) = &head {
+            if let Some(body) = complete_body(h, &buf[h.len..], false).map_err(|e| ctx("body", &e))? {
+                return finish(h.status, body).map_err(|e| ctx("body", &e));
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(ctx(
+                "timeout",
+                &format!("no complete response within {HTTP_TOTAL_TIMEOUT:?}"),
+            ));
+        }
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ctx("read", &e)),
+        };
+        if n == 0 {
+            // EOF: the response must be complete now.
+            let h = match head {
+                Some(h) => h,
+                None => parse_head(&buf)
+                    .map_err(|e| ctx("response", &e))?
+                    .ok_or_else(|| ctx("response", &"connection closed before the end of the headers"))?,
+            };
+            return match complete_body(&h, &buf[h.len..], true).map_err(|e| ctx("body", &e))? {
+                Some(body) => finish(h.status, body).map_err(|e| ctx("body", &e)),
+                None => Err(ctx("body", &"connection closed before the end of the body")),
+            };
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Status line and the framing-relevant headers of a response.
+struct Head {
+    /// Bytes up to and including the blank line.
+    len: usize,
+    status: u16,
+    content_length: Option<usize>,
+    chunked: bool,
+}
+
+/// `Ok(None)` while the header block is incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(&buf[..end]).map_err(|_| "headers are not UTF-8".to_string())?;
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut parts = status_line.splitn(3, ' ');
+    let (version, code) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("not an HTTP/1.x status line: {status_line:?}"));
+    }
+    let status: u16 = code
+        .parse()
+        .map_err(|_| format!("bad status code in {status_line:?}"))?;
+    let mut head = Head {
+        len: end + 4,
+        status,
+        content_length: None,
+        chunked: false,
+    };
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("content-length") {
+            head.content_length = Some(value.parse().map_err(|_| format!("bad Content-Length {value:?}"))?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            head.chunked = value
+                .split(',')
+                .any(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
+        }
+    }
+    Ok(Some(head))
+}
+
+/// The decoded body once `rest` (everything after the headers) holds all of
+/// it; `Ok(None)` while more bytes are needed. `eof` marks that no more will
+/// come (which completes a body that has neither length nor chunking).
+fn complete_body(head: &Head, rest: &[u8], eof: bool) -> Result<Option<Vec<u8>>, String> {
+    if head.status == 204 || head.status == 304 || (100..200).contains(&head.status) {
+        return Ok(Some(Vec::new()));
+    }
+    if head.chunked {
+        return decode_chunked(rest);
+    }
+    if let Some(len) = head.content_length {
+        return Ok((rest.len() >= len).then(|| rest[..len].to_vec()));
+    }
+    Ok(eof.then(|| rest.to_vec()))
+}
+
+/// Decodes a chunked body; `Ok(None)` if it is not complete yet. Trailers are
+/// skipped.
+fn decode_chunked(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut body = Vec::new();
+    loop {
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
+        let size_line = std::str::from_utf8(&rest[..eol]).map_err(|_| "chunk size line is not UTF-8".to_string())?;
+        let size_hex = size_line.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| format!("bad chunk size line {size_line:?}"))?;
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            // Trailer section: header lines, then an empty line.
+            loop {
+                let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+                    return Ok(None);
+                };
+                if eol == 0 {
+                    return Ok(Some(body));
+                }
+                rest = &rest[eol + 2..];
+            }
+        }
+        if rest.len() < size + 2 {
+            return Ok(None);
+        }
+        if &rest[size..size + 2] != b"\r\n" {
+            return Err("chunk data not followed by CRLF".to_string());
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+fn finish(status: u16, body: Vec<u8>) -> Result<(u16, String), String> {
+    String::from_utf8(body)
+        .map(|text| (status, text))
+        .map_err(|e| format!("HTTP {status}: body is not UTF-8: {e}"))
+}
