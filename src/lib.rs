@@ -146,12 +146,19 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
 }
 
 fn start_metrics(config: &config::ValidatedMetrics) -> Result<Arc<metrics::MetricsState>> {
-    let names = metrics::MetricNames::new(&config.prefix);
-    let exporter = metrics::PrometheusExporter::new(names, &config.duration_buckets_ms, &config.global_labels)?;
-    let aureus = Arc::new(metrics::AureusMetrics::new(
+    let unit = config.duration_unit;
+    let names = metrics::MetricNames::new(&config.prefix, unit);
+    let buckets: Vec<f64> = config
+        .duration_buckets_ms
+        .iter()
+        .map(|b| b * unit.per_millisecond())
+        .collect();
+    let exporter = metrics::PrometheusExporter::new(names, &buckets, &config.global_labels)?;
+    let aureus = Arc::new(metrics::AureusMetrics::with_duration_unit(
         exporter.recorder(),
         &config.prefix,
         config.cardinality_limit,
+        unit,
     ));
     Ok(Arc::new(metrics::MetricsState {
         aureus,

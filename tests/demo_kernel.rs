@@ -23,7 +23,11 @@ fn kernel_binary() -> PathBuf {
 fn kernel(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(kernel_binary());
     // Port 0: concurrent tests must not compete for the default 9464.
-    command.current_dir(dir).args(["--listen", "127.0.0.1:0"]).args(args).stdin(Stdio::null());
+    command
+        .current_dir(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null());
     for (key, _) in std::env::vars() {
         if key.starts_with("AUREUS_") || key.starts_with("OTEL_") || key == "RUST_LOG" {
             command.env_remove(key);

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::sinks::console::ConsoleFormat;
 
 /// The variables read, for documentation and tests.
-pub(crate) const VARIABLES: [&str; 17] = [
+pub(crate) const VARIABLES: [&str; 18] = [
+    "AUREUS_METRICS_DURATION_UNIT",
     "AUREUS_METRICS_LISTEN",
     "AUREUS_METRICS_TOKEN",
     "AUREUS_METRICS_PREFIX",
@@ -82,6 +83,19 @@ where
     }
     if let Some(prefix) = get("AUREUS_METRICS_PREFIX") {
         config.metrics.prefix = prefix.trim().to_owned();
+    }
+    if let Some(raw) = get("AUREUS_METRICS_DURATION_UNIT") {
+        config.metrics.duration_unit = match raw.trim().to_ascii_lowercase().as_str() {
+            "ms" | "milliseconds" => crate::metrics::DurationUnit::Milliseconds,
+            "s" | "seconds" => crate::metrics::DurationUnit::Seconds,
+            _ => {
+                return Err(Error::config(
+                    "AUREUS_METRICS_DURATION_UNIT",
+                    raw,
+                    "expected milliseconds or seconds",
+                ))
+            }
+        };
     }
     if let Some(raw) = get("AUREUS_CONSOLE") {
         apply_console(config, raw)?;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::metrics::DEFAULT_DURATION_BUCKETS_MS;
+use crate::metrics::{DurationUnit, DEFAULT_DURATION_BUCKETS_MS};
 
 /// `[metrics]`: Prometheus metrics from Aureus events.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -16,8 +16,11 @@ pub struct MetricsConfig {
     pub global_labels: BTreeMap<String, String>,
     /// Series kept per metric before new label sets fold into `other` (default 1000).
     pub cardinality_limit: usize,
-    /// Upper bounds of `<prefix>_task_duration_ms` buckets, in ms, strictly increasing.
+    /// Upper bounds of the task-duration buckets, in ms, strictly increasing.
     pub duration_buckets_ms: Vec<f64>,
+    /// `milliseconds` (default: `<prefix>_task_duration_ms`, the contract) or
+    /// `seconds` (`<prefix>_task_duration_seconds`, Prometheus's base unit).
+    pub duration_unit: DurationUnit,
     /// How far back summary figures reach (default `7days`).
     pub summary_retention: String,
 }
@@ -30,6 +33,7 @@ impl Default for MetricsConfig {
             global_labels: BTreeMap::new(),
             cardinality_limit: 1000,
             duration_buckets_ms: DEFAULT_DURATION_BUCKETS_MS.to_vec(),
+            duration_unit: DurationUnit::Milliseconds,
             summary_retention: "7days".to_owned(),
         }
     }

@@ -32,6 +32,7 @@ pub(crate) struct ValidatedMetrics {
     pub(crate) global_labels: std::collections::BTreeMap<String, String>,
     pub(crate) cardinality_limit: usize,
     pub(crate) duration_buckets_ms: Vec<f64>,
+    pub(crate) duration_unit: crate::metrics::DurationUnit,
     pub(crate) summary_retention: Duration,
 }
 
@@ -147,6 +148,7 @@ fn validate_metrics(metrics: &super::MetricsConfig) -> Result<Option<ValidatedMe
         global_labels: metrics.global_labels.clone(),
         cardinality_limit: metrics.cardinality_limit,
         duration_buckets_ms: buckets.clone(),
+        duration_unit: metrics.duration_unit,
         summary_retention,
     }))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use metrics::{Counter, Histogram, Key, Label, Recorder};
 
-use super::contract::{MetricNames, MISSING_LABEL_VALUE};
+use super::contract::{DurationUnit, MetricNames, MISSING_LABEL_VALUE};
 use super::family::Family;
 use super::sample::MetricSample;
 use crate::event::EventKind;
@@ -44,6 +44,7 @@ pub struct AureusMetrics {
     policy: [Counter; 4],
     snapshots: Counter,
     rollbacks: Counter,
+    duration_scale: f64,
 }
 
 impl std::fmt::Debug for AureusMetrics {
@@ -56,9 +57,19 @@ impl std::fmt::Debug for AureusMetrics {
 
 impl AureusMetrics {
     /// Registers the contract's metrics named under `prefix` with `recorder`,
-    /// keeping at most `series_limit` series per metric.
+    /// keeping at most `series_limit` series per metric; durations in milliseconds.
     pub fn new(recorder: Arc<dyn Recorder + Send + Sync>, prefix: &str, series_limit: usize) -> Self {
-        let names = MetricNames::new(prefix);
+        Self::with_duration_unit(recorder, prefix, series_limit, DurationUnit::Milliseconds)
+    }
+
+    /// Like [`AureusMetrics::new`], with the duration histogram in `unit`.
+    pub fn with_duration_unit(
+        recorder: Arc<dyn Recorder + Send + Sync>,
+        prefix: &str,
+        series_limit: usize,
+        unit: DurationUnit,
+    ) -> Self {
+        let names = MetricNames::new(prefix, unit);
         for (name, help) in names.descriptions() {
             recorder.describe_counter(name.to_owned().into(), None, help.into());
         }
@@ -153,6 +164,7 @@ impl AureusMetrics {
             policy,
             snapshots,
             rollbacks,
+            duration_scale: unit.per_millisecond(),
         }
     }
 
@@ -172,7 +184,7 @@ impl AureusMetrics {
                 let outcome = sample.first as usize;
                 h.completed[outcome].increment(1);
                 if let Some(duration) = sample.number.filter(|d| d.is_finite() && *d >= 0.0) {
-                    h.duration[outcome].record(duration);
+                    h.duration[outcome].record(duration * self.duration_scale);
                 }
             }),
             EventKind::ToolCall => self.tools.with(label, |c| c.increment(1)),

@@ -12,6 +12,40 @@ pub const OVERFLOW_LABEL_VALUE: &str = "other";
 /// The value a label takes when the event lacks the field.
 pub const MISSING_LABEL_VALUE: &str = "unknown";
 
+/// The unit of the task-duration histogram.
+///
+/// The contract's name is `<prefix>_task_duration_ms` (milliseconds, the
+/// default). Prometheus naming conventions (and `promtool check metrics`)
+/// prefer base units: [`DurationUnit::Seconds`] exports
+/// `<prefix>_task_duration_seconds` instead, with values and buckets in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationUnit {
+    /// `<prefix>_task_duration_ms`, values in milliseconds (the contract).
+    #[default]
+    Milliseconds,
+    /// `<prefix>_task_duration_seconds`, values in seconds.
+    Seconds,
+}
+
+impl DurationUnit {
+    /// The histogram name's suffix.
+    fn suffix(self) -> &'static str {
+        match self {
+            DurationUnit::Milliseconds => "task_duration_ms",
+            DurationUnit::Seconds => "task_duration_seconds",
+        }
+    }
+
+    /// Factor from milliseconds to this unit.
+    pub(crate) fn per_millisecond(self) -> f64 {
+        match self {
+            DurationUnit::Milliseconds => 1.0,
+            DurationUnit::Seconds => 0.001,
+        }
+    }
+}
+
 /// Full metric names for one prefix.
 #[derive(Debug, Clone)]
 pub struct MetricNames {
@@ -19,7 +53,7 @@ pub struct MetricNames {
     pub tasks_started: String,
     /// `<prefix>_tasks_completed_total{task_type,success}`
     pub tasks_completed: String,
-    /// `<prefix>_task_duration_ms{task_type,success}` (histogram)
+    /// `<prefix>_task_duration_ms{task_type,success}` (histogram; `_seconds` with [`DurationUnit::Seconds`])
     pub task_duration: String,
     /// `<prefix>_tool_calls_total{tool_name}`
     pub tool_calls: String,
@@ -44,13 +78,13 @@ pub struct MetricNames {
 }
 
 impl MetricNames {
-    /// The names under `prefix` (e.g. `aureus`).
-    pub fn new(prefix: &str) -> Self {
+    /// The names under `prefix` (e.g. `aureus`), the duration histogram in `unit`.
+    pub fn new(prefix: &str, unit: DurationUnit) -> Self {
         let name = |suffix: &str| format!("{prefix}_{suffix}");
         MetricNames {
             tasks_started: name("tasks_started_total"),
             tasks_completed: name("tasks_completed_total"),
-            task_duration: name("task_duration_ms"),
+            task_duration: name(unit.suffix()),
             tool_calls: name("tool_calls_total"),
             crv_checks: name("crv_checks_total"),
             policy_checks: name("policy_checks_total"),
