@@ -62,7 +62,8 @@ fn events(c: &mut Criterion) {
     let (ours_noop, telemetry_noop) =
         aureus_observability::build(Config::builder().no_server().no_sinks().build().expect("config")).expect("build");
     telemetry_noop
-        .add_sink(
+        .sinks()
+        .add(
             "noop",
             NoopSink,
             SinkOptions {
@@ -78,7 +79,8 @@ fn events(c: &mut Criterion) {
     let (ours_drop, telemetry_drop) =
         aureus_observability::build(Config::builder().no_server().no_sinks().build().expect("config")).expect("build");
     telemetry_drop
-        .add_sink(
+        .sinks()
+        .add(
             "noop",
             NoopSink,
             SinkOptions {

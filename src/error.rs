@@ -48,6 +48,26 @@ pub enum Error {
     /// A global subscriber was already installed in this process.
     #[error("a global tracing subscriber is already installed")]
     AlreadyInitialized,
+    /// No sink has this name.
+    #[error("no sink named {name:?}")]
+    UnknownSink {
+        /// The name asked for.
+        name: String,
+    },
+    /// A sink with this name already exists.
+    #[error("a sink named {name:?} already exists")]
+    DuplicateSink {
+        /// The name asked for.
+        name: String,
+    },
+    /// The operation does not apply to this built-in sink.
+    #[error("sink {name:?}: {reason}")]
+    BuiltInSink {
+        /// The sink.
+        name: String,
+        /// Why not.
+        reason: &'static str,
+    },
     /// The HTTP listener could not bind its address (e.g. the port is in use).
     #[error("cannot listen on {addr}: {source}")]
     Bind {

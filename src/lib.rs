@@ -80,8 +80,8 @@ pub use config::Config;
 pub use correlation::CorrelationId;
 pub use error::{Error, Result};
 pub use record::{Record, Value};
-pub use sinks::{Sink, SinkError};
-pub use telemetry::{ShutdownReport, SinkHealth, SinkOptions, SinkReport, Telemetry, DROP_DEADLINE};
+pub use sinks::{AsyncSink, Sink, SinkError, SinkHealth, SinkManager, SinkOptions, SinkReport};
+pub use telemetry::{ShutdownReport, Telemetry, DROP_DEADLINE};
 
 use config::ValidatedSink;
 use pipeline::{AureusFilter, Pipeline, PipelineLayer, RecordPool, SinkHandle};
@@ -160,15 +160,16 @@ fn start_metrics(config: &config::ValidatedMetrics) -> Result<Arc<metrics::Metri
         config.cardinality_limit,
         unit,
     ));
-    Ok(Arc::new(metrics::MetricsState {
-        aureus,
-        exporter,
-        summary: metrics::SummaryWindow::new(config.summary_retention, std::time::Duration::from_secs(10)),
-    }))
+    let summary = metrics::SummaryWindow::new(config.summary_retention, std::time::Duration::from_secs(10));
+    Ok(Arc::new(metrics::MetricsState::new(aureus, exporter, summary)))
 }
 
 fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {
     use config::validate_kinds::SinkKind;
+    let kind = match sink.kind {
+        SinkKind::Console { .. } => "console",
+        SinkKind::File { .. } => "file",
+    };
     let boxed: Box<dyn Sink> = match sink.kind {
         SinkKind::Console { format, stream, ansi } => Box::new(sinks::console::ConsoleSink::new(format, stream, ansi)),
         SinkKind::File {
@@ -178,7 +179,7 @@ fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> 
             compress,
         } => Box::new(sinks::file::FileSink::open(path, rotation, retention, compress)?),
     };
-    SinkHandle::spawn(&sink.name, boxed, sink.queue, pool)
+    SinkHandle::spawn(&sink.name, kind, boxed, sink.queue, pool)
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.

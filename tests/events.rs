@@ -220,7 +220,8 @@ fn large_values_are_truncated_with_a_visible_marker() {
     let (dispatch, telemetry) = aureus_observability::build(config).unwrap();
     let collect = common::Collect::default();
     telemetry
-        .add_sink("collect", collect.clone(), common::lossless())
+        .sinks()
+        .add("collect", collect.clone(), common::lossless())
         .unwrap();
     let prompt = "p".repeat(10_000);
     let args = json!({"blob": "x".repeat(5000)});

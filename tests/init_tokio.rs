@@ -56,7 +56,8 @@ fn shutdown_deadline_is_respected_even_for_a_stuck_sink() {
     let (dispatch, telemetry) =
         aureus_observability::build(Config::builder().no_server().no_sinks().build().unwrap()).unwrap();
     telemetry
-        .add_sink(
+        .sinks()
+        .add(
             "stuck",
             Stuck,
             SinkOptions {

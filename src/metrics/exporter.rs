@@ -9,7 +9,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, 
 
 use super::contract::MetricNames;
 use crate::error::{Error, Result};
-use crate::telemetry::SinkHealth;
+use crate::sinks::SinkHealth;
 
 static METADATA: metrics::Metadata<'static> =
     metrics::Metadata::new("aureus::telemetry", metrics::Level::INFO, Some(module_path!()));
@@ -19,6 +19,7 @@ struct SinkSeries {
     records: Counter,
     dropped_queue_full: Counter,
     dropped_closed: Counter,
+    dropped_circuit_open: Counter,
     errors: Counter,
     queue_depth: Gauge,
 }
@@ -84,6 +85,7 @@ impl PrometheusExporter {
             s.records.absolute(health.delivered);
             s.dropped_queue_full.absolute(health.dropped_queue_full);
             s.dropped_closed.absolute(health.dropped_closed);
+            s.dropped_circuit_open.absolute(health.dropped_circuit_open);
             s.errors.absolute(health.failed);
             s.queue_depth.set(health.queue_depth as f64);
         }
@@ -102,6 +104,7 @@ impl PrometheusExporter {
             records: counter(&self.names.sink_records, None),
             dropped_queue_full: counter(&self.names.sink_dropped, Some(("reason", "queue_full"))),
             dropped_closed: counter(&self.names.sink_dropped, Some(("reason", "closed"))),
+            dropped_circuit_open: counter(&self.names.sink_dropped, Some(("reason", "circuit_open"))),
             errors: counter(&self.names.sink_errors, None),
             queue_depth: self
                 .recorder

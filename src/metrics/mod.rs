@@ -31,6 +31,7 @@ mod layer;
 mod sample;
 mod summary;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,18 +47,55 @@ pub(crate) use sample::MetricSample;
 use crate::event::{fields, EventKind};
 use crate::pipeline::Pipeline;
 use crate::record::Record;
+use crate::sinks::{SinkHealth, PROMETHEUS_SINK};
 
 /// Everything the metrics side keeps: the Aureus metrics, the exporter and the summary window.
 pub(crate) struct MetricsState {
     pub(crate) aureus: Arc<AureusMetrics>,
     pub(crate) exporter: PrometheusExporter,
     pub(crate) summary: SummaryWindow,
+    /// Switched by the sink manager (sink `prometheus`).
+    pub(crate) enabled: AtomicBool,
+    pub(crate) observed: AtomicU64,
 }
 
 impl MetricsState {
+    pub(crate) fn new(aureus: Arc<AureusMetrics>, exporter: PrometheusExporter, summary: SummaryWindow) -> Self {
+        MetricsState {
+            aureus,
+            exporter,
+            summary,
+            enabled: AtomicBool::new(true),
+            observed: AtomicU64::new(0),
+        }
+    }
+
+    /// The metrics as a pseudo-sink in the sink manager's list.
+    pub(crate) fn health(&self) -> SinkHealth {
+        let observed = self.observed.load(Ordering::Relaxed);
+        SinkHealth {
+            name: PROMETHEUS_SINK.to_owned(),
+            kind: "prometheus".to_owned(),
+            enabled: self.enabled.load(Ordering::Relaxed),
+            queue_depth: 0,
+            queue_capacity: 0,
+            accepted: observed,
+            delivered: observed,
+            failed: 0,
+            dropped_queue_full: 0,
+            dropped_closed: 0,
+            dropped_circuit_open: 0,
+            panics: 0,
+            circuit_open: false,
+            busy_for: None,
+            last_error: None,
+        }
+    }
+
     /// Feeds one Aureus event record to the metrics and the summary window.
     pub(crate) fn observe(&self, record: &Record) {
         if let Some(sample) = MetricSample::from_record(record) {
+            self.observed.fetch_add(1, Ordering::Relaxed);
             self.aureus.observe(&sample);
             self.summary.record_at(summary_event(record, &sample), record.timestamp);
         }

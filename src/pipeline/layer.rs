@@ -29,6 +29,8 @@ pub(crate) struct Pipeline {
     pub(crate) metrics: Option<Arc<MetricsState>>,
     /// The level filter, re-applied to Aureus events that passed only for metrics.
     pub(crate) env: Arc<EnvFilter>,
+    /// Serialises sink additions and removals.
+    pub(crate) changes: std::sync::Mutex<()>,
 }
 
 impl Pipeline {
@@ -46,6 +48,7 @@ impl Pipeline {
             suppressed: AtomicU64::new(0),
             metrics,
             env,
+            changes: std::sync::Mutex::new(()),
         }
     }
 }
@@ -82,7 +85,11 @@ where
         let level = *metadata.level();
         // Aureus events reach us whatever the level when metrics are on;
         // sinks only get them if the level filter says so.
-        let for_metrics = self.pipeline.metrics.as_ref().filter(|_| is_aureus_event(metadata));
+        let for_metrics = self
+            .pipeline
+            .metrics
+            .as_ref()
+            .filter(|m| m.enabled.load(Ordering::Relaxed) && is_aureus_event(metadata));
         let filter_passed = for_metrics.is_none() || Layer::<S>::enabled(&*self.pipeline.env, metadata, ctx.clone());
         let sinks = self.pipeline.sinks.load();
         let for_sinks = filter_passed && sinks.iter().any(|sink| sink.accepts(level));

@@ -16,6 +16,8 @@ mod filter;
 mod layer;
 mod pool;
 mod queue;
+mod stats;
+mod worker;
 pub(crate) mod worker_thread;
 
 pub use filter::AureusFilter;

@@ -1,11 +1,22 @@
 //! Sinks: where records go.
 //!
-//! Every sink implements [`Sink`] and runs on its own worker thread behind a
-//! bounded queue (see [`crate::pipeline`]); the instrumented code never waits
-//! on a sink's I/O. Built-in sinks: [`console`] and [`file`].
+//! Every sink implements [`Sink`] (or [`AsyncSink`]) and runs on its own
+//! worker thread behind a bounded queue (see [`crate::pipeline`]); the
+//! instrumented code never waits on a sink's I/O. An error, a panic or a hang
+//! in one sink is caught, counted and visible in its [`SinkHealth`], and a
+//! sink that keeps failing is backed off (circuit breaker). Built-in sinks:
+//! [`console`], [`file`] and the event store; [`SinkManager`] adds, removes,
+//! enables and disables any of them at run time.
 
+mod async_sink;
 pub mod console;
 pub mod file;
+mod health;
+mod manager;
+
+pub use async_sink::AsyncSink;
+pub use health::{SinkHealth, SinkReport};
+pub use manager::{SinkManager, SinkOptions, PROMETHEUS_SINK};
 
 use std::sync::Arc;
 

@@ -41,6 +41,6 @@ pub fn collecting(level: &str) -> (tracing::Dispatch, aureus_observability::Tele
         .unwrap();
     let (dispatch, telemetry) = aureus_observability::build(config).unwrap();
     let collect = Collect::default();
-    telemetry.add_sink("collect", collect.clone(), lossless()).unwrap();
+    telemetry.sinks().add("collect", collect.clone(), lossless()).unwrap();
     (dispatch, telemetry, collect)
 }

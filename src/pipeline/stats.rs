@@ -1,0 +1,59 @@
+//! Live counters of one sink, shared by its producer side, its worker and health reports.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Counters of one sink. Every record offered ends in exactly one of:
+/// accepted (then delivered, failed, dropped with the circuit open, or
+/// undelivered at shutdown), dropped because the queue was full, or dropped
+/// because the sink was closed.
+#[derive(Debug, Default)]
+pub(crate) struct SinkStats {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_closed: AtomicU64,
+    pub(crate) dropped_circuit_open: AtomicU64,
+    pub(crate) panics: AtomicU64,
+    pub(crate) circuit_open: AtomicBool,
+    /// Milliseconds since the epoch when the current sink call began; 0 when idle.
+    pub(crate) busy_since_ms: AtomicU64,
+    last_error: Mutex<Option<(String, SystemTime)>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(1)
+        .max(1)
+}
+
+impl SinkStats {
+    pub(crate) fn note_error(&self, message: String) {
+        let entry = Some((message, SystemTime::now()));
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = entry;
+    }
+
+    pub(crate) fn last_error(&self) -> Option<(String, SystemTime)> {
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn call_started(&self) {
+        self.busy_since_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn call_finished(&self) {
+        self.busy_since_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// How long the sink's current call has been running, if one is.
+    pub(crate) fn busy_for(&self) -> Option<Duration> {
+        match self.busy_since_ms.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(Duration::from_millis(now_ms().saturating_sub(since))),
+        }
+    }
+}

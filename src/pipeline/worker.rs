@@ -1,0 +1,193 @@
+//! A sink's worker: drains its queue in batches, calls the sink with errors,
+//! panics and hangs contained, and backs a failing sink off (circuit breaker).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::pool::RecordPool;
+use super::stats::SinkStats;
+use crate::record::Record;
+use crate::sinks::{Sink, SinkError};
+
+/// Largest batch a worker hands to its sink at once.
+const MAX_BATCH: usize = 512;
+
+/// How long a worker naps between polls of an empty queue, at first and at most.
+const FIRST_NAP: Duration = Duration::from_micros(50);
+const LONGEST_NAP: Duration = Duration::from_millis(5);
+/// After this long without records, the worker parks until woken by a send.
+const PARK_AFTER: Duration = Duration::from_millis(100);
+
+/// Consecutive failed batches that open the circuit.
+const TRIP_AFTER: u32 = 5;
+/// First and longest time the circuit stays open.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
+
+pub(crate) enum Message {
+    Record(Arc<Record>),
+    Flush(Sender<()>),
+    Shutdown,
+}
+
+/// Backs a failing sink off: after [`TRIP_AFTER`] consecutive failed batches
+/// the sink is not called for a while (batches are dropped and counted), then
+/// one batch is tried; success closes the circuit, failure doubles the wait.
+struct Breaker {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Breaker {
+    fn new() -> Self {
+        Breaker {
+            consecutive_failures: 0,
+            open_until: None,
+            backoff: FIRST_BACKOFF,
+        }
+    }
+
+    fn allows_call(&self) -> bool {
+        self.open_until.is_none_or(|until| Instant::now() >= until)
+    }
+
+    fn succeeded(&mut self, stats: &SinkStats) {
+        self.consecutive_failures = 0;
+        self.open_until = None;
+        self.backoff = FIRST_BACKOFF;
+        stats.circuit_open.store(false, Ordering::Relaxed);
+    }
+
+    fn failed(&mut self, stats: &SinkStats) {
+        self.consecutive_failures += 1;
+        if self.consecutive_failures >= TRIP_AFTER {
+            self.open_until = Some(Instant::now() + self.backoff);
+            self.backoff = (self.backoff * 2).min(LONGEST_BACKOFF);
+            stats.circuit_open.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Waits for the next message. While records keep coming the worker polls
+/// with short naps instead of parking, so producers never pay for a wake-up
+/// system call; after [`PARK_AFTER`] of silence it parks (one wake-up then).
+fn next_message(rx: &Receiver<Message>) -> Option<Message> {
+    let idle_since = Instant::now();
+    let mut nap = FIRST_NAP;
+    loop {
+        match rx.try_recv() {
+            Ok(message) => return Some(message),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+            Err(crossbeam_channel::TryRecvError::Empty) => {}
+        }
+        if idle_since.elapsed() >= PARK_AFTER {
+            return rx.recv().ok();
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(LONGEST_NAP);
+    }
+}
+
+/// The worker's state.
+pub(crate) struct Worker {
+    pub(crate) sink: Box<dyn Sink>,
+    pub(crate) rx: Receiver<Message>,
+    pub(crate) stats: Arc<SinkStats>,
+    pub(crate) pool: Arc<RecordPool>,
+}
+
+impl Worker {
+    /// Runs until shut down (or until every sender is gone).
+    pub(crate) fn run(mut self) {
+        let mut batch: Vec<Arc<Record>> = Vec::with_capacity(MAX_BATCH);
+        let mut acks: Vec<Sender<()>> = Vec::new();
+        let mut breaker = Breaker::new();
+        let mut stopping = false;
+        while !stopping {
+            match next_message(&self.rx) {
+                Some(message) => accept(message, &mut batch, &mut acks, &mut stopping),
+                None => stopping = true,
+            }
+            // Drain what is already queued (everything, once stopping).
+            loop {
+                match self.rx.try_recv() {
+                    Ok(message) => accept(message, &mut batch, &mut acks, &mut stopping),
+                    Err(_) => break,
+                }
+                if batch.len() >= MAX_BATCH {
+                    self.deliver(&mut batch, &mut breaker);
+                    if !stopping {
+                        break;
+                    }
+                }
+            }
+            self.deliver(&mut batch, &mut breaker);
+            if !stopping && (self.rx.is_empty() || !acks.is_empty()) && breaker.allows_call() {
+                let sink = &mut self.sink;
+                guarded(&self.stats, 0, || sink.flush());
+            }
+            for ack in acks.drain(..) {
+                let _ = ack.send(());
+            }
+        }
+        let sink = &mut self.sink;
+        guarded(&self.stats, 0, || sink.shutdown());
+    }
+
+    fn deliver(&mut self, batch: &mut Vec<Arc<Record>>, breaker: &mut Breaker) {
+        if batch.is_empty() {
+            return;
+        }
+        let count = batch.len() as u64;
+        if !breaker.allows_call() {
+            self.stats.dropped_circuit_open.fetch_add(count, Ordering::Relaxed);
+        } else {
+            let sink = &mut self.sink;
+            if guarded(&self.stats, count, || sink.write(batch)) {
+                self.stats.delivered.fetch_add(count, Ordering::Relaxed);
+                breaker.succeeded(&self.stats);
+            } else {
+                breaker.failed(&self.stats);
+            }
+        }
+        for record in batch.drain(..) {
+            self.pool.recycle(record);
+        }
+    }
+}
+
+fn accept(message: Message, batch: &mut Vec<Arc<Record>>, acks: &mut Vec<Sender<()>>, stopping: &mut bool) {
+    match message {
+        Message::Record(record) => batch.push(record),
+        Message::Flush(ack) => acks.push(ack),
+        Message::Shutdown => *stopping = true,
+    }
+}
+
+/// Runs one sink call, catching errors and panics; `count` records fail with it.
+fn guarded(stats: &SinkStats, count: u64, call: impl FnOnce() -> Result<(), SinkError>) -> bool {
+    stats.call_started();
+    let outcome = catch_unwind(AssertUnwindSafe(call));
+    stats.call_finished();
+    let message = match outcome {
+        Ok(Ok(())) => return true,
+        Ok(Err(err)) => err.to_string(),
+        Err(panic) => {
+            stats.panics.fetch_add(1, Ordering::Relaxed);
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-text panic payload".to_owned());
+            format!("sink panicked: {text}")
+        }
+    };
+    stats.failed.fetch_add(count, Ordering::Relaxed);
+    stats.note_error(message);
+    false
+}

@@ -1,0 +1,93 @@
+//! What a sink's state looks like from outside: [`SinkHealth`], and what it
+//! achieved by shutdown: [`SinkReport`].
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use crate::pipeline::SinkHandle;
+
+/// A snapshot of one sink's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkHealth {
+    /// The sink's name.
+    pub name: String,
+    /// `console`, `file`, `store`, `custom`, `prometheus`.
+    pub kind: String,
+    /// Whether records are being delivered to it.
+    pub enabled: bool,
+    /// Records waiting in its queue.
+    pub queue_depth: usize,
+    /// The queue's capacity.
+    pub queue_capacity: usize,
+    /// Records accepted into the queue.
+    pub accepted: u64,
+    /// Records the sink wrote successfully.
+    pub delivered: u64,
+    /// Records in batches the sink failed (error or panic).
+    pub failed: u64,
+    /// Records dropped because the queue was full (`drop` policy).
+    pub dropped_queue_full: u64,
+    /// Records refused because the sink was shut down or removed.
+    pub dropped_closed: u64,
+    /// Records dropped without calling the sink while its circuit was open.
+    pub dropped_circuit_open: u64,
+    /// Panics caught in the sink.
+    pub panics: u64,
+    /// Whether the circuit breaker currently keeps the failing sink off.
+    pub circuit_open: bool,
+    /// How long the sink's current call has been running (a hang shows here).
+    pub busy_for: Option<Duration>,
+    /// The last error and when it happened.
+    pub last_error: Option<(String, SystemTime)>,
+}
+
+impl SinkHealth {
+    pub(crate) fn of(sink: &SinkHandle) -> Self {
+        let s = &sink.stats;
+        SinkHealth {
+            name: sink.name.to_string(),
+            kind: sink.kind.to_owned(),
+            enabled: sink.is_enabled(),
+            queue_depth: sink.queue_depth(),
+            queue_capacity: sink.settings.capacity,
+            accepted: s.accepted.load(Ordering::Relaxed),
+            delivered: s.delivered.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            dropped_queue_full: s.dropped_queue_full.load(Ordering::Relaxed),
+            dropped_closed: s.dropped_closed.load(Ordering::Relaxed),
+            dropped_circuit_open: s.dropped_circuit_open.load(Ordering::Relaxed),
+            panics: s.panics.load(Ordering::Relaxed),
+            circuit_open: s.circuit_open.load(Ordering::Relaxed),
+            busy_for: s.busy_for(),
+            last_error: s.last_error(),
+        }
+    }
+
+    /// Every record lost so far, for whatever reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full + self.dropped_closed + self.dropped_circuit_open
+    }
+}
+
+/// What one sink delivered by the end of its shutdown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkReport {
+    /// The sink's final counters.
+    pub health: SinkHealth,
+    /// Accepted records neither delivered, failed nor dropped (still queued
+    /// or in a stuck call when the deadline passed).
+    pub undelivered: u64,
+    /// Whether the sink's worker finished before the deadline.
+    pub completed: bool,
+}
+
+impl SinkReport {
+    pub(crate) fn new(health: SinkHealth, completed: bool) -> Self {
+        let settled = health.delivered + health.failed + health.dropped_circuit_open;
+        SinkReport {
+            undelivered: health.accepted.saturating_sub(settled),
+            health,
+            completed,
+        }
+    }
+}
