@@ -69,6 +69,7 @@ pub mod pipeline;
 mod record;
 mod server;
 pub mod sinks;
+pub mod store;
 mod telemetry;
 
 use std::sync::Arc;
@@ -81,6 +82,7 @@ pub use correlation::CorrelationId;
 pub use error::{Error, Result};
 pub use record::{Record, Value};
 pub use sinks::{AsyncSink, Sink, SinkError, SinkHealth, SinkManager, SinkOptions, SinkReport};
+pub use store::{EventQuery, EventStore};
 pub use telemetry::{ShutdownReport, Telemetry, DROP_DEADLINE};
 
 use config::ValidatedSink;
@@ -118,23 +120,32 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     );
     let metrics_state = validated.metrics.as_ref().map(start_metrics).transpose()?;
     let pool = Arc::new(RecordPool::new());
-    let mut handles = Vec::with_capacity(validated.sinks.len());
+    let mut handles = Vec::with_capacity(validated.sinks.len() + 1);
     for sink in validated.sinks {
         handles.push(Arc::new(start_sink(sink, Arc::clone(&pool))?));
     }
+    let store = match &validated.store {
+        Some(settings) => {
+            let (store, handle) = start_store(settings, Arc::clone(&pool))?;
+            handles.push(Arc::new(handle));
+            Some(store)
+        }
+        None => None,
+    };
     let pipeline = Arc::new(Pipeline::new(
         handles,
         pool,
         validated.max_field_bytes,
         metrics_state.clone(),
         Arc::clone(&env),
+        (validated.redactor, validated.sampler),
     ));
     let metrics_handle = metrics_state.map(|state| metrics::MetricsHandle::new(state, Arc::clone(&pipeline)));
     let server = match (&validated.server, &metrics_handle) {
         (Some(server), Some(handle)) => Some(server::Server::start(server, handle.clone())?),
         _ => None,
     };
-    let telemetry = Telemetry::new(Arc::clone(&pipeline), metrics_handle, server);
+    let telemetry = Telemetry::new(Arc::clone(&pipeline), metrics_handle, server, store);
     let subscriber = tracing_subscriber::registry()
         .with(AureusFilter::new(env, validated.metrics.is_some()))
         .with(correlation::CorrelationLayer::new())
@@ -143,6 +154,18 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
         correlation::set_default(Some(id));
     }
     Ok((tracing::Dispatch::new(subscriber), telemetry))
+}
+
+/// The event store, fed by its own sink worker named `store`.
+fn start_store(settings: &config::ValidatedStore, pool: Arc<RecordPool>) -> Result<(store::EventStore, SinkHandle)> {
+    let store = store::EventStore::new(settings.max_records, settings.max_bytes);
+    let queue = pipeline::QueueSettings {
+        capacity: 65536,
+        overflow: pipeline::OverflowPolicy::Drop,
+        min_level: settings.min_level,
+    };
+    let handle = SinkHandle::spawn("store", "store", Box::new(store::StoreSink(store.clone())), queue, pool)?;
+    Ok((store, handle))
 }
 
 fn start_metrics(config: &config::ValidatedMetrics) -> Result<Arc<metrics::MetricsState>> {

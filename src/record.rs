@@ -18,6 +18,7 @@ use tracing::Level;
 
 use crate::correlation::CorrelationId;
 use crate::event::{fields, EventKind};
+use crate::pipeline::{Redactor, REDACTED};
 
 /// One field value, typed as the instrumented code recorded it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -209,6 +210,21 @@ impl Record {
         self.target = target;
     }
 
+    /// Estimated memory held by this record, including a JSON encoding a sink
+    /// may cache later (for bounding stores of records).
+    pub fn approx_bytes(&self) -> usize {
+        let spilled = if self.fields.spilled() {
+            self.fields.capacity() * std::mem::size_of::<(&str, Slot)>()
+        } else {
+            0
+        };
+        let json = self
+            .json
+            .get()
+            .map_or(2 * self.text.len() + 64 * self.fields.len(), String::capacity);
+        std::mem::size_of::<Self>() + self.text.capacity() + spilled + json
+    }
+
     /// Appends text to the shared buffer, returning where it lies.
     fn store(&mut self, text: &str) -> Range<u32> {
         let start = self.text.len();
@@ -364,6 +380,7 @@ fn floor_char_boundary(text: &str, limit: usize) -> usize {
 pub(crate) struct RecordVisitor<'a> {
     pub(crate) record: &'a mut Record,
     pub(crate) max_field_bytes: usize,
+    pub(crate) redactor: &'a Redactor,
     /// A `correlation_id` field on the event itself, still unvalidated.
     pub(crate) explicit_correlation: Option<String>,
 }
@@ -378,6 +395,12 @@ impl RecordVisitor<'_> {
             }
             fields::CORRELATION_ID => self.explicit_correlation = Some(value.to_owned()),
             name => {
+                let redacted = if name != fields::MESSAGE && self.redactor.is_sensitive(name) {
+                    std::borrow::Cow::Borrowed(REDACTED)
+                } else {
+                    self.redactor.redact_text(value)
+                };
+                let value: &str = &redacted;
                 let cut = floor_char_boundary(value, self.max_field_bytes);
                 let start = self.record.text.len();
                 self.record.text.push_str(&value[..cut]);
@@ -405,6 +428,7 @@ impl Visit for RecordVisitor<'_> {
         use std::fmt::Write;
         match field.name() {
             fields::EVENT_TYPE | fields::CORRELATION_ID => self.text(field, &format!("{value:?}")),
+            _ if !self.redactor.is_noop() => self.text(field, &format!("{value:?}")),
             name => {
                 // Format straight into the shared buffer, then cut to the limit.
                 let start = self.record.text.len();
@@ -426,18 +450,30 @@ impl Visit for RecordVisitor<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.redactor.is_sensitive(field.name()) {
+            return self.text(field, REDACTED);
+        }
         self.record.fields.push((field.name(), Slot::Bool(value)));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.redactor.is_sensitive(field.name()) {
+            return self.text(field, REDACTED);
+        }
         self.record.fields.push((field.name(), Slot::I64(value)));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.redactor.is_sensitive(field.name()) {
+            return self.text(field, REDACTED);
+        }
         self.record.fields.push((field.name(), Slot::U64(value)));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.redactor.is_sensitive(field.name()) {
+            return self.text(field, REDACTED);
+        }
         self.record.fields.push((field.name(), Slot::F64(value)));
     }
 

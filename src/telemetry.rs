@@ -9,6 +9,7 @@ use crate::metrics::MetricsHandle;
 use crate::pipeline::Pipeline;
 use crate::server::Server;
 use crate::sinks::{SinkHealth, SinkManager, SinkReport};
+use crate::store::EventStore;
 
 /// How long dropping a [`Telemetry`] waits for sinks to drain.
 pub const DROP_DEADLINE: Duration = Duration::from_secs(5);
@@ -20,6 +21,7 @@ pub struct Telemetry {
     pipeline: Arc<Pipeline>,
     metrics: Option<MetricsHandle>,
     server: Option<Server>,
+    store: Option<EventStore>,
     done: bool,
 }
 
@@ -72,13 +74,24 @@ impl fmt::Display for ShutdownReport {
 }
 
 impl Telemetry {
-    pub(crate) fn new(pipeline: Arc<Pipeline>, metrics: Option<MetricsHandle>, server: Option<Server>) -> Self {
+    pub(crate) fn new(
+        pipeline: Arc<Pipeline>,
+        metrics: Option<MetricsHandle>,
+        server: Option<Server>,
+        store: Option<EventStore>,
+    ) -> Self {
         Telemetry {
             pipeline,
             metrics,
             server,
+            store,
             done: false,
         }
+    }
+
+    /// The in-memory store of recent records, unless disabled.
+    pub fn store(&self) -> Option<&EventStore> {
+        self.store.as_ref()
     }
 
     /// The metrics (render `/metrics`, summary figures), unless metrics are disabled.

@@ -33,6 +33,7 @@
 mod builder;
 mod env;
 mod metrics;
+mod pipeline;
 mod sinks;
 mod validate;
 
@@ -41,8 +42,9 @@ use std::path::Path;
 
 pub use builder::ConfigBuilder;
 pub use metrics::{MetricsConfig, ServerConfig};
+pub use pipeline::{RedactionConfig, SamplingConfig, StoreConfig};
 pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};
-pub(crate) use validate::{Validated, ValidatedMetrics, ValidatedServer, ValidatedSink};
+pub(crate) use validate::{Validated, ValidatedMetrics, ValidatedServer, ValidatedSink, ValidatedStore};
 pub(crate) mod validate_kinds {
     pub(crate) use super::validate::SinkKind;
 }
@@ -80,6 +82,12 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The HTTP listener (`/metrics`).
     pub server: ServerConfig,
+    /// Redaction of sensitive fields and values.
+    pub redaction: RedactionConfig,
+    /// Head sampling of high-volume records.
+    pub sampling: SamplingConfig,
+    /// The in-memory event store.
+    pub store: StoreConfig,
 }
 
 impl Default for Config {
@@ -95,6 +103,9 @@ impl Default for Config {
             sinks: vec![SinkConfig::Console(ConsoleSinkConfig::default())],
             metrics: MetricsConfig::default(),
             server: ServerConfig::default(),
+            redaction: RedactionConfig::default(),
+            sampling: SamplingConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }

@@ -23,6 +23,17 @@ pub(crate) struct Validated {
     pub(crate) sinks: Vec<ValidatedSink>,
     pub(crate) metrics: Option<ValidatedMetrics>,
     pub(crate) server: Option<ValidatedServer>,
+    pub(crate) redactor: crate::pipeline::Redactor,
+    pub(crate) sampler: crate::pipeline::Sampler,
+    pub(crate) store: Option<ValidatedStore>,
+}
+
+/// Checked `[store]`.
+#[derive(Debug)]
+pub(crate) struct ValidatedStore {
+    pub(crate) max_records: usize,
+    pub(crate) max_bytes: usize,
+    pub(crate) min_level: LevelFilter,
 }
 
 /// Checked `[metrics]`.
@@ -106,7 +117,63 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
         sinks,
         metrics: validate_metrics(&config.metrics)?,
         server: validate_server(&config.server)?,
+        redactor: crate::pipeline::Redactor::new(&config.redaction.fields, &config.redaction.patterns)?,
+        sampler: validate_sampling(&config.sampling)?,
+        store: validate_store(&config.store)?,
     })
+}
+
+fn validate_ratio(key: String, ratio: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&ratio) {
+        Ok(ratio)
+    } else {
+        Err(Error::config(key, ratio.to_string(), "a share between 0.0 and 1.0"))
+    }
+}
+
+fn validate_sampling(sampling: &super::SamplingConfig) -> Result<crate::pipeline::Sampler> {
+    let mut kinds = Vec::new();
+    for (name, ratio) in &sampling.kinds {
+        let key = format!("sampling.kinds.{name}");
+        let kind = name
+            .parse::<crate::event::EventKind>()
+            .map_err(|_| Error::config(&key, name, "not an event kind (step_start, tool_call, llm_prompt, …)"))?;
+        kinds.push((kind, validate_ratio(key, *ratio)?));
+    }
+    let mut levels = Vec::new();
+    for (name, ratio) in &sampling.levels {
+        let key = format!("sampling.levels.{name}");
+        let level = name
+            .parse::<tracing::Level>()
+            .map_err(|_| Error::config(&key, name, "expected error, warn, info, debug or trace"))?;
+        levels.push((level, validate_ratio(key, *ratio)?));
+    }
+    Ok(crate::pipeline::Sampler::new(&kinds, &levels))
+}
+
+fn validate_store(store: &super::StoreConfig) -> Result<Option<ValidatedStore>> {
+    if !store.enabled {
+        return Ok(None);
+    }
+    if store.max_records == 0 {
+        return Err(Error::config("store.max_records", "0", "must be at least 1"));
+    }
+    let max_bytes = parse_size("store.max_bytes", Some(&store.max_bytes))?.unwrap_or(16 << 20);
+    let min_level = match &store.level {
+        None => LevelFilter::TRACE,
+        Some(raw) => LevelFilter::from_str(raw).map_err(|_| {
+            Error::config(
+                "store.level",
+                raw,
+                "expected one of: off, error, warn, info, debug, trace",
+            )
+        })?,
+    };
+    Ok(Some(ValidatedStore {
+        max_records: store.max_records,
+        max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+        min_level,
+    }))
 }
 
 fn validate_metrics(metrics: &super::MetricsConfig) -> Result<Option<ValidatedMetrics>> {

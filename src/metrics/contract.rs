@@ -75,6 +75,8 @@ pub struct MetricNames {
     pub sink_errors: String,
     /// `<prefix>_telemetry_queue_depth{sink}` (gauge)
     pub sink_queue_depth: String,
+    /// `<prefix>_telemetry_sampled_out_total{kind}`
+    pub sampled_out: String,
 }
 
 impl MetricNames {
@@ -95,11 +97,12 @@ impl MetricNames {
             sink_dropped: name("telemetry_dropped_total"),
             sink_errors: name("telemetry_errors_total"),
             sink_queue_depth: name("telemetry_queue_depth"),
+            sampled_out: name("telemetry_sampled_out_total"),
         }
     }
 
     /// Every name with its help text, for the exposition's `# HELP` lines.
-    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 13] {
+    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 14] {
         [
             (&self.tasks_started, "Task steps started (step_start events)."),
             (
@@ -128,6 +131,10 @@ impl MetricNames {
             (
                 &self.sink_queue_depth,
                 "Records waiting in each telemetry sink's queue.",
+            ),
+            (
+                &self.sampled_out,
+                "Records kept from sinks and the store by head sampling, by event kind.",
             ),
         ]
     }

@@ -30,6 +30,7 @@ pub(crate) struct PrometheusExporter {
     handle: PrometheusHandle,
     names: MetricNames,
     sinks: Mutex<HashMap<String, SinkSeries>>,
+    sampled_out: Mutex<HashMap<&'static str, Counter>>,
 }
 
 impl PrometheusExporter {
@@ -57,6 +58,7 @@ impl PrometheusExporter {
             handle,
             names,
             sinks: Mutex::new(HashMap::new()),
+            sampled_out: Mutex::new(HashMap::new()),
         })
     }
 
@@ -70,10 +72,25 @@ impl PrometheusExporter {
         self.handle.run_upkeep();
     }
 
-    /// The exposition text, with self-metrics refreshed from `sinks` first.
-    pub(crate) fn render(&self, sinks: &[SinkHealth]) -> String {
+    /// The exposition text, with self-metrics refreshed from `sinks` and the
+    /// sampler's per-kind counts first.
+    pub(crate) fn render(&self, sinks: &[SinkHealth], sampled_out: &[(&'static str, u64)]) -> String {
         self.refresh_sink_series(sinks);
+        self.refresh_sampled_out(sampled_out);
         self.handle.render()
+    }
+
+    fn refresh_sampled_out(&self, counts: &[(&'static str, u64)]) {
+        let mut series = self.sampled_out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (kind, count) in counts.iter().filter(|(_, count)| *count > 0) {
+            series
+                .entry(kind)
+                .or_insert_with(|| {
+                    let key = Key::from_parts(self.names.sampled_out.clone(), vec![Label::new("kind", *kind)]);
+                    self.recorder.register_counter(&key, &METADATA)
+                })
+                .absolute(*count);
+        }
     }
 
     fn refresh_sink_series(&self, sinks: &[SinkHealth]) {

@@ -142,7 +142,8 @@ impl MetricsHandle {
 
     /// The Prometheus text exposition of every metric, self-metrics refreshed.
     pub fn render(&self) -> String {
-        self.state.exporter.render(&crate::telemetry::health_of(&self.pipeline))
+        let sinks = crate::telemetry::health_of(&self.pipeline);
+        self.state.exporter.render(&sinks, &self.pipeline.sampler.sampled_out())
     }
 
     /// Moves recorded histogram samples into their buckets. The server does

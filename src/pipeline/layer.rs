@@ -13,6 +13,8 @@ use tracing_subscriber::EnvFilter;
 use super::filter::is_aureus_event;
 use super::pool::RecordPool;
 use super::queue::SinkHandle;
+use super::redact::Redactor;
+use super::sampling::Sampler;
 use super::worker_thread;
 use crate::correlation::{count_invalid, resolve_for, CorrelationId};
 use crate::metrics::MetricsState;
@@ -31,6 +33,8 @@ pub(crate) struct Pipeline {
     pub(crate) env: Arc<EnvFilter>,
     /// Serialises sink additions and removals.
     pub(crate) changes: std::sync::Mutex<()>,
+    pub(crate) redactor: Redactor,
+    pub(crate) sampler: Sampler,
 }
 
 impl Pipeline {
@@ -40,6 +44,7 @@ impl Pipeline {
         max_field_bytes: usize,
         metrics: Option<Arc<MetricsState>>,
         env: Arc<EnvFilter>,
+        (redactor, sampler): (Redactor, Sampler),
     ) -> Self {
         Pipeline {
             sinks: ArcSwap::from_pointee(sinks),
@@ -49,6 +54,8 @@ impl Pipeline {
             metrics,
             env,
             changes: std::sync::Mutex::new(()),
+            redactor,
+            sampler,
         }
     }
 }
@@ -92,13 +99,16 @@ where
             .filter(|m| m.enabled.load(Ordering::Relaxed) && is_aureus_event(metadata));
         let filter_passed = for_metrics.is_none() || Layer::<S>::enabled(&*self.pipeline.env, metadata, ctx.clone());
         let sinks = self.pipeline.sinks.load();
-        let for_sinks = filter_passed && sinks.iter().any(|sink| sink.accepts(level));
+        let mut for_sinks = filter_passed && sinks.iter().any(|sink| sink.accepts(level));
         if for_metrics.is_none() && !for_sinks {
             return;
         }
-        let record = capture(event, &ctx, &self.pipeline.pool, self.pipeline.max_field_bytes);
+        let record = capture(event, &ctx, &self.pipeline);
         if let Some(metrics) = for_metrics {
             metrics.observe(&record);
+        }
+        if for_sinks && self.pipeline.sampler.is_active() {
+            for_sinks = self.pipeline.sampler.keep(&record);
         }
         if for_sinks {
             for sink in sinks.iter() {
@@ -113,30 +123,28 @@ where
 
 /// Visits `event` once into a record (recycled when possible), with its span
 /// and correlation id.
-pub(crate) fn capture<S>(
-    event: &Event<'_>,
-    ctx: &Context<'_, S>,
-    pool: &RecordPool,
-    max_field_bytes: usize,
-) -> Arc<Record>
+pub(crate) fn capture<S>(event: &Event<'_>, ctx: &Context<'_, S>, pipeline: &Pipeline) -> Arc<Record>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let metadata = event.metadata();
     // Room for typical field text up front: one allocation, no regrowth.
     let text_estimate = 32 + metadata.fields().len() * 24;
-    pool.build(*metadata.level(), metadata.target(), text_estimate, |record| {
-        fill(record, event, ctx, max_field_bytes)
-    })
+    pipeline
+        .pool
+        .build(*metadata.level(), metadata.target(), text_estimate, |record| {
+            fill(record, event, ctx, pipeline)
+        })
 }
 
-fn fill<S>(record: &mut Record, event: &Event<'_>, ctx: &Context<'_, S>, max_field_bytes: usize)
+fn fill<S>(record: &mut Record, event: &Event<'_>, ctx: &Context<'_, S>, pipeline: &Pipeline)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let mut visitor = RecordVisitor {
         record,
-        max_field_bytes,
+        max_field_bytes: pipeline.max_field_bytes,
+        redactor: &pipeline.redactor,
         explicit_correlation: None,
     };
     event.record(&mut visitor);
