@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aureus_observability::config::FileSinkConfig;
+use aureus_observability::config::{FileSinkConfig, MetricsConfig, StoreConfig};
 use aureus_observability::pipeline::OverflowPolicy;
 use aureus_observability::{Config, Record, Sink, SinkError, SinkOptions};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -37,6 +37,21 @@ fn emit(n: u64) {
     );
 }
 
+/// Our stack with nothing but the pipeline: no sinks, no metrics, no store, no listener.
+fn minimal() -> Config {
+    Config {
+        metrics: MetricsConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        store: StoreConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        ..Config::builder().no_server().no_sinks().build().expect("config")
+    }
+}
+
 fn bench_with(c: &mut Criterion, name: &str, dispatch: &tracing::Dispatch) {
     tracing::dispatcher::with_default(dispatch, || {
         let span = tracing::info_span!("workflow", correlation_id = "wf-bench-corr");
@@ -59,8 +74,7 @@ fn events(c: &mut Criterion) {
     bench_with(c, "event/registry_only", &registry);
 
     // Ours: one no-op sink behind its queue (lossless).
-    let (ours_noop, telemetry_noop) =
-        aureus_observability::build(Config::builder().no_server().no_sinks().build().expect("config")).expect("build");
+    let (ours_noop, telemetry_noop) = aureus_observability::build(minimal()).expect("build");
     telemetry_noop
         .sinks()
         .add(
@@ -76,8 +90,7 @@ fn events(c: &mut Criterion) {
     bench_with(c, "event/aureus_noop_sink", &ours_noop);
 
     // Ours, producer side only: a sink queue with the drop policy (drops counted, not measured).
-    let (ours_drop, telemetry_drop) =
-        aureus_observability::build(Config::builder().no_server().no_sinks().build().expect("config")).expect("build");
+    let (ours_drop, telemetry_drop) = aureus_observability::build(minimal()).expect("build");
     telemetry_drop
         .sinks()
         .add(
@@ -94,16 +107,16 @@ fn events(c: &mut Criterion) {
     eprintln!("{}", telemetry_drop.shutdown(Duration::from_secs(30)));
 
     // Ours: the JSON-lines file sink (lossless, block policy).
-    let config = Config::builder()
-        .no_server()
-        .sink(FileSinkConfig {
+    let config = Config {
+        sinks: vec![FileSinkConfig {
             path: dir.path().join("ours.jsonl"),
             max_bytes: Some("64MB".into()),
             max_files: Some(2),
             ..Default::default()
-        })
-        .build()
-        .expect("config");
+        }
+        .into()],
+        ..minimal()
+    };
     let (ours_file, telemetry_file) = aureus_observability::build(config).expect("build");
     bench_with(c, "event/aureus_file_sink", &ours_file);
 
@@ -122,14 +135,48 @@ fn events(c: &mut Criterion) {
     bench_with(c, "event/anchor_fmt_json_non_blocking_file", &fmt_file);
     drop(guard);
 
+    // The default stack: file sink plus metrics, summary figures and the event store.
+    let config = Config {
+        sinks: vec![FileSinkConfig::at(dir.path().join("full.jsonl")).into()],
+        ..Config::builder().no_server().build().expect("config")
+    };
+    let (ours_full, telemetry_full) = aureus_observability::build(config).expect("build");
+    bench_with(c, "event/aureus_default_stack_file_metrics_store", &ours_full);
+    eprintln!("{}", telemetry_full.shutdown(Duration::from_secs(60)));
+
     let noop = telemetry_noop.shutdown(Duration::from_secs(30));
     let file = telemetry_file.shutdown(Duration::from_secs(60));
     eprintln!("{noop}{file}");
 }
 
+/// Producer-side cost of fanning one record out to N no-op sinks (drop policy:
+/// with 16 workers on a small machine, a lossless queue would measure the
+/// workers' throughput instead).
+fn fan_out(c: &mut Criterion) {
+    for sinks in [1usize, 4, 16] {
+        let (dispatch, telemetry) = aureus_observability::build(minimal()).expect("build");
+        for n in 0..sinks {
+            let options = SinkOptions {
+                queue_capacity: 65536,
+                overflow: OverflowPolicy::Drop,
+                ..Default::default()
+            };
+            telemetry
+                .sinks()
+                .add(&format!("noop-{n}"), NoopSink, options)
+                .expect("sink");
+        }
+        bench_with(c, &format!("fan_out/{sinks}_noop_sinks"), &dispatch);
+        let report = telemetry.shutdown(Duration::from_secs(30));
+        let dropped: u64 = report.sinks.iter().map(|s| s.health.dropped()).sum();
+        let delivered: u64 = report.sinks.iter().map(|s| s.health.delivered).sum();
+        eprintln!("fan_out/{sinks}: delivered {delivered}, dropped {dropped}");
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
-    targets = events
+    targets = events, fan_out
 }
 criterion_main!(benches);
