@@ -202,9 +202,13 @@ impl Record {
         self.json = OnceLock::new();
     }
 
-    /// Makes a cleared record a fresh one for `level` and `target`, stamped now.
+    /// Makes a cleared record (see [`Record::clear`]) a fresh one for `level`
+    /// and `target`, stamped now.
     pub(crate) fn restart(&mut self, level: Level, target: &'static str) {
-        self.clear();
+        debug_assert!(
+            self.fields.is_empty() && self.text.is_empty(),
+            "restart needs a cleared record"
+        );
         self.timestamp = SystemTime::now();
         self.level = level;
         self.target = target;

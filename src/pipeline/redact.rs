@@ -94,7 +94,8 @@ impl Redactor {
     }
 
     fn mentions_sensitive_name(&self, text: &str) -> bool {
-        let looks_like_json = matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['));
+        let first = text.bytes().find(|b| !b.is_ascii_whitespace());
+        let looks_like_json = matches!(first, Some(b'{' | b'['));
         looks_like_json && self.finder.as_ref().is_some_and(|f| f.is_match(text))
     }
 
