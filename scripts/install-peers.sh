@@ -7,13 +7,15 @@
 #
 # Peers (loopback only, see shared/STACK.md "Real peers for tests"):
 #   prometheus  Debian package `prometheus`: `prometheus` + `promtool`
+#   chromium    Debian packages `chromium` + `chromium-driver`:
+#               `/usr/bin/chromium` + `/usr/bin/chromedriver` (tests/support/browser.rs)
 #
 # To add a peer, write an `install_<name>` function (check, install, clean up)
 # and a `version_<name>` function, and list <name> in PEERS below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEERS=(prometheus)
+PEERS=(prometheus chromium)
 
 APT_UPDATED=0
 
@@ -75,6 +77,27 @@ install_prometheus() {
 version_prometheus() {
   prometheus --version 2>&1 | head -n1
   promtool --version 2>&1 | head -n1
+}
+
+# --- chromium ----------------------------------------------------------------
+
+# Headless Chromium and its WebDriver, at the fixed paths that
+# tests/support/browser.rs uses. Runs headless without recommended packages;
+# fonts-dejavu-core is the font that screenshots render text with (fontconfig
+# would pull some font anyway; this names the one the screenshots were checked
+# with). Nothing is started on install, so there is no service to stop.
+install_chromium() {
+  if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then
+    return 0
+  fi
+  apt_install chromium chromium-driver fonts-dejavu-core
+}
+
+version_chromium() {
+  # The /usr/bin/chromium wrapper script complains on stderr about /dev/shm
+  # sizes it fails to compare; that noise is not the version.
+  chromium --version 2>/dev/null | head -n1
+  chromedriver --version 2>&1 | head -n1
 }
 
 # --- main --------------------------------------------------------------------

@@ -60,8 +60,10 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod config;
 pub mod correlation;
+mod dashboard;
 mod error;
 pub mod event;
 pub mod metrics;
@@ -120,13 +122,14 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     );
     let metrics_state = validated.metrics.as_ref().map(start_metrics).transpose()?;
     let pool = Arc::new(RecordPool::new());
+    let (records, _) = tokio::sync::broadcast::channel(1024);
     let mut handles = Vec::with_capacity(validated.sinks.len() + 1);
     for sink in validated.sinks {
         handles.push(Arc::new(start_sink(sink, Arc::clone(&pool))?));
     }
     let store = match &validated.store {
         Some(settings) => {
-            let (store, handle) = start_store(settings, Arc::clone(&pool))?;
+            let (store, handle) = start_store(settings, Arc::clone(&pool), records.clone())?;
             handles.push(Arc::new(handle));
             Some(store)
         }
@@ -141,30 +144,94 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
         (validated.redactor, validated.sampler),
     ));
     let metrics_handle = metrics_state.map(|state| metrics::MetricsHandle::new(state, Arc::clone(&pipeline)));
-    let server = match (&validated.server, &metrics_handle) {
-        (Some(server), Some(handle)) => Some(server::Server::start(server, handle.clone())?),
-        _ => None,
-    };
-    let telemetry = Telemetry::new(Arc::clone(&pipeline), metrics_handle, server, store);
     let subscriber = tracing_subscriber::registry()
         .with(AureusFilter::new(env, validated.metrics.is_some()))
         .with(correlation::CorrelationLayer::new())
-        .with(PipelineLayer::new(pipeline));
+        .with(PipelineLayer::new(Arc::clone(&pipeline)));
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let prefix = validated.metrics.as_ref().map_or("aureus", |m| m.prefix.as_str());
+    let monitoring = match &validated.monitoring {
+        Some(settings) => start_monitoring(
+            settings,
+            &dispatch,
+            metrics_handle.as_ref(),
+            store.clone(),
+            records,
+            prefix,
+        )?,
+        None => None,
+    };
+    let alerting = monitoring.as_ref().and_then(|m| m.alerting.clone());
+    let server = match (&validated.server, &metrics_handle) {
+        (Some(server), Some(handle)) => Some(server::Server::start(server, handle.clone(), monitoring)?),
+        _ => None,
+    };
+    let telemetry = Telemetry::new(pipeline, metrics_handle, server, store, alerting);
     if let Some(id) = validated.default_correlation_id {
         correlation::set_default(Some(id));
     }
-    Ok((tracing::Dispatch::new(subscriber), telemetry))
+    Ok((dispatch, telemetry))
+}
+
+/// The dashboard's state and the alert engine (local or fleet source).
+fn start_monitoring(
+    settings: &config::ValidatedMonitoring,
+    dispatch: &tracing::Dispatch,
+    metrics: Option<&metrics::MetricsHandle>,
+    store: Option<store::EventStore>,
+    records: tokio::sync::broadcast::Sender<Arc<Record>>,
+    prefix: &str,
+) -> Result<Option<dashboard::Monitoring>> {
+    let fleet = settings
+        .prometheus_url
+        .as_deref()
+        .map(|url| alerts::PrometheusApi::new(url, prefix));
+    let source = match (&fleet, metrics) {
+        (Some(api), _) => Some(alerts::AlertSource::Prometheus(api.clone())),
+        (None, Some(metrics)) => Some(alerts::AlertSource::Local {
+            metrics: metrics.clone(),
+            store: store.clone(),
+        }),
+        (None, None) => None,
+    };
+    let alerting = match source {
+        Some(source) => Some(Arc::new(alerts::Alerting::start(
+            Arc::new(alerts::AlertEngine::new(settings.rules.clone())),
+            source,
+            settings.evaluate_every,
+            dispatch.clone(),
+            metrics.map(metrics::MetricsHandle::recorder),
+            prefix,
+        )?)),
+        None => None,
+    };
+    Ok(Some(dashboard::Monitoring {
+        metrics: metrics.cloned(),
+        store,
+        alerting,
+        records,
+        fleet,
+        token: settings.token.as_deref().map(Arc::from),
+    }))
 }
 
 /// The event store, fed by its own sink worker named `store`.
-fn start_store(settings: &config::ValidatedStore, pool: Arc<RecordPool>) -> Result<(store::EventStore, SinkHandle)> {
+fn start_store(
+    settings: &config::ValidatedStore,
+    pool: Arc<RecordPool>,
+    announce: tokio::sync::broadcast::Sender<Arc<Record>>,
+) -> Result<(store::EventStore, SinkHandle)> {
     let store = store::EventStore::new(settings.max_records, settings.max_bytes);
     let queue = pipeline::QueueSettings {
         capacity: 65536,
         overflow: pipeline::OverflowPolicy::Drop,
         min_level: settings.min_level,
     };
-    let handle = SinkHandle::spawn("store", "store", Box::new(store::StoreSink(store.clone())), queue, pool)?;
+    let sink = store::StoreSink {
+        store: store.clone(),
+        announce,
+    };
+    let handle = SinkHandle::spawn("store", "store", Box::new(sink), queue, pool)?;
     Ok((store, handle))
 }
 

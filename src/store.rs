@@ -129,12 +129,21 @@ impl EventStore {
     }
 }
 
-/// Feeds the store from its sink worker.
-pub(crate) struct StoreSink(pub(crate) EventStore);
+/// Feeds the store from its sink worker, and announces new records to live
+/// subscribers (the dashboard's stream; slow subscribers skip, never block).
+pub(crate) struct StoreSink {
+    pub(crate) store: EventStore,
+    pub(crate) announce: tokio::sync::broadcast::Sender<Arc<Record>>,
+}
 
 impl Sink for StoreSink {
     fn write(&mut self, batch: &[Arc<Record>]) -> Result<(), SinkError> {
-        self.0.insert(batch);
+        self.store.insert(batch);
+        if self.announce.receiver_count() > 0 {
+            for record in batch {
+                let _ = self.announce.send(Arc::clone(record));
+            }
+        }
         Ok(())
     }
 }

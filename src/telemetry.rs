@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::alerts::{AckError, Alert, Alerting};
 use crate::metrics::MetricsHandle;
 use crate::pipeline::Pipeline;
 use crate::server::Server;
@@ -22,6 +23,7 @@ pub struct Telemetry {
     metrics: Option<MetricsHandle>,
     server: Option<Server>,
     store: Option<EventStore>,
+    alerting: Option<Arc<Alerting>>,
     done: bool,
 }
 
@@ -79,13 +81,28 @@ impl Telemetry {
         metrics: Option<MetricsHandle>,
         server: Option<Server>,
         store: Option<EventStore>,
+        alerting: Option<Arc<Alerting>>,
     ) -> Self {
         Telemetry {
             pipeline,
             metrics,
             server,
             store,
+            alerting,
             done: false,
+        }
+    }
+
+    /// Current alerts (pending, firing, recently resolved), when monitoring is on.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.alerting.as_ref().map(|a| a.engine.alerts()).unwrap_or_default()
+    }
+
+    /// Acknowledges alert `id` (as the dashboard's button does).
+    pub fn acknowledge_alert(&self, id: &str, by: &str, comment: Option<&str>) -> Result<Alert, AckError> {
+        match &self.alerting {
+            Some(alerting) => alerting.acknowledge(id, by, comment),
+            None => Err(AckError::UnknownAlert(id.to_owned())),
         }
     }
 
@@ -139,6 +156,9 @@ impl Telemetry {
         self.done = true;
         let started = Instant::now();
         let until = started + deadline;
+        if let Some(alerting) = &self.alerting {
+            alerting.stop(until);
+        }
         let sinks = self.pipeline.sinks.load();
         // Ask every sink first so they drain in parallel, then collect.
         let completed: Vec<bool> = std::thread::scope(|scope| {

@@ -212,6 +212,7 @@ fn helpers_and_hand_written_events_are_identical() {
 #[test]
 fn large_values_are_truncated_with_a_visible_marker() {
     let config = aureus_observability::Config::builder()
+        .no_monitoring()
         .no_server()
         .max_field_bytes(64)
         .no_sinks()

@@ -11,6 +11,7 @@ fn init_installs_globally_and_shutdown_flushes_everything() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sync.jsonl");
     let config = Config::builder()
+        .no_monitoring()
         .no_server()
         .sink(FileSinkConfig::at(&path))
         .build()

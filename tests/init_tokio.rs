@@ -11,6 +11,7 @@ async fn init_inside_tokio_and_drop_flushes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokio.jsonl");
     let config = Config::builder()
+        .no_monitoring()
         .no_server()
         .sink(FileSinkConfig::at(&path))
         .build()

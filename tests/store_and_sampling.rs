@@ -15,7 +15,12 @@ fn config_with(store: StoreConfig, sampling: SamplingConfig) -> Config {
     Config {
         store,
         sampling,
-        ..Config::builder().no_server().no_sinks().build().unwrap()
+        ..Config::builder()
+            .no_monitoring()
+            .no_server()
+            .no_sinks()
+            .build()
+            .unwrap()
     }
 }
 

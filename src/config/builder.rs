@@ -92,6 +92,18 @@ impl ConfigBuilder {
         self
     }
 
+    /// Serves no dashboard and evaluates no alerts.
+    pub fn no_monitoring(mut self) -> Self {
+        self.config.monitoring.enabled = false;
+        self
+    }
+
+    /// Replaces the `[monitoring]` section.
+    pub fn monitoring(mut self, monitoring: super::MonitoringConfig) -> Self {
+        self.config.monitoring = monitoring;
+        self
+    }
+
     /// Replaces the `[metrics]` section.
     pub fn metrics(mut self, metrics: super::MetricsConfig) -> Self {
         self.config.metrics = metrics;

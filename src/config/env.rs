@@ -7,7 +7,10 @@ use crate::error::{Error, Result};
 use crate::sinks::console::ConsoleFormat;
 
 /// The variables read, for documentation and tests.
-pub(crate) const VARIABLES: [&str; 18] = [
+pub(crate) const VARIABLES: [&str; 21] = [
+    "AUREUS_MONITORING_TOKEN",
+    "AUREUS_MONITORING_SOURCE",
+    "AUREUS_PROMETHEUS_URL",
     "AUREUS_METRICS_DURATION_UNIT",
     "AUREUS_METRICS_LISTEN",
     "AUREUS_METRICS_TOKEN",
@@ -96,6 +99,25 @@ where
                 ))
             }
         };
+    }
+    if let Some(token) = get("AUREUS_MONITORING_TOKEN") {
+        config.monitoring.token = Some(token.to_owned());
+    }
+    if let Some(raw) = get("AUREUS_MONITORING_SOURCE") {
+        config.monitoring.source = match raw.trim().to_ascii_lowercase().as_str() {
+            "local" => super::MonitoringSource::Local,
+            "prometheus" => super::MonitoringSource::Prometheus,
+            _ => {
+                return Err(Error::config(
+                    "AUREUS_MONITORING_SOURCE",
+                    raw,
+                    "expected local or prometheus",
+                ))
+            }
+        };
+    }
+    if let Some(url) = get("AUREUS_PROMETHEUS_URL") {
+        config.monitoring.prometheus_url = Some(url.trim().to_owned());
     }
     if let Some(raw) = get("AUREUS_CONSOLE") {
         apply_console(config, raw)?;

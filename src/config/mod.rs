@@ -33,6 +33,7 @@
 mod builder;
 mod env;
 mod metrics;
+mod monitoring;
 mod pipeline;
 mod sinks;
 mod validate;
@@ -42,9 +43,12 @@ use std::path::Path;
 
 pub use builder::ConfigBuilder;
 pub use metrics::{MetricsConfig, ServerConfig};
+pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};
 pub use pipeline::{RedactionConfig, SamplingConfig, StoreConfig};
 pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};
-pub(crate) use validate::{Validated, ValidatedMetrics, ValidatedServer, ValidatedSink, ValidatedStore};
+pub(crate) use validate::{
+    Validated, ValidatedMetrics, ValidatedMonitoring, ValidatedServer, ValidatedSink, ValidatedStore,
+};
 pub(crate) mod validate_kinds {
     pub(crate) use super::validate::SinkKind;
 }
@@ -88,6 +92,8 @@ pub struct Config {
     pub sampling: SamplingConfig,
     /// The in-memory event store.
     pub store: StoreConfig,
+    /// The dashboard, its JSON API and the alert engine.
+    pub monitoring: MonitoringConfig,
 }
 
 impl Default for Config {
@@ -106,6 +112,7 @@ impl Default for Config {
             redaction: RedactionConfig::default(),
             sampling: SamplingConfig::default(),
             store: StoreConfig::default(),
+            monitoring: MonitoringConfig::default(),
         }
     }
 }

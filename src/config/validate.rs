@@ -26,6 +26,16 @@ pub(crate) struct Validated {
     pub(crate) redactor: crate::pipeline::Redactor,
     pub(crate) sampler: crate::pipeline::Sampler,
     pub(crate) store: Option<ValidatedStore>,
+    pub(crate) monitoring: Option<ValidatedMonitoring>,
+}
+
+/// Checked `[monitoring]`.
+#[derive(Debug)]
+pub(crate) struct ValidatedMonitoring {
+    pub(crate) token: Option<String>,
+    pub(crate) prometheus_url: Option<String>,
+    pub(crate) evaluate_every: Duration,
+    pub(crate) rules: Vec<crate::alerts::AlertRule>,
 }
 
 /// Checked `[store]`.
@@ -120,7 +130,79 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
         redactor: crate::pipeline::Redactor::new(&config.redaction.fields, &config.redaction.patterns)?,
         sampler: validate_sampling(&config.sampling)?,
         store: validate_store(&config.store)?,
+        monitoring: validate_monitoring(&config.monitoring)?,
     })
+}
+
+fn validate_token(key: &str, token: &Option<String>) -> Result<()> {
+    match token {
+        Some(token) if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic() && c != ';') => {
+            Err(Error::config(
+                key,
+                "<hidden>",
+                "must be non-empty printable ASCII without spaces or ';'",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn validate_monitoring(monitoring: &super::MonitoringConfig) -> Result<Option<ValidatedMonitoring>> {
+    if !monitoring.enabled {
+        return Ok(None);
+    }
+    validate_token("monitoring.token", &monitoring.token)?;
+    let prometheus_url = match monitoring.source {
+        super::MonitoringSource::Local => None,
+        super::MonitoringSource::Prometheus => {
+            let url = monitoring.prometheus_url.as_deref().unwrap_or("");
+            if !url.starts_with("http://") || url.len() <= "http://".len() {
+                return Err(Error::config(
+                    "monitoring.prometheus_url",
+                    url,
+                    "source = \"prometheus\" needs an http:// URL of the Prometheus server",
+                ));
+            }
+            Some(url.to_owned())
+        }
+    };
+    let evaluate_every = parse_interval("monitoring.evaluate_every", Some(&monitoring.evaluate_every))?
+        .unwrap_or(Duration::from_secs(1));
+    let mut rules = crate::alerts::AlertRule::defaults();
+    for (id, overrides) in &monitoring.rules {
+        let key = |field: &str| format!("monitoring.rules.{id}.{field}");
+        let Some(rule) = rules.iter_mut().find(|r| r.id == id) else {
+            return Err(Error::config(
+                format!("monitoring.rules.{id}"),
+                id,
+                "no such alert (success-rate, crv-failures, policy-denials, rollbacks)",
+            ));
+        };
+        for (field, value, slot) in [
+            ("threshold", overrides.threshold, &mut rule.threshold),
+            ("escalate_at", overrides.escalate_at, &mut rule.escalate_at),
+        ] {
+            if let Some(value) = value {
+                if !value.is_finite() {
+                    return Err(Error::config(key(field), value.to_string(), "must be a finite number"));
+                }
+                *slot = value;
+            }
+        }
+        if let Some(window) = parse_interval(&key("window"), overrides.window.as_deref())? {
+            rule.window = window;
+        }
+        if let Some(held) = overrides.for_duration.as_deref() {
+            rule.for_duration = humantime::parse_duration(held.trim())
+                .map_err(|err| Error::config(key("for"), held, format!("not a duration ({err})")))?;
+        }
+    }
+    Ok(Some(ValidatedMonitoring {
+        token: monitoring.token.clone(),
+        prometheus_url,
+        evaluate_every,
+        rules,
+    }))
 }
 
 fn validate_ratio(key: String, ratio: f64) -> Result<f64> {

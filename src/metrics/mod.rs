@@ -157,6 +157,11 @@ impl MetricsHandle {
         self.state.summary.summary(window, task_type)
     }
 
+    /// The recorder behind `/metrics` (for the alert gauges).
+    pub(crate) fn recorder(&self) -> Arc<dyn ::metrics::Recorder + Send + Sync> {
+        self.state.exporter.recorder()
+    }
+
     /// The Aureus metrics (names in use).
     pub fn aureus(&self) -> &AureusMetrics {
         &self.state.aureus

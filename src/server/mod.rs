@@ -1,12 +1,16 @@
-//! The HTTP listener: one address serving `/metrics` (and, later, the dashboard).
+//! The HTTP listener: one address serving `/metrics`, the dashboard at
+//! `/monitoring` and its JSON API under `/api/monitoring/`.
 //!
 //! It runs on its own thread with its own small tokio runtime, so it works
 //! the same from a synchronous `main` and inside the application's runtime,
 //! and never competes with the kernel's tasks. The port is bound inside
 //! [`crate::init`], so "address in use" is an error there, not a panic later.
 
+mod api;
 mod auth;
+mod page;
 mod routes;
+mod stream;
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -15,9 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::config::ValidatedServer;
+use crate::dashboard::Monitoring;
 use crate::error::{Error, Result};
 use crate::metrics::MetricsHandle;
-use crate::pipeline::worker_thread;
 
 /// How often histogram samples are moved into their buckets.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
@@ -31,7 +35,11 @@ pub(crate) struct Server {
 
 impl Server {
     /// Binds `config.listen` and starts serving.
-    pub(crate) fn start(config: &ValidatedServer, metrics: MetricsHandle) -> Result<Self> {
+    pub(crate) fn start(
+        config: &ValidatedServer,
+        metrics: MetricsHandle,
+        monitoring: Option<Monitoring>,
+    ) -> Result<Self> {
         let listener = std::net::TcpListener::bind(config.listen).map_err(|source| Error::Bind {
             addr: config.listen,
             source,
@@ -43,22 +51,20 @@ impl Server {
         listener
             .set_nonblocking(true)
             .map_err(|source| Error::Bind { addr, source })?;
+        // Not marked as sink workers: acknowledging an alert records an event.
+        // (No dependency of the server logs through `tracing`, so nothing loops.)
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .on_thread_start(worker_thread::mark_current)
             .build()
             .map_err(|source| Error::Worker {
                 sink: "http-server".to_owned(),
                 source,
             })?;
-        let app = routes::router(metrics.clone(), config.metrics_token.clone());
+        let app = routes::router(metrics.clone(), config.metrics_token.clone(), monitoring);
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("aureus-http".to_owned())
-            .spawn(move || {
-                worker_thread::mark_current();
-                runtime.block_on(serve(listener, app, metrics, stopped));
-            })
+            .spawn(move || runtime.block_on(serve(listener, app, metrics, stopped)))
             .map_err(|source| Error::Worker {
                 sink: "http-server".to_owned(),
                 source,

@@ -1,24 +1,27 @@
-//! The router: `/metrics` now; unknown paths 404, wrong methods 405, large bodies 413.
+//! The router: `/metrics`, the dashboard and its API; unknown paths 404,
+//! wrong methods 405, large bodies 413.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use super::auth::{require_bearer, BearerToken};
+use super::auth::{require_bearer, require_dashboard_token, BearerToken};
+use super::{api, page, stream};
+use crate::dashboard::Monitoring;
 use crate::metrics::MetricsHandle;
 
-/// Largest request body accepted (nothing served here needs one).
+/// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The exposition format's content type.
 const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub(crate) fn router(metrics: MetricsHandle, metrics_token: Option<String>) -> Router {
+pub(crate) fn router(metrics: MetricsHandle, metrics_token: Option<String>, monitoring: Option<Monitoring>) -> Router {
     let mut metrics_route = Router::new().route("/metrics", get(render_metrics)).with_state(metrics);
     if let Some(token) = metrics_token {
         metrics_route = metrics_route.layer(axum::middleware::from_fn_with_state(
@@ -26,10 +29,33 @@ pub(crate) fn router(metrics: MetricsHandle, metrics_token: Option<String>) -> R
             require_bearer,
         ));
     }
-    Router::new()
-        .merge(metrics_route)
-        .fallback(not_found)
+    let mut app = Router::new().merge(metrics_route);
+    if let Some(monitoring) = monitoring {
+        app = app.merge(dashboard_routes(monitoring));
+    }
+    app.fallback(not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+fn dashboard_routes(monitoring: Monitoring) -> Router {
+    let token = monitoring.token.clone();
+    let routes = Router::new()
+        .route("/monitoring", get(page::page))
+        .route("/monitoring/assets/{*path}", get(page::asset))
+        .route("/api/monitoring/metrics", get(api::metrics))
+        .route("/api/monitoring/timeseries", get(api::timeseries))
+        .route("/api/monitoring/events", get(api::events))
+        .route("/api/monitoring/alerts", get(api::alerts))
+        .route("/api/monitoring/alerts/{id}/ack", post(api::acknowledge))
+        .route("/api/monitoring/stream", get(stream::stream))
+        .with_state(monitoring);
+    match token {
+        Some(token) => routes.layer(axum::middleware::from_fn_with_state(
+            BearerToken(token),
+            require_dashboard_token,
+        )),
+        None => routes,
+    }
 }
 
 async fn render_metrics(State(metrics): State<MetricsHandle>) -> Response {

@@ -34,6 +34,7 @@ pub fn lossless() -> aureus_observability::SinkOptions {
 /// A stack with only a collecting sink, not installed globally.
 pub fn collecting(level: &str) -> (tracing::Dispatch, aureus_observability::Telemetry, Collect) {
     let config = aureus_observability::Config::builder()
+        .no_monitoring()
         .no_server()
         .log_level(level)
         .no_sinks()
