@@ -99,6 +99,11 @@ struct Cli {
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
 
+    /// Record an operator note (a `custom` event at WARN, the text as its
+    /// message) when the run starts — e.g. what this run is testing.
+    #[arg(long, value_name = "TEXT")]
+    note: Option<String>,
+
     /// After the run, keep serving `/metrics` this many seconds (or until
     /// Ctrl-C / SIGTERM) so a scraper can read the final values.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -862,7 +867,7 @@ async fn main() -> ExitCode {
     if let Some(addr) = telemetry.server_addr() {
         // On stdout, so scripts and tests can find the port when it was 0.
         println!("LISTENING {addr}");
-        eprintln!("kernel: metrics at http://{addr}/metrics");
+        eprintln!("kernel: metrics at http://{addr}/metrics, dashboard at http://{addr}/monitoring");
     }
 
     let seed = cli.seed.unwrap_or_else(rand::random);
@@ -884,6 +889,10 @@ async fn main() -> ExitCode {
         cli.failure_rate,
     );
 
+    if let Some(note) = &cli.note {
+        tracing::warn!(target: "aureus", event_type = "custom", name = "operator_note", "{note}");
+        kernel.counters.event(EventKind::Custom);
+    }
     let started = Instant::now();
     let lanes = start_workflows(&kernel, cli.workflows, seed);
     let reason = wait_for_stop(cli.duration, &mut signal).await;

@@ -250,7 +250,7 @@ fn start_metrics(config: &config::ValidatedMetrics) -> Result<Arc<metrics::Metri
         config.cardinality_limit,
         unit,
     ));
-    let summary = metrics::SummaryWindow::new(config.summary_retention, std::time::Duration::from_secs(10));
+    let summary = metrics::SummaryWindow::new(config.summary_retention, config.summary_bucket);
     Ok(Arc::new(metrics::MetricsState::new(aureus, exporter, summary)))
 }
 

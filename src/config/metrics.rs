@@ -23,6 +23,9 @@ pub struct MetricsConfig {
     pub duration_unit: DurationUnit,
     /// How far back summary figures reach (default `7days`).
     pub summary_retention: String,
+    /// Granularity of the summary window (default `10s`): figures over a time
+    /// range include the buckets it overlaps.
+    pub summary_bucket: String,
 }
 
 impl Default for MetricsConfig {
@@ -35,6 +38,7 @@ impl Default for MetricsConfig {
             duration_buckets_ms: DEFAULT_DURATION_BUCKETS_MS.to_vec(),
             duration_unit: DurationUnit::Milliseconds,
             summary_retention: "7days".to_owned(),
+            summary_bucket: "10s".to_owned(),
         }
     }
 }

@@ -55,6 +55,7 @@ pub(crate) struct ValidatedMetrics {
     pub(crate) duration_buckets_ms: Vec<f64>,
     pub(crate) duration_unit: crate::metrics::DurationUnit,
     pub(crate) summary_retention: Duration,
+    pub(crate) summary_bucket: Duration,
 }
 
 /// Checked `[server]`.
@@ -292,6 +293,15 @@ fn validate_metrics(metrics: &super::MetricsConfig) -> Result<Option<ValidatedMe
     }
     let summary_retention = parse_interval("metrics.summary_retention", Some(&metrics.summary_retention))?
         .unwrap_or(Duration::from_secs(7 * 86_400));
+    let summary_bucket =
+        parse_interval("metrics.summary_bucket", Some(&metrics.summary_bucket))?.unwrap_or(Duration::from_secs(10));
+    if summary_bucket > summary_retention {
+        return Err(Error::config(
+            "metrics.summary_bucket",
+            &metrics.summary_bucket,
+            "must not be longer than summary_retention",
+        ));
+    }
     Ok(Some(ValidatedMetrics {
         prefix: metrics.prefix.clone(),
         global_labels: metrics.global_labels.clone(),
@@ -299,6 +309,7 @@ fn validate_metrics(metrics: &super::MetricsConfig) -> Result<Option<ValidatedMe
         duration_buckets_ms: buckets.clone(),
         duration_unit: metrics.duration_unit,
         summary_retention,
+        summary_bucket,
     }))
 }
 
