@@ -100,7 +100,8 @@ struct Cli {
     listen: Option<String>,
 
     /// Record an operator note (a `custom` event at WARN, the text as its
-    /// message) when the run starts — e.g. what this run is testing.
+    /// message, correlation id `operator-note`) when the run starts — e.g.
+    /// what this run is testing.
     #[arg(long, value_name = "TEXT")]
     note: Option<String>,
 
@@ -890,7 +891,8 @@ async fn main() -> ExitCode {
     );
 
     if let Some(note) = &cli.note {
-        tracing::warn!(target: "aureus", event_type = "custom", name = "operator_note", "{note}");
+        let span = tracing::info_span!("operator_note", correlation_id = "operator-note");
+        span.in_scope(|| tracing::warn!(target: "aureus", event_type = "custom", name = "operator_note", "{note}"));
         kernel.counters.event(EventKind::Custom);
     }
     let started = Instant::now();

@@ -3,105 +3,16 @@
 //! `/metrics` under load, and a real Prometheus server scraping the demo
 //! whose counters must equal what the demo says it emitted.
 
+#[path = "support/demo.rs"]
+mod demo;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use demo::Demo;
 
 use prometheus::{http_get, promtool_check_metrics, PrometheusServer};
-
-fn kernel_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("examples").join("kernel")
-}
-
-/// A running demo kernel whose stdout lines arrive on a channel.
-struct Demo {
-    child: Child,
-    lines: Receiver<String>,
-    addr: SocketAddr,
-}
-
-impl Demo {
-    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Demo {
-        let mut command = Command::new(kernel_binary());
-        command
-            .current_dir(dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("AUREUS_") || key.starts_with("OTEL_") || key == "RUST_LOG" {
-                command.env_remove(key);
-            }
-        }
-        command.envs(env.iter().copied());
-        let mut child = command.spawn().expect("demo kernel (built by cargo test)");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut demo = Demo {
-            child,
-            lines,
-            addr: "127.0.0.1:0".parse().unwrap(),
-        };
-        let listening = demo.wait_for_line("LISTENING ", Duration::from_secs(30));
-        demo.addr = listening.parse().unwrap();
-        demo
-    }
-
-    fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.to_owned();
-                    }
-                }
-                Err(err) => panic!("no line starting with {prefix:?}: {err}"),
-            }
-        }
-    }
-
-    fn terminate(mut self) {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "demo exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "demo did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 #[ignore = "needs promtool; run via the README test command"]
@@ -208,4 +119,76 @@ fn real_prometheus_scrape_equals_what_the_demo_emitted() {
     assert!(p90 > 0.0 && p90 <= 600_000.0, "p90 = {p90}");
     assert_eq!(server.targets_up().unwrap(), 1);
     demo.terminate();
+}
+
+#[test]
+#[ignore = "needs prometheus; run via the README test command"]
+fn fleet_view_sums_two_kernels_from_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |seed: &'static str| {
+        [
+            "--workflows",
+            "4",
+            "--rate",
+            "600",
+            "--duration",
+            "4",
+            "--linger",
+            "120",
+            "--failure-rate",
+            "0.3",
+            "--seed",
+            seed,
+        ]
+    };
+    let mut first = Demo::start(dir.path(), &args("21"), &[]);
+    let mut second = Demo::start(dir.path(), &args("22"), &[]);
+    let server = PrometheusServer::start(&[first.addr, second.addr], Duration::from_secs(1)).unwrap();
+    let emitted = |demo: &mut Demo| -> serde_json::Value {
+        serde_json::from_str(&demo.wait_for_line("EMITTED ", Duration::from_secs(60))).unwrap()
+    };
+    let (a, b) = (emitted(&mut first), emitted(&mut second));
+    let total = |kind: &str| a[kind].as_u64().unwrap() + b[kind].as_u64().unwrap();
+
+    // A third process: the dashboard reading from Prometheus.
+    let config = aureus_observability::Config {
+        monitoring: aureus_observability::config::MonitoringConfig {
+            source: aureus_observability::config::MonitoringSource::Prometheus,
+            prometheus_url: Some(format!("http://{}", server.addr())),
+            ..Default::default()
+        },
+        ..aureus_observability::Config::builder()
+            .listen("127.0.0.1:0")
+            .no_sinks()
+            .build()
+            .unwrap()
+    };
+    let (_dispatch, fleet) = aureus_observability::build(config).unwrap();
+    let addr = fleet.server_addr().unwrap();
+    let want = [
+        ("stepEnds", total("step_end")),
+        ("rollbacks", total("rollback")),
+        ("policyChecks", total("policy_check")),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = serde_json::Value::Null;
+    loop {
+        let (status, body) = prometheus::http_get(addr, "/api/monitoring/metrics?timeRange=3600000", &[]).unwrap();
+        if status == 200 {
+            last = serde_json::from_str(&body).unwrap();
+            if want.iter().all(|(key, value)| last[key].as_u64() == Some(*value)) {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fleet totals never matched {want:?}: {last}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(last["source"], "prometheus");
+    assert!(want[0].1 > 0 && last["successRate"].as_f64().is_some());
+    fleet.shutdown(Duration::from_secs(5));
+    first.terminate();
+    second.terminate();
 }
