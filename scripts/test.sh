@@ -25,6 +25,8 @@ if [[ -z "${SKIP_LINT:-}" ]]; then
   cargo fmt --all -- --check
   echo "== clippy"
   cargo clippy --all-targets -- -D warnings
+  echo "== rustdoc"
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 fi
 
 echo "== tests (unit, integration, examples built, doc tests; ignored ones included)"

@@ -54,9 +54,9 @@
 //!
 //! [`build`] returns the subscriber as a [`tracing::Dispatch`] without
 //! installing it (handy in tests: `tracing::dispatcher::with_default`). The
-//! layers ([`AureusFilter`](pipeline::AureusFilter),
-//! [`CorrelationLayer`](correlation::CorrelationLayer),
-//! [`PipelineLayer`](pipeline::PipelineLayer)) are public for inspection.
+//! layers ([`pipeline::AureusFilter`],
+//! [`correlation::CorrelationLayer`],
+//! [`pipeline::PipelineLayer`]) are public for inspection.
 
 #![warn(missing_docs)]
 
@@ -166,7 +166,11 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
         (Some(server), Some(handle)) => Some(server::Server::start(server, handle.clone(), monitoring)?),
         _ => None,
     };
-    let telemetry = Telemetry::new(pipeline, metrics_handle, server, store, alerting);
+    let upkeep = match (&server, &metrics_handle) {
+        (None, Some(handle)) => Some(metrics::Upkeep::start(handle.clone())?),
+        _ => None,
+    };
+    let telemetry = Telemetry::new(pipeline, metrics_handle, server, store, alerting, upkeep);
     if let Some(id) = validated.default_correlation_id {
         correlation::set_default(Some(id));
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::alerts::{AckError, Alert, Alerting};
-use crate::metrics::MetricsHandle;
+use crate::metrics::{MetricsHandle, Upkeep};
 use crate::pipeline::Pipeline;
 use crate::server::Server;
 use crate::sinks::{SinkHealth, SinkManager, SinkReport};
@@ -24,6 +24,8 @@ pub struct Telemetry {
     server: Option<Server>,
     store: Option<EventStore>,
     alerting: Option<Arc<Alerting>>,
+    /// Histogram upkeep when no listener does it; stops on drop.
+    _upkeep: Option<Upkeep>,
     done: bool,
 }
 
@@ -82,6 +84,7 @@ impl Telemetry {
         server: Option<Server>,
         store: Option<EventStore>,
         alerting: Option<Arc<Alerting>>,
+        upkeep: Option<Upkeep>,
     ) -> Self {
         Telemetry {
             pipeline,
@@ -89,6 +92,7 @@ impl Telemetry {
             server,
             store,
             alerting,
+            _upkeep: upkeep,
             done: false,
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! An Aureus event is a `tracing` event with target `aureus` (or below it,
 //! e.g. `aureus::scheduler`) and a field `event_type` naming its kind. The
-//! typed helpers in [`helpers`] emit exactly the events a hand-written
+//! typed helpers (one per kind, e.g. [`StepEnd`]) emit exactly the events a hand-written
 //! `tracing::info!(target: "aureus", event_type = "step_end", …)` would, so
 //! every layer handles both identically.
 //!

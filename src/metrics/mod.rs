@@ -2,7 +2,7 @@
 //!
 //! Every Aureus event (target `aureus`, field `event_type`) updates the
 //! contract's metrics — regardless of the level filter and of sink sampling —
-//! through the [`metrics`](::metrics) facade's [`Recorder`](::metrics::Recorder)
+//! through the `metrics` facade's `Recorder`
 //! interface into `metrics-exporter-prometheus`:
 //!
 //! | metric | type | labels |
@@ -118,6 +118,52 @@ fn summary_event<'a>(record: &'a Record, sample: &MetricSample<'a>) -> SummaryEv
         EventKind::CrvResult => SummaryEvent::CrvResult { blocked: sample.second },
         EventKind::Rollback => SummaryEvent::Rollback,
         _ => SummaryEvent::Other,
+    }
+}
+
+/// Moves histogram samples into their buckets every few seconds when no HTTP
+/// listener does it (samples would otherwise pile up until a render).
+pub(crate) struct Upkeep {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Upkeep {
+    /// How often.
+    const EVERY: Duration = Duration::from_secs(5);
+
+    pub(crate) fn start(metrics: MetricsHandle) -> crate::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("aureus-metrics-upkeep".to_owned())
+            .spawn(move || {
+                let mut since = std::time::Instant::now();
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if since.elapsed() >= Self::EVERY {
+                        metrics.run_upkeep();
+                        since = std::time::Instant::now();
+                    }
+                }
+            })
+            .map_err(|source| crate::Error::Worker {
+                sink: "metrics-upkeep".to_owned(),
+                source,
+            })?;
+        Ok(Upkeep {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Upkeep {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

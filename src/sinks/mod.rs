@@ -5,7 +5,7 @@
 //! instrumented code never waits on a sink's I/O. An error, a panic or a hang
 //! in one sink is caught, counted and visible in its [`SinkHealth`], and a
 //! sink that keeps failing is backed off (circuit breaker). Built-in sinks:
-//! [`console`], [`file`] and the event store; [`SinkManager`] adds, removes,
+//! [`console`], [`mod@file`] and the event store; [`SinkManager`] adds, removes,
 //! enables and disables any of them at run time.
 
 mod async_sink;
