@@ -134,8 +134,6 @@ pub struct Record {
     pub target: &'static str,
     /// The parsed kind, when `event_type` names one of the contract's kinds.
     pub kind: Option<EventKind>,
-    /// The correlation id in force where the event was recorded.
-    pub correlation_id: Option<CorrelationId>,
     /// The `tracing` id of the innermost span enclosing the event.
     pub span_id: Option<u64>,
     /// The name of the innermost span enclosing the event.
@@ -144,6 +142,9 @@ pub struct Record {
     pub trace_id: Option<u128>,
     event_type: Option<EventTypeText>,
     message: Option<Range<u32>>,
+    /// The correlation id, copied into the text buffer (no shared reference
+    /// count bouncing between the kernel's and the sinks' threads).
+    correlation: Option<Range<u32>>,
     fields: SmallVec<[(&'static str, Slot); INLINE_FIELDS]>,
     text: String,
     json: OnceLock<String>,
@@ -176,7 +177,7 @@ impl Record {
             level,
             target,
             kind: None,
-            correlation_id: None,
+            correlation: None,
             span_id: None,
             span_name: None,
             trace_id: None,
@@ -191,7 +192,7 @@ impl Record {
     /// Drops everything recorded, keeping the buffers' capacity (for reuse).
     pub(crate) fn clear(&mut self) {
         self.kind = None;
-        self.correlation_id = None;
+        self.correlation = None;
         self.span_id = None;
         self.span_name = None;
         self.trace_id = None;
@@ -255,6 +256,16 @@ impl Record {
             Some(kind) => EventTypeText::Known(kind),
             None => EventTypeText::Other(self.store(value)),
         });
+    }
+
+    /// The correlation id in force where the event was recorded.
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.correlation.as_ref().map(|range| self.text_at(range))
+    }
+
+    /// Sets the correlation id.
+    pub fn set_correlation_id(&mut self, id: &CorrelationId) {
+        self.correlation = Some(self.store(id.as_str()));
     }
 
     /// The event's message (`message` field), when present.
@@ -348,8 +359,8 @@ impl serde::Serialize for JsonRecord<'_> {
         if let Some(message) = r.message() {
             map.serialize_entry("message", message)?;
         }
-        if let Some(id) = &r.correlation_id {
-            map.serialize_entry("correlation_id", id.as_str())?;
+        if let Some(id) = r.correlation_id() {
+            map.serialize_entry("correlation_id", id)?;
         }
         if let Some(id) = r.span_id {
             map.serialize_entry("span_id", &id)?;

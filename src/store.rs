@@ -34,7 +34,7 @@ pub struct EventQuery {
 impl EventQuery {
     fn matches(&self, record: &Record) -> bool {
         let same = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
-        same(&self.correlation_id, record.correlation_id.as_ref().map(|c| c.as_str()))
+        same(&self.correlation_id, record.correlation_id())
             && same(&self.event_type, record.event_type())
             && same(&self.workflow_id, record.str_field(fields::WORKFLOW_ID))
             && self.start.is_none_or(|start| record.timestamp >= start)
@@ -158,7 +158,7 @@ mod tests {
         let mut r = Record::new(tracing::Level::INFO, "aureus");
         r.timestamp = at;
         r.set_event_type(kind);
-        r.correlation_id = Some(crate::CorrelationId::new(corr).unwrap());
+        r.set_correlation_id(&crate::CorrelationId::new(corr).unwrap());
         r.push_field("workflow_id", Value::Str(workflow));
         r.push_field("n", Value::U64(n));
         Arc::new(r)

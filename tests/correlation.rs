@@ -12,7 +12,7 @@ fn ids_of(records: &[std::sync::Arc<aureus_observability::Record>], workflow: &s
     records
         .iter()
         .filter(|r| r.str_field("workflow_id") == Some(workflow))
-        .map(|r| r.correlation_id.as_ref().map(|c| c.to_string()))
+        .map(|r| r.correlation_id().map(str::to_owned))
         .collect()
 }
 
@@ -123,7 +123,7 @@ fn innermost_source_wins_and_the_default_applies_last() {
             .clone()
     };
     let records = collect.records();
-    let id = |case| by_case(&records, case).correlation_id.as_ref().map(|c| c.to_string());
+    let id = |case| by_case(&records, case).correlation_id().map(str::to_owned);
     assert_eq!(id("span").as_deref(), Some("span-id"));
     assert_eq!(id("scope inside span").as_deref(), Some("scope-id"));
     assert_eq!(id("span created in scope").as_deref(), Some("scope-id"));
@@ -133,9 +133,9 @@ fn innermost_source_wins_and_the_default_applies_last() {
 
     let records = collect_info.records();
     let under = by_case(&records, "under debug span");
-    assert_eq!(under.correlation_id.as_ref().unwrap().as_str(), "debug-span");
+    assert_eq!(under.correlation_id().unwrap(), "debug-span");
     let bad = by_case(&records, "bad id");
-    assert_eq!(bad.correlation_id.as_ref().unwrap().as_str(), "debug-span");
+    assert_eq!(bad.correlation_id().unwrap(), "debug-span");
     assert!(
         !bad.json_line().contains("has space"),
         "invalid id written as-is: {}",

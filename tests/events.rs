@@ -27,7 +27,7 @@ fn essence(r: &Record) -> Essence {
         kind: r.kind,
         // Debug keeps the type: U64(5) differs from I64(5) and Str("5").
         fields: r.fields().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect(),
-        correlation_id: r.correlation_id.as_ref().map(|c| c.to_string()),
+        correlation_id: r.correlation_id().map(str::to_owned),
     }
 }
 
@@ -203,7 +203,7 @@ fn helpers_and_hand_written_events_are_identical() {
         let (a, b) = pairs(helper, by_hand);
         assert_eq!(essence(&a), essence(&b));
         assert!(a.is_aureus_event());
-        assert_eq!(a.correlation_id.as_ref().unwrap().as_str(), "wf-eq");
+        assert_eq!(a.correlation_id().unwrap(), "wf-eq");
         kinds.push(a.kind.unwrap());
     }
     assert_eq!(kinds, EventKind::ALL.to_vec(), "one helper per kind, in contract order");

@@ -182,15 +182,21 @@ fn alerts_fire_escalate_get_acknowledged_and_resolve_over_http() {
         metrics.contains(r#"aureus_alerts_firing{alert="success-rate",severity="critical"} 1"#),
         "{metrics}"
     );
-    let (_, events) = get_json(addr, "/api/monitoring/events?type=custom&limit=100");
-    assert!(
-        events["events"]
+    // The acknowledgement is recorded as an event (it reaches the store asynchronously).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, events) = get_json(addr, "/api/monitoring/events?type=custom&limit=1000");
+        let recorded = events["events"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["alert_id"] == "rollbacks" && e["acknowledged_by"] == "ada"),
-        "{events}"
-    );
+            .any(|e| e["alert_id"] == "rollbacks" && e["acknowledged_by"] == "ada");
+        if recorded {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no acknowledgement event: {events}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // Everything ages out of the 3 s window: all resolve, acknowledgement cleared.
     tracing::dispatcher::with_default(&dispatch, || {

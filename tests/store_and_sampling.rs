@@ -66,9 +66,7 @@ fn store_answers_every_filter_newest_first() {
         ..Default::default()
     });
     assert_eq!(by_corr.len(), 8);
-    assert!(by_corr
-        .iter()
-        .all(|r| r.correlation_id.as_ref().unwrap().as_str() == "corr-1"));
+    assert!(by_corr.iter().all(|r| r.correlation_id().unwrap() == "corr-1"));
     let by_type = query(EventQuery {
         event_type: Some("step_end".into()),
         ..Default::default()

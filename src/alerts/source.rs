@@ -85,7 +85,7 @@ fn culprit(store: &EventStore, rule: &AlertRule) -> (Option<String>, Option<Stri
         .map(|r| {
             (
                 r.str_field(fields::WORKFLOW_ID).map(str::to_owned),
-                r.correlation_id.as_ref().map(|c| c.to_string()),
+                r.correlation_id().map(str::to_owned),
             )
         })
         .unwrap_or_default()

@@ -31,4 +31,4 @@ pub use layer::CorrelationLayer;
 pub use resolve::{current, default, invalid_ids_rejected, scope, set_default};
 pub use spawn::{spawn, spawn_blocking, spawn_thread};
 
-pub(crate) use resolve::{count_invalid, resolve_for};
+pub(crate) use resolve::{count_invalid, visit_resolved};

@@ -88,6 +88,24 @@ pub(crate) fn resolve_for<'a, R: LookupSpan<'a>>(
     leaf: Option<SpanRef<'a, R>>,
     with_default: bool,
 ) -> Option<CorrelationId> {
+    let mut found = None;
+    visit_resolved(leaf, with_default, |id| found = Some(id.clone()));
+    found
+}
+
+/// Like [`resolve_for`], but lends the id to `visit` instead of cloning it
+/// (the hot path copies the text and never touches the shared reference count).
+pub(crate) fn visit_resolved<'a, R: LookupSpan<'a>>(
+    leaf: Option<SpanRef<'a, R>>,
+    with_default: bool,
+    visit: impl FnOnce(&CorrelationId),
+) {
+    let mut visit = Some(visit);
+    let mut call = |id: &CorrelationId| {
+        if let Some(visit) = visit.take() {
+            visit(id);
+        }
+    };
     let found = SCOPE
         .try_with(|scope| {
             let scope = scope.borrow();
@@ -95,22 +113,30 @@ pub(crate) fn resolve_for<'a, R: LookupSpan<'a>>(
                 for span in leaf.scope() {
                     if let Some(frame) = scope.as_ref() {
                         if frame.anchor.as_ref() == Some(&span.id()) {
-                            return Some(frame.id.clone());
+                            call(&frame.id);
+                            return true;
                         }
                     }
                     if let Some(found) = span.extensions().get::<SpanCorrelation>() {
-                        return Some(found.0.clone());
+                        call(&found.0);
+                        return true;
                     }
                 }
             }
-            scope.as_ref().map(|frame| frame.id.clone())
+            match scope.as_ref() {
+                Some(frame) => {
+                    call(&frame.id);
+                    true
+                }
+                None => false,
+            }
         })
-        .ok()
-        .flatten();
-    match found {
-        Some(id) => Some(id),
-        None if with_default => default(),
-        None => None,
+        .unwrap_or(false);
+    if !found && with_default {
+        let guard = DEFAULT.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(id) = guard.as_ref() {
+            call(id);
+        }
     }
 }
 

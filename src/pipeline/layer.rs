@@ -16,7 +16,7 @@ use super::queue::SinkHandle;
 use super::redact::Redactor;
 use super::sampling::Sampler;
 use super::worker_thread;
-use crate::correlation::{count_invalid, resolve_for, CorrelationId};
+use crate::correlation::{count_invalid, visit_resolved, CorrelationId};
 use crate::metrics::MetricsState;
 use crate::record::{Record, RecordVisitor, Value};
 
@@ -162,5 +162,8 @@ where
             None
         }
     });
-    record.correlation_id = explicit.or_else(|| resolve_for(leaf, true));
+    match explicit {
+        Some(id) => record.set_correlation_id(&id),
+        None => visit_resolved(leaf, true, |id| record.set_correlation_id(id)),
+    }
 }

@@ -163,19 +163,19 @@ fn format_compact(out: &mut String, record: &Record, ansi: bool) {
         paint(out, ansi, DIM, format_args!("{name}="));
         push_value(out, &value, true);
     }
-    if let Some(id) = &record.correlation_id {
+    if let Some(id) = record.correlation_id() {
         out.push(' ');
         paint(out, ansi, DIM, "correlation_id=");
-        out.push_str(id.as_str());
+        out.push_str(id);
     }
 }
 
 fn format_pretty(out: &mut String, record: &Record, ansi: bool) {
     header(out, record, ansi);
-    if let Some(id) = &record.correlation_id {
+    if let Some(id) = record.correlation_id() {
         out.push_str("\n    ");
         paint(out, ansi, DIM, "correlation_id: ");
-        out.push_str(id.as_str());
+        out.push_str(id);
     }
     for (name, value) in record.fields() {
         out.push_str("\n    ");
@@ -216,7 +216,7 @@ INJECTED 1970 ERROR fake",
         );
         record.push_field("gate_name", Value::Str("schema check"));
         record.push_field("passed", Value::Bool(false));
-        record.correlation_id = Some(crate::CorrelationId::new("wf-1").unwrap());
+        record.set_correlation_id(&crate::CorrelationId::new("wf-1").unwrap());
         sink.write(&[Arc::new(record)]).unwrap();
         let bytes = out.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
