@@ -9,6 +9,8 @@
 mod browser;
 #[path = "support/demo.rs"]
 mod demo;
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 

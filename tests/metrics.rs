@@ -3,6 +3,8 @@
 //! self-metrics, and the HTTP listener's behaviour under bad requests.
 
 mod common;
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 

@@ -2,6 +2,8 @@
 //! events, alerts firing / acknowledged / resolved, the live stream, auth,
 //! and the Prometheus rules generated from the same definitions.
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 

@@ -5,6 +5,8 @@
 
 #[path = "support/demo.rs"]
 mod demo;
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 
@@ -68,8 +70,10 @@ fn real_prometheus_scrape_equals_what_the_demo_emitted() {
             "8",
             "--rate",
             "1500",
+            // Long enough for several scrapes while emitting (Prometheus picks up a new
+            // target ~5 s after start), so `rate()` over the histogram is defined.
             "--duration",
-            "6",
+            "12",
             "--linger",
             "120",
             "--failure-rate",

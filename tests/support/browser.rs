@@ -5,6 +5,8 @@
 //! Use it from an integration test with
 //!
 //! ```ignore
+//! #[path = "support/http.rs"]
+//! mod http;
 //! #[path = "support/browser.rs"]
 //! mod browser;
 //!
@@ -21,7 +23,9 @@
 //! `scripts/install-peers.sh`. A missing binary is always an `Err` (never a
 //! silent pass). Every wait in this module is bounded: each WebDriver command
 //! is one HTTP exchange of at most 60 s, and the session caps page loads and
-//! scripts at 30 s. Only `std`, `serde_json` and `tempfile` are used.
+//! scripts at 30 s. Only `std`, `serde_json` and `tempfile` are used; HTTP
+//! goes through the shared client in `support/http.rs`, which the test crate
+//! must declare as `mod http` at its root.
 //!
 //! Everything the browser writes (profile, `TMPDIR`, XDG config and cache
 //! dirs, chromedriver's log) lives in one temporary directory; dropping the
@@ -29,16 +33,18 @@
 //! still running from that directory, and removes it.
 #![allow(dead_code)]
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::http::{free_loopback_port, percent_encode};
 
 /// Where Debian's `chromium-driver` puts the driver.
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -71,9 +77,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound for one WebDriver command (one HTTP exchange), including
 /// `POST /session`, which launches the browser.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Connect timeout of [`http_request`] (loopback: anything slower is broken).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Upper bound for `DELETE /session` when the [`Browser`] is dropped.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -219,7 +222,7 @@ impl Browser {
             let poll_timeout = deadline
                 .saturating_duration_since(Instant::now())
                 .clamp(Duration::from_millis(100), Duration::from_secs(5));
-            let last = match http_request(self.addr, "GET", "/status", None, poll_timeout) {
+            let last = match webdriver_http(self.addr, "GET", "/status", None, poll_timeout) {
                 Ok((code, body)) => {
                     let body = String::from_utf8_lossy(&body).into_owned();
                     match serde_json::from_str::<Value>(&body) {
@@ -457,7 +460,7 @@ impl Browser {
             None if method == "POST" => Some("{}".to_string()),
             None => None,
         };
-        let (code, bytes) = http_request(self.addr, method, path, body.as_deref().map(str::as_bytes), timeout)?;
+        let (code, bytes) = webdriver_http(self.addr, method, path, body.as_deref(), timeout)?;
         let text = String::from_utf8_lossy(&bytes);
         let mut v: Value = serde_json::from_str(&text).map_err(|e| {
             format!(
@@ -545,7 +548,7 @@ impl Drop for Browser {
         // Deleting the session makes chromedriver close the browser and wait
         // for it. If that fails, the kills below do the job.
         let quit = match self.session.take() {
-            Some(sid) => http_request(self.addr, "DELETE", &format!("/session/{sid}"), None, QUIT_TIMEOUT)
+            Some(sid) => webdriver_http(self.addr, "DELETE", &format!("/session/{sid}"), None, QUIT_TIMEOUT)
                 .is_ok_and(|(code, _)| (200..300).contains(&code)),
             None => false,
         };
@@ -706,32 +709,6 @@ fn spawn_error(name: &str, e: &io::Error) -> String {
     }
 }
 
-/// A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it,
-/// close). Another process may take it before we use it; `start` retries.
-fn free_loopback_port() -> Result<u16, String> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| format!("local_addr of 127.0.0.1:0 listener: {e}"))?
-        .port();
-    drop(listener);
-    Ok(port)
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, for a URL
-/// path segment or query-string value.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 /// Decodes base64 (standard or URL-safe alphabet, padding optional, ASCII
 /// whitespace ignored).
 pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
@@ -822,193 +799,20 @@ fn end_processes_mentioning(dir: &Path, grace: Duration) {
     let _ = wait_gone(EXIT_TIMEOUT);
 }
 
-// ---------------------------------------------------------------------------
-// HTTP/1.1 client
-// ---------------------------------------------------------------------------
-
-/// A minimal HTTP/1.1 request over a fresh connection to `addr`
-/// (`Connection: close`, `Accept-Encoding: identity`); a `body` is sent as
-/// `Content-Type: application/json` with its `Content-Length`.
-///
-/// Returns the status code and the raw body; handles `Content-Length`,
-/// `Transfer-Encoding: chunked`, and bodies delimited by connection close.
-/// Connecting times out after 10 s; the whole exchange after `timeout`.
-pub fn http_request(
+/// One WebDriver HTTP exchange with chromedriver through
+/// [`crate::http::request`]: `Accept: application/json`, and a `body` (JSON
+/// text) sent as `Content-Type: application/json; charset=utf-8`. Returns the
+/// status code and the raw body; the whole exchange is bounded by `timeout`.
+fn webdriver_http(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    body: Option<&[u8]>,
+    body: Option<&str>,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
-    let ctx = |what: &str, e: &dyn fmt::Display| format!("{method} http://{addr}{path}: {what}: {e}");
-    let deadline = Instant::now() + timeout;
-    let remaining = || deadline.saturating_duration_since(Instant::now());
-    let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT.min(timeout)).map_err(|e| ctx("connect", &e))?;
-    let _ = stream.set_nodelay(true);
-
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\
-         Accept-Encoding: identity\r\nUser-Agent: aureus-test-support\r\n"
-    );
-    if let Some(body) = body {
-        let _ = write!(
-            req,
-            "Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n",
-            body.len()
-        );
+    let mut headers = vec![("Accept", "application/json")];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json; charset=utf-8"));
     }
-    req.push_str("\r\n");
-    let mut request = req.into_bytes();
-    request.extend_from_slice(body.unwrap_or_default());
-    stream
-        .set_write_timeout(Some(remaining().max(Duration::from_millis(1))))
-        .map_err(|e| ctx("socket timeout", &e))?;
-    stream.write_all(&request).map_err(|e| ctx("write", &e))?;
-
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 64 * 1024];
-    let mut head: Option<Head> = None;
-    loop {
-        if head.is_none() {
-            head = parse_head(&buf).map_err(|e| ctx("response", &e))?;
-        }
-        if let Some(h) = &head {
-            if let Some(body) = complete_body(h, &buf[h.len..], false).map_err(|e| ctx("body", &e))? {
-                return Ok((h.status, body));
-            }
-        }
-        let left = remaining();
-        if left.is_zero() {
-            return Err(ctx("timeout", &format!("no complete response within {timeout:?}")));
-        }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| ctx("socket timeout", &e))?;
-        let n = match stream.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Err(ctx("timeout", &format!("no complete response within {timeout:?}")))
-            }
-            Err(e) => return Err(ctx("read", &e)),
-        };
-        if n == 0 {
-            // EOF: the response must be complete now.
-            let h = match head {
-                Some(h) => h,
-                None => parse_head(&buf)
-                    .map_err(|e| ctx("response", &e))?
-                    .ok_or_else(|| ctx("response", &"connection closed before the end of the headers"))?,
-            };
-            return match complete_body(&h, &buf[h.len..], true).map_err(|e| ctx("body", &e))? {
-                Some(body) => Ok((h.status, body)),
-                None => Err(ctx("body", &"connection closed before the end of the body")),
-            };
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// Status line and the framing-relevant headers of a response.
-struct Head {
-    /// Bytes up to and including the blank line.
-    len: usize,
-    status: u16,
-    content_length: Option<usize>,
-    chunked: bool,
-}
-
-/// `Ok(None)` while the header block is incomplete.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
-    };
-    let text = std::str::from_utf8(&buf[..end]).map_err(|_| "headers are not UTF-8".to_string())?;
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let (version, code) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!("not an HTTP/1.x status line: {status_line:?}"));
-    }
-    let status: u16 = code
-        .parse()
-        .map_err(|_| format!("bad status code in {status_line:?}"))?;
-    let mut head = Head {
-        len: end + 4,
-        status,
-        content_length: None,
-        chunked: false,
-    };
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("content-length") {
-            head.content_length = Some(value.parse().map_err(|_| format!("bad Content-Length {value:?}"))?);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            head.chunked = value
-                .split(',')
-                .any(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
-        }
-    }
-    Ok(Some(head))
-}
-
-/// The decoded body once `rest` (everything after the headers) holds all of
-/// it; `Ok(None)` while more bytes are needed. `eof` marks that no more will
-/// come (which completes a body that has neither length nor chunking).
-fn complete_body(head: &Head, rest: &[u8], eof: bool) -> Result<Option<Vec<u8>>, String> {
-    if head.status == 204 || head.status == 304 || (100..200).contains(&head.status) {
-        return Ok(Some(Vec::new()));
-    }
-    if head.chunked {
-        // A chunked message ends with CRLF CRLF (last chunk, trailers, blank
-        // line): only then is a full decode worth trying, which keeps large
-        // bodies (screenshots) linear rather than quadratic.
-        if !eof && !rest.ends_with(b"\r\n\r\n") {
-            return Ok(None);
-        }
-        return decode_chunked(rest);
-    }
-    if let Some(len) = head.content_length {
-        return Ok((rest.len() >= len).then(|| rest[..len].to_vec()));
-    }
-    Ok(eof.then(|| rest.to_vec()))
-}
-
-/// Decodes a chunked body; `Ok(None)` if it is not complete yet. Trailers are
-/// skipped.
-fn decode_chunked(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    let mut body = Vec::new();
-    loop {
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return Ok(None);
-        };
-        let size_line = std::str::from_utf8(&rest[..eol]).map_err(|_| "chunk size line is not UTF-8".to_string())?;
-        let size_hex = size_line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_hex, 16).map_err(|_| format!("bad chunk size line {size_line:?}"))?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            // Trailer section: header lines, then an empty line.
-            loop {
-                let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-                    return Ok(None);
-                };
-                if eol == 0 {
-                    return Ok(Some(body));
-                }
-                rest = &rest[eol + 2..];
-            }
-        }
-        if rest.len() < size + 2 {
-            return Ok(None);
-        }
-        if &rest[size..size + 2] != b"\r\n" {
-            return Err("chunk data not followed by CRLF".to_string());
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
+    crate::http::request(addr, method, path, &headers, body.map(str::as_bytes), timeout)
 }

@@ -5,9 +5,14 @@
 //! Use it from an integration test with
 //!
 //! ```ignore
+//! #[path = "support/http.rs"]
+//! mod http;
 //! #[path = "support/prometheus.rs"]
 //! mod prometheus;
 //! ```
+//!
+//! (HTTP goes through the shared client in `support/http.rs`, which the test
+//! crate must declare as `mod http` at its root.)
 //!
 //! The binaries come from Debian's `prometheus` package, installed by
 //! `scripts/install-peers.sh`. A missing binary is always an `Err` (never a
@@ -18,11 +23,14 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::http::free_loopback_port;
+pub use crate::http::percent_encode;
 
 /// What to run when a peer binary is missing.
 const INSTALL_HINT: &str = "run scripts/install-peers.sh";
@@ -32,12 +40,6 @@ const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Upper bound for `prometheus` to answer `GET /-/ready` with 200.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Read/write/connect timeout of [`http_get`].
-const HTTP_IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Upper bound for a whole [`http_get`] exchange, however the server trickles.
-const HTTP_TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Interval between two polls of [`PrometheusServer::wait_until`].
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -412,18 +414,6 @@ impl Drop for PrometheusServer {
     }
 }
 
-/// A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it,
-/// close). Another process may take it before we use it; `start` retries.
-fn free_loopback_port() -> Result<u16, String> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| format!("local_addr of 127.0.0.1:0 listener: {e}"))?
-        .port();
-    drop(listener);
-    Ok(port)
-}
-
 fn log_file(path: &Path) -> Result<fs::File, String> {
     fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))
 }
@@ -458,194 +448,15 @@ fn sample_value(pair: &serde_json::Value) -> Result<f64, String> {
     }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters, for a
-/// query-string value.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------
 // HTTP GET
 // ---------------------------------------------------------------------------
 
-/// A minimal HTTP/1.1 `GET` over a fresh connection (`Connection: close`,
-/// `Accept-Encoding: identity` unless `headers` say otherwise).
-///
-/// Returns the status code and the body as UTF-8 text; handles
-/// `Content-Length`, `Transfer-Encoding: chunked`, and bodies delimited by
-/// connection close. Connect, read and write time out after 10 s each; the
-/// whole exchange after 30 s.
+/// A minimal HTTP/1.1 `GET` over a fresh connection: [`crate::http::get`]
+/// (`Connection: close`, `Accept-Encoding: identity` unless `headers` say
+/// otherwise; `Content-Length`, chunked and close-delimited bodies; connect
+/// bounded by 10 s, the whole exchange by 30 s). Returns the status code and
+/// the body, which must be UTF-8.
 pub fn http_get(addr: SocketAddr, path_and_query: &str, headers: &[(&str, &str)]) -> Result<(u16, String), String> {
-    let ctx = |what: &str, e: &dyn std::fmt::Display| format!("GET http://{addr}{path_and_query}: {what}: {e}");
-    let deadline = Instant::now() + HTTP_TOTAL_TIMEOUT;
-    let mut stream = TcpStream::connect_timeout(&addr, HTTP_IO_TIMEOUT).map_err(|e| ctx("connect", &e))?;
-    stream
-        .set_read_timeout(Some(HTTP_IO_TIMEOUT))
-        .and_then(|_| stream.set_write_timeout(Some(HTTP_IO_TIMEOUT)))
-        .map_err(|e| ctx("socket timeouts", &e))?;
-
-    let mut req = format!("GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
-    if !has("accept-encoding") {
-        req.push_str("Accept-Encoding: identity\r\n");
-    }
-    if !has("user-agent") {
-        req.push_str("User-Agent: aureus-test-support\r\n");
-    }
-    for (k, v) in headers {
-        let _ = write!(req, "{k}: {v}\r\n");
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).map_err(|e| ctx("write", &e))?;
-
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let mut head: Option<Head> = None;
-    loop {
-        if head.is_none() {
-            head = parse_head(&buf).map_err(|e| ctx("response", &e))?;
-        }
-        if let Some(h) = &head {
-            if let Some(body) = complete_body(h, &buf[h.len..], false).map_err(|e| ctx("body", &e))? {
-                return finish(h.status, body).map_err(|e| ctx("body", &e));
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(ctx(
-                "timeout",
-                &format!("no complete response within {HTTP_TOTAL_TIMEOUT:?}"),
-            ));
-        }
-        let n = match stream.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ctx("read", &e)),
-        };
-        if n == 0 {
-            // EOF: the response must be complete now.
-            let h = match head {
-                Some(h) => h,
-                None => parse_head(&buf)
-                    .map_err(|e| ctx("response", &e))?
-                    .ok_or_else(|| ctx("response", &"connection closed before the end of the headers"))?,
-            };
-            return match complete_body(&h, &buf[h.len..], true).map_err(|e| ctx("body", &e))? {
-                Some(body) => finish(h.status, body).map_err(|e| ctx("body", &e)),
-                None => Err(ctx("body", &"connection closed before the end of the body")),
-            };
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// Status line and the framing-relevant headers of a response.
-struct Head {
-    /// Bytes up to and including the blank line.
-    len: usize,
-    status: u16,
-    content_length: Option<usize>,
-    chunked: bool,
-}
-
-/// `Ok(None)` while the header block is incomplete.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
-    };
-    let text = std::str::from_utf8(&buf[..end]).map_err(|_| "headers are not UTF-8".to_string())?;
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let (version, code) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!("not an HTTP/1.x status line: {status_line:?}"));
-    }
-    let status: u16 = code
-        .parse()
-        .map_err(|_| format!("bad status code in {status_line:?}"))?;
-    let mut head = Head {
-        len: end + 4,
-        status,
-        content_length: None,
-        chunked: false,
-    };
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("content-length") {
-            head.content_length = Some(value.parse().map_err(|_| format!("bad Content-Length {value:?}"))?);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            head.chunked = value
-                .split(',')
-                .any(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
-        }
-    }
-    Ok(Some(head))
-}
-
-/// The decoded body once `rest` (everything after the headers) holds all of
-/// it; `Ok(None)` while more bytes are needed. `eof` marks that no more will
-/// come (which completes a body that has neither length nor chunking).
-fn complete_body(head: &Head, rest: &[u8], eof: bool) -> Result<Option<Vec<u8>>, String> {
-    if head.status == 204 || head.status == 304 || (100..200).contains(&head.status) {
-        return Ok(Some(Vec::new()));
-    }
-    if head.chunked {
-        return decode_chunked(rest);
-    }
-    if let Some(len) = head.content_length {
-        return Ok((rest.len() >= len).then(|| rest[..len].to_vec()));
-    }
-    Ok(eof.then(|| rest.to_vec()))
-}
-
-/// Decodes a chunked body; `Ok(None)` if it is not complete yet. Trailers are
-/// skipped.
-fn decode_chunked(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    let mut body = Vec::new();
-    loop {
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return Ok(None);
-        };
-        let size_line = std::str::from_utf8(&rest[..eol]).map_err(|_| "chunk size line is not UTF-8".to_string())?;
-        let size_hex = size_line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_hex, 16).map_err(|_| format!("bad chunk size line {size_line:?}"))?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            // Trailer section: header lines, then an empty line.
-            loop {
-                let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-                    return Ok(None);
-                };
-                if eol == 0 {
-                    return Ok(Some(body));
-                }
-                rest = &rest[eol + 2..];
-            }
-        }
-        if rest.len() < size + 2 {
-            return Ok(None);
-        }
-        if &rest[size..size + 2] != b"\r\n" {
-            return Err("chunk data not followed by CRLF".to_string());
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
-}
-
-fn finish(status: u16, body: Vec<u8>) -> Result<(u16, String), String> {
-    String::from_utf8(body)
-        .map(|text| (status, text))
-        .map_err(|e| format!("HTTP {status}: body is not UTF-8: {e}"))
+    crate::http::get(addr, path_and_query, headers)
 }
