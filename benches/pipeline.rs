@@ -52,6 +52,23 @@ fn minimal() -> Config {
     }
 }
 
+/// Our minimal stack plus `sinks` no-op sinks with 64 Ki-record queues under `overflow`.
+fn with_noop_sinks(sinks: usize, overflow: OverflowPolicy) -> (tracing::Dispatch, aureus_observability::Telemetry) {
+    let (dispatch, telemetry) = aureus_observability::build(minimal()).expect("build");
+    for n in 0..sinks {
+        let options = SinkOptions {
+            queue_capacity: 65536,
+            overflow,
+            ..Default::default()
+        };
+        telemetry
+            .sinks()
+            .add(&format!("noop-{n}"), NoopSink, options)
+            .expect("sink");
+    }
+    (dispatch, telemetry)
+}
+
 fn bench_with(c: &mut Criterion, name: &str, dispatch: &tracing::Dispatch) {
     tracing::dispatcher::with_default(dispatch, || {
         let span = tracing::info_span!("workflow", correlation_id = "wf-bench-corr");
@@ -74,35 +91,11 @@ fn events(c: &mut Criterion) {
     bench_with(c, "event/registry_only", &registry);
 
     // Ours: one no-op sink behind its queue (lossless).
-    let (ours_noop, telemetry_noop) = aureus_observability::build(minimal()).expect("build");
-    telemetry_noop
-        .sinks()
-        .add(
-            "noop",
-            NoopSink,
-            SinkOptions {
-                queue_capacity: 65536,
-                overflow: OverflowPolicy::Block,
-                ..Default::default()
-            },
-        )
-        .expect("sink");
+    let (ours_noop, telemetry_noop) = with_noop_sinks(1, OverflowPolicy::Block);
     bench_with(c, "event/aureus_noop_sink", &ours_noop);
 
     // Ours, producer side only: a sink queue with the drop policy (drops counted, not measured).
-    let (ours_drop, telemetry_drop) = aureus_observability::build(minimal()).expect("build");
-    telemetry_drop
-        .sinks()
-        .add(
-            "noop",
-            NoopSink,
-            SinkOptions {
-                queue_capacity: 65536,
-                overflow: OverflowPolicy::Drop,
-                ..Default::default()
-            },
-        )
-        .expect("sink");
+    let (ours_drop, telemetry_drop) = with_noop_sinks(1, OverflowPolicy::Drop);
     bench_with(c, "event/aureus_noop_sink_drop_policy", &ours_drop);
     eprintln!("{}", telemetry_drop.shutdown(Duration::from_secs(30)));
 
@@ -154,18 +147,7 @@ fn events(c: &mut Criterion) {
 /// workers' throughput instead).
 fn fan_out(c: &mut Criterion) {
     for sinks in [1usize, 4, 16] {
-        let (dispatch, telemetry) = aureus_observability::build(minimal()).expect("build");
-        for n in 0..sinks {
-            let options = SinkOptions {
-                queue_capacity: 65536,
-                overflow: OverflowPolicy::Drop,
-                ..Default::default()
-            };
-            telemetry
-                .sinks()
-                .add(&format!("noop-{n}"), NoopSink, options)
-                .expect("sink");
-        }
+        let (dispatch, telemetry) = with_noop_sinks(sinks, OverflowPolicy::Drop);
         bench_with(c, &format!("fan_out/{sinks}_noop_sinks"), &dispatch);
         let report = telemetry.shutdown(Duration::from_secs(30));
         let dropped: u64 = report.sinks.iter().map(|s| s.health.dropped()).sum();

@@ -419,17 +419,23 @@ impl RecordVisitor<'_> {
                 let cut = floor_char_boundary(value, self.max_field_bytes);
                 let start = self.record.text.len();
                 self.record.text.push_str(&value[..cut]);
-                if cut < value.len() {
-                    use std::fmt::Write;
-                    let _ = write!(self.record.text, "…[truncated {} bytes]", value.len() - cut);
-                }
-                let range = to_range(start, self.record.text.len());
-                if name == fields::MESSAGE {
-                    self.record.message = Some(range);
-                } else {
-                    self.record.fields.push((name, Slot::Text(range)));
-                }
+                self.place(name, start, value.len() - cut);
             }
+        }
+    }
+
+    /// Files the text written since `start` as the message or as field `name`,
+    /// marking `removed` truncated bytes.
+    fn place(&mut self, name: &'static str, start: usize, removed: usize) {
+        if removed > 0 {
+            use std::fmt::Write;
+            let _ = write!(self.record.text, "…[truncated {removed} bytes]");
+        }
+        let range = to_range(start, self.record.text.len());
+        if name == fields::MESSAGE {
+            self.record.message = Some(range);
+        } else {
+            self.record.fields.push((name, Slot::Text(range)));
         }
     }
 }
@@ -449,17 +455,9 @@ impl Visit for RecordVisitor<'_> {
                 let start = self.record.text.len();
                 let _ = write!(self.record.text, "{value:?}");
                 let written = self.record.text.len() - start;
-                if written > self.max_field_bytes {
-                    let cut = start + floor_char_boundary(&self.record.text[start..], self.max_field_bytes);
-                    self.record.text.truncate(cut);
-                    let _ = write!(self.record.text, "…[truncated {} bytes]", written - (cut - start));
-                }
-                let range = to_range(start, self.record.text.len());
-                if name == fields::MESSAGE {
-                    self.record.message = Some(range);
-                } else {
-                    self.record.fields.push((name, Slot::Text(range)));
-                }
+                let kept = floor_char_boundary(&self.record.text[start..], self.max_field_bytes);
+                self.record.text.truncate(start + kept);
+                self.place(name, start, written - kept);
             }
         }
     }

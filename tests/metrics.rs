@@ -240,15 +240,6 @@ fn prefix_global_labels_and_escaping() {
     telemetry.shutdown(Duration::from_secs(5));
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn cardinality_guard_folds_into_other_and_memory_stays_flat() {
     let metrics = MetricsConfig {
@@ -271,9 +262,9 @@ fn cardinality_guard_folds_into_other_and_memory_stays_flat() {
         })
     };
     emit(0, 100_000);
-    let before = rss_kib();
+    let before = common::rss_kib();
     emit(100_000, 200_000);
-    let after = rss_kib();
+    let after = common::rss_kib();
     let text = rendered(&telemetry);
     let series = text
         .lines()

@@ -97,15 +97,6 @@ fn store_answers_every_filter_newest_first() {
     telemetry.shutdown(Duration::from_secs(5));
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn store_stays_within_its_bounds_under_a_million_events() {
     let store = StoreConfig {
@@ -123,13 +114,13 @@ fn store_stays_within_its_bounds_under_a_million_events() {
         telemetry.flush(Duration::from_secs(30));
     };
     emit(0, 200_000);
-    let settled = rss_kib();
+    let settled = common::rss_kib();
     emit(200_000, 1_000_000);
     let store = telemetry.store().unwrap();
     assert!(store.len() <= 5_000, "{store:?}");
     assert!(store.bytes() <= 2_000_000, "{store:?}");
     assert!(store.len() > 1_000, "{store:?}");
-    let grown = rss_kib().saturating_sub(settled);
+    let grown = common::rss_kib().saturating_sub(settled);
     assert!(grown < 16 * 1024, "RSS grew by {grown} KiB after the store filled");
     telemetry.shutdown(Duration::from_secs(10));
 }

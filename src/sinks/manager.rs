@@ -86,7 +86,7 @@ impl SinkManager {
 
     /// Health of every sink, in the order they were added.
     pub fn list(&self) -> Vec<SinkHealth> {
-        let mut list: Vec<SinkHealth> = self.pipeline.sinks.load().iter().map(|s| SinkHealth::of(s)).collect();
+        let mut list = crate::telemetry::health_of(&self.pipeline);
         if let Some(metrics) = &self.pipeline.metrics {
             list.push(metrics.health());
         }

@@ -45,3 +45,13 @@ pub fn collecting(level: &str) -> (tracing::Dispatch, aureus_observability::Tele
     telemetry.sinks().add("collect", collect.clone(), lossless()).unwrap();
     (dispatch, telemetry, collect)
 }
+
+/// This process's resident memory, in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
