@@ -9,13 +9,16 @@
 #   prometheus  Debian package `prometheus`: `prometheus` + `promtool`
 #   chromium    Debian packages `chromium` + `chromium-driver`:
 #               `/usr/bin/chromium` + `/usr/bin/chromedriver` (tests/support/browser.rs)
+#   rotel       PyPI package `rotel` (an OpenTelemetry collector) in the virtualenv
+#               target/peers/rotel; its `rotel-agent` binary is linked as
+#               target/peers/bin/rotel-agent (tests/support/rotel.rs)
 #
 # To add a peer, write an `install_<name>` function (check, install, clean up)
 # and a `version_<name>` function, and list <name> in PEERS below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEERS=(prometheus chromium)
+PEERS=(prometheus chromium rotel)
 
 APT_UPDATED=0
 
@@ -98,6 +101,76 @@ version_chromium() {
   # sizes it fails to compare; that noise is not the version.
   chromium --version 2>/dev/null | head -n1
   chromedriver --version 2>&1 | head -n1
+}
+
+# --- rotel -------------------------------------------------------------------
+
+# The collector that the OTLP export tests send to. The PyPI package ships a
+# prebuilt `rotel-agent` binary inside the package directory (the Python code
+# around it is not used); pip does not always keep its executable bit, hence
+# the chmod. Tests find it through the stable link target/peers/bin/rotel-agent
+# (or $ROTEL_AGENT). Paths are relative to the repository root.
+ROTEL_VENV=target/peers/rotel
+# The version whose debug output tests/support/rotel.rs was written against.
+ROTEL_VERSION=0.0.1a15
+ROTEL_LINK=target/peers/bin/rotel-agent
+
+# The rotel-agent binary inside the venv (empty if the package is missing).
+rotel_agent_path() {
+  local candidate
+  for candidate in "$ROTEL_VENV"/lib/python3.*/site-packages/rotel/rotel-agent; do
+    if [[ -f "$candidate" ]]; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 0
+}
+
+install_rotel() {
+  local agent
+  agent="$(rotel_agent_path)"
+  if [[ -n "$agent" ]]; then
+    chmod +x "$agent"
+  fi
+  if [[ -z "$agent" ]] || ! "$agent" --version >/dev/null 2>&1; then
+    if [[ ! -x "$ROTEL_VENV/bin/pip" ]]; then
+      have python3 || apt_install python3
+      log "python3 -m venv $ROTEL_VENV"
+      if ! python3 -m venv "$ROTEL_VENV" >/dev/null 2>&1; then
+        # Debian ships venv (with ensurepip) as a package of its own.
+        rm -rf "$ROTEL_VENV"
+        apt_install python3-venv
+        python3 -m venv "$ROTEL_VENV"
+      fi
+    fi
+    local reinstall=()
+    if [[ -n "$agent" ]]; then
+      # Installed but not runnable: pip would call it "already satisfied".
+      reinstall=(--force-reinstall --no-deps)
+    fi
+    log "pip install rotel==$ROTEL_VERSION (into $ROTEL_VENV)"
+    "$ROTEL_VENV/bin/pip" install --quiet --disable-pip-version-check "${reinstall[@]}" "rotel==$ROTEL_VERSION"
+    agent="$(rotel_agent_path)"
+    if [[ -z "$agent" ]]; then
+      log "the rotel package installed no rotel/rotel-agent under $ROTEL_VENV"
+      return 1
+    fi
+    chmod +x "$agent"
+  fi
+  # Relative link (target/peers/bin/rotel-agent -> ../rotel/lib/...), so the
+  # checkout can move.
+  mkdir -p "$(dirname "$ROTEL_LINK")"
+  ln -sfn "../${agent#target/peers/}" "$ROTEL_LINK"
+  "$ROTEL_LINK" --version >/dev/null
+}
+
+version_rotel() {
+  # The agent reports its own version (`rotel 0.0.1-alpha10`), which differs
+  # from the PyPI package's (0.0.1a15): print both.
+  local package
+  package="$("$ROTEL_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("rotel"))' 2>/dev/null || echo unknown)"
+  printf '%s (PyPI rotel %s)\n' "$("$ROTEL_LINK" --version 2>&1 | head -n1)" "$package"
 }
 
 # --- main --------------------------------------------------------------------

@@ -67,7 +67,9 @@ mod dashboard;
 mod error;
 pub mod event;
 pub mod metrics;
+pub mod otlp;
 pub mod pipeline;
+pub mod propagation;
 mod record;
 mod server;
 pub mod sinks;
@@ -85,7 +87,7 @@ pub use error::{Error, Result};
 pub use record::{Record, Value};
 pub use sinks::{AsyncSink, Sink, SinkError, SinkHealth, SinkManager, SinkOptions, SinkReport};
 pub use store::{EventQuery, EventStore};
-pub use telemetry::{ShutdownReport, Telemetry, DROP_DEADLINE};
+pub use telemetry::{OtlpReport, ShutdownReport, Telemetry, DROP_DEADLINE};
 
 use config::ValidatedSink;
 use pipeline::{AureusFilter, Pipeline, PipelineLayer, RecordPool, SinkHandle};
@@ -116,11 +118,31 @@ pub fn init(config: Config) -> Result<Telemetry> {
 /// ```
 pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     let validated = config.validated()?;
+    let resource = otlp::ResourceSettings {
+        service_name: config.service_name.clone(),
+        service_version: config.service_version.clone(),
+        environment: config.environment.clone(),
+        attributes: config.resource_attributes.clone().into_iter().collect(),
+    };
+    let started = validated
+        .otlp
+        .as_ref()
+        .map(|settings| otlp::Otlp::start(settings, &resource))
+        .transpose()?;
+    let (otlp, log_sink) = match started {
+        Some(started) => (Some(started.otlp), started.log_sink),
+        None => (None, None),
+    };
+    let meter = otlp.as_ref().and_then(otlp::Otlp::meter);
     let env = Arc::new(
         EnvFilter::try_new(&validated.filter)
             .map_err(|err| Error::config("log_level", &validated.filter, err.to_string()))?,
     );
-    let metrics_state = validated.metrics.as_ref().map(start_metrics).transpose()?;
+    let metrics_state = validated
+        .metrics
+        .as_ref()
+        .map(|settings| start_metrics(settings, meter.clone()))
+        .transpose()?;
     let pool = Arc::new(RecordPool::new());
     let (records, _) = tokio::sync::broadcast::channel(1024);
     let mut handles = Vec::with_capacity(validated.sinks.len() + 1);
@@ -135,6 +157,15 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
         }
         None => None,
     };
+    if let Some((sink, queue)) = log_sink {
+        handles.push(Arc::new(SinkHandle::spawn(
+            otlp::OTLP_SINK,
+            "otlp",
+            sink,
+            queue,
+            Arc::clone(&pool),
+        )?));
+    }
     let pipeline = Arc::new(Pipeline::new(
         handles,
         pool,
@@ -143,10 +174,19 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
         Arc::clone(&env),
         (validated.redactor, validated.sampler),
     ));
+    let tracer = otlp.as_ref().and_then(otlp::Otlp::tracer);
+    pipeline.set_annotate_spans(tracer.is_some());
+    if let (Some(otlp), Some(state)) = (&otlp, &metrics_state) {
+        state.exporter.watch_otlp(otlp.stats());
+        if let Some(meter) = &meter {
+            otlp::register_self_metrics(meter, state.aureus.names(), Arc::downgrade(&pipeline), otlp.stats());
+        }
+    }
     let metrics_handle = metrics_state.map(|state| metrics::MetricsHandle::new(state, Arc::clone(&pipeline)));
     let subscriber = tracing_subscriber::registry()
         .with(AureusFilter::new(env, validated.metrics.is_some()))
         .with(correlation::CorrelationLayer::new())
+        .with(tracer.map(otlp::traces::span_layer))
         .with(PipelineLayer::new(Arc::clone(&pipeline)));
     let dispatch = tracing::Dispatch::new(subscriber);
     let prefix = validated.metrics.as_ref().map_or("aureus", |m| m.prefix.as_str());
@@ -170,7 +210,7 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
         (None, Some(handle)) => Some(metrics::Upkeep::start(handle.clone())?),
         _ => None,
     };
-    let telemetry = Telemetry::new(pipeline, metrics_handle, server, store, alerting, upkeep);
+    let telemetry = Telemetry::new(pipeline, metrics_handle, server, store, alerting, upkeep, otlp);
     if let Some(id) = validated.default_correlation_id {
         correlation::set_default(Some(id));
     }
@@ -226,11 +266,7 @@ fn start_store(
     announce: tokio::sync::broadcast::Sender<Arc<Record>>,
 ) -> Result<(store::EventStore, SinkHandle)> {
     let store = store::EventStore::new(settings.max_records, settings.max_bytes);
-    let queue = pipeline::QueueSettings {
-        capacity: 65536,
-        overflow: pipeline::OverflowPolicy::Drop,
-        min_level: settings.min_level,
-    };
+    let queue = pipeline::QueueSettings::new(65536, pipeline::OverflowPolicy::Drop, settings.min_level);
     let sink = store::StoreSink {
         store: store.clone(),
         announce,
@@ -239,7 +275,10 @@ fn start_store(
     Ok((store, handle))
 }
 
-fn start_metrics(config: &config::ValidatedMetrics) -> Result<Arc<metrics::MetricsState>> {
+fn start_metrics(
+    config: &config::ValidatedMetrics,
+    meter: Option<opentelemetry::metrics::Meter>,
+) -> Result<Arc<metrics::MetricsState>> {
     let unit = config.duration_unit;
     let names = metrics::MetricNames::new(&config.prefix, unit);
     let buckets: Vec<f64> = config
@@ -248,14 +287,27 @@ fn start_metrics(config: &config::ValidatedMetrics) -> Result<Arc<metrics::Metri
         .map(|b| b * unit.per_millisecond())
         .collect();
     let exporter = metrics::PrometheusExporter::new(names, &buckets, &config.global_labels)?;
+    let recorder = match meter {
+        Some(meter) => Arc::new(otlp::MirrorRecorder::new(
+            exporter.recorder(),
+            meter,
+            &config.global_labels,
+            (&names_for_otlp(&config.prefix, unit), &buckets, unit.otlp_unit()),
+        )) as Arc<dyn ::metrics::Recorder + Send + Sync>,
+        None => exporter.recorder(),
+    };
     let aureus = Arc::new(metrics::AureusMetrics::with_duration_unit(
-        exporter.recorder(),
+        recorder,
         &config.prefix,
         config.cardinality_limit,
         unit,
     ));
     let summary = metrics::SummaryWindow::new(config.summary_retention, config.summary_bucket);
     Ok(Arc::new(metrics::MetricsState::new(aureus, exporter, summary)))
+}
+
+fn names_for_otlp(prefix: &str, unit: metrics::DurationUnit) -> String {
+    metrics::MetricNames::new(prefix, unit).task_duration
 }
 
 fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {

@@ -140,6 +140,8 @@ pub struct Record {
     pub span_name: Option<&'static str>,
     /// The W3C trace id, when a trace context was active.
     pub trace_id: Option<u128>,
+    /// The W3C span id of the active OpenTelemetry span, when OTLP traces are on.
+    pub otel_span_id: Option<u64>,
     event_type: Option<EventTypeText>,
     message: Option<Range<u32>>,
     /// The correlation id, copied into the text buffer (no shared reference
@@ -152,7 +154,7 @@ pub struct Record {
 
 /// Keys the JSON encoding writes at the top level; a user field with one of
 /// these names is written as `fields.<name>` instead.
-const RESERVED_KEYS: [&str; 9] = [
+const RESERVED_KEYS: [&str; 10] = [
     "timestamp",
     "level",
     "target",
@@ -162,6 +164,7 @@ const RESERVED_KEYS: [&str; 9] = [
     "span_id",
     "span_name",
     "trace_id",
+    "otel_span_id",
 ];
 
 impl Record {
@@ -181,6 +184,7 @@ impl Record {
             span_id: None,
             span_name: None,
             trace_id: None,
+            otel_span_id: None,
             event_type: None,
             message: None,
             fields: SmallVec::new(),
@@ -196,6 +200,7 @@ impl Record {
         self.span_id = None;
         self.span_name = None;
         self.trace_id = None;
+        self.otel_span_id = None;
         self.event_type = None;
         self.message = None;
         self.fields.clear();
@@ -370,6 +375,9 @@ impl serde::Serialize for JsonRecord<'_> {
         }
         if let Some(id) = r.trace_id {
             map.serialize_entry("trace_id", &format_args!("{id:032x}"))?;
+        }
+        if let Some(id) = r.otel_span_id {
+            map.serialize_entry("otel_span_id", &format_args!("{id:016x}"))?;
         }
         for (name, value) in r.fields() {
             if RESERVED_KEYS.contains(&name) {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::alerts::{AckError, Alert, Alerting};
 use crate::metrics::{MetricsHandle, Upkeep};
+use crate::otlp::{ExportCounts, Otlp};
 use crate::pipeline::Pipeline;
 use crate::server::Server;
 use crate::sinks::{SinkHealth, SinkManager, SinkReport};
@@ -26,6 +27,7 @@ pub struct Telemetry {
     alerting: Option<Arc<Alerting>>,
     /// Histogram upkeep when no listener does it; stops on drop.
     _upkeep: Option<Upkeep>,
+    otlp: Option<Otlp>,
     done: bool,
 }
 
@@ -39,16 +41,35 @@ pub(crate) fn health_of(pipeline: &Pipeline) -> Vec<SinkHealth> {
 pub struct ShutdownReport {
     /// One entry per sink, in configuration order.
     pub sinks: Vec<SinkReport>,
+    /// One entry per OTLP signal with its own exporter (traces, metrics;
+    /// log records are the `otlp` sink's entry in `sinks`).
+    pub otlp: Vec<OtlpReport>,
     /// How long shutdown took.
     pub elapsed: Duration,
+}
+
+/// What happened to one OTLP signal by shutdown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpReport {
+    /// `traces` or `metrics`.
+    pub signal: &'static str,
+    /// Whether its exporter flushed and stopped before the deadline.
+    pub completed: bool,
+    /// Its export counters at the end.
+    pub counts: ExportCounts,
 }
 
 impl ShutdownReport {
     /// Whether every sink finished in time and nothing was lost.
     pub fn is_clean(&self) -> bool {
-        self.sinks
+        let sinks_clean = self
+            .sinks
             .iter()
-            .all(|s| s.completed && s.undelivered == 0 && s.health.failed == 0 && s.health.dropped() == 0)
+            .all(|s| s.completed && s.undelivered == 0 && s.health.failed == 0 && s.health.dropped() == 0);
+        let otlp_clean = self.otlp.iter().all(|o| {
+            o.completed && o.counts.failed == 0 && o.counts.dropped_queue_full == 0 && o.counts.dropped_closed == 0
+        });
+        sinks_clean && otlp_clean
     }
 
     /// The report of the sink called `name`.
@@ -73,6 +94,18 @@ impl fmt::Display for ShutdownReport {
                 if s.completed { "" } else { " (deadline passed)" }
             )?;
         }
+        for o in &self.otlp {
+            let c = &o.counts;
+            writeln!(
+                f,
+                "  otlp {}: exported {}, dropped {}, failed {}{}",
+                o.signal,
+                c.exported,
+                c.dropped_queue_full + c.dropped_closed,
+                c.failed,
+                if o.completed { "" } else { " (deadline passed)" }
+            )?;
+        }
         Ok(())
     }
 }
@@ -85,6 +118,7 @@ impl Telemetry {
         store: Option<EventStore>,
         alerting: Option<Arc<Alerting>>,
         upkeep: Option<Upkeep>,
+        otlp: Option<Otlp>,
     ) -> Self {
         Telemetry {
             pipeline,
@@ -93,6 +127,7 @@ impl Telemetry {
             store,
             alerting,
             _upkeep: upkeep,
+            otlp,
             done: false,
         }
     }
@@ -138,16 +173,30 @@ impl Telemetry {
 
     /// Waits until every record queued before this call is written and
     /// flushed by its sink. Returns false if some sink did not manage within `timeout`.
+    /// With OTLP export on, also exports the queued spans and a fresh
+    /// collection of the metrics.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        self.pipeline
+        let sinks_flushed = self
+            .pipeline
             .sinks
             .load()
             .iter()
             .map(|s| s.flush(deadline.saturating_duration_since(Instant::now())))
             .filter(|flushed| !flushed)
             .count()
-            == 0
+            == 0;
+        let otlp_flushed = self
+            .otlp
+            .as_ref()
+            .is_none_or(|o| o.flush(deadline.saturating_duration_since(Instant::now())));
+        sinks_flushed && otlp_flushed
+    }
+
+    /// Export counters of one OTLP signal (`traces` or `metrics`; log
+    /// records are the `otlp` sink, see [`Telemetry::sinks`]), when it is exported.
+    pub fn otlp_counts(&self, signal: &str) -> Option<ExportCounts> {
+        self.otlp.as_ref().and_then(|o| o.counts(signal))
     }
 
     /// Stops accepting records, delivers everything queued, shuts every sink
@@ -169,6 +218,21 @@ impl Telemetry {
             let waits: Vec<_> = sinks.iter().map(|s| scope.spawn(move || s.shutdown(until))).collect();
             waits.into_iter().map(|w| w.join().unwrap_or(false)).collect()
         });
+        let late = self.otlp.as_mut().map(|o| o.shutdown(until)).unwrap_or_default();
+        let otlp = self
+            .otlp
+            .as_ref()
+            .map(|o| {
+                o.stats()
+                    .iter()
+                    .map(|(signal, stats)| OtlpReport {
+                        signal,
+                        completed: !late.contains(signal),
+                        counts: stats.snapshot(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(server) = self.server.as_mut() {
             server.stop(until);
         }
@@ -179,6 +243,7 @@ impl Telemetry {
             .collect();
         ShutdownReport {
             sinks: reports,
+            otlp,
             elapsed: started.elapsed(),
         }
     }

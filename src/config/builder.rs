@@ -110,6 +110,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets the `[otlp]` section (export to an OpenTelemetry collector).
+    pub fn otlp(mut self, otlp: super::OtlpConfig) -> Self {
+        self.config.otlp = otlp;
+        self
+    }
+
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<Config> {
         self.config.validate()?;

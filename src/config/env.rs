@@ -38,7 +38,7 @@ where
 {
     let vars: HashMap<String, String> = vars
         .into_iter()
-        .filter(|(k, _)| VARIABLES.contains(&k.as_ref()))
+        .filter(|(k, _)| VARIABLES.contains(&k.as_ref()) || super::otlp_env::OTLP_VARIABLES.contains(&k.as_ref()))
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
         .collect();
     let get = |key: &str| vars.get(key).map(String::as_str).filter(|v| !v.trim().is_empty());
@@ -123,6 +123,7 @@ where
         apply_console(config, raw)?;
     }
     apply_file(config, &get)?;
+    super::otlp_env::apply(config, &get)?;
     Ok(())
 }
 

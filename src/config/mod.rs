@@ -34,6 +34,8 @@ mod builder;
 mod env;
 mod metrics;
 mod monitoring;
+mod otlp;
+mod otlp_env;
 mod pipeline;
 mod sinks;
 mod validate;
@@ -44,6 +46,8 @@ use std::path::Path;
 pub use builder::ConfigBuilder;
 pub use metrics::{MetricsConfig, ServerConfig};
 pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};
+pub use otlp::{OtlpBatchConfig, OtlpConfig, OtlpProtocol, OtlpRetryConfig, OtlpSignalConfig};
+pub(crate) use otlp::{ValidatedOtlp, ValidatedRetry, ValidatedSignal};
 pub use pipeline::{RedactionConfig, SamplingConfig, StoreConfig};
 pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};
 pub(crate) use validate::{
@@ -94,6 +98,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The dashboard, its JSON API and the alert engine.
     pub monitoring: MonitoringConfig,
+    /// Export of spans, logs and metrics to an OpenTelemetry collector.
+    pub otlp: OtlpConfig,
 }
 
 impl Default for Config {
@@ -113,6 +119,7 @@ impl Default for Config {
             sampling: SamplingConfig::default(),
             store: StoreConfig::default(),
             monitoring: MonitoringConfig::default(),
+            otlp: OtlpConfig::default(),
         }
     }
 }

@@ -27,6 +27,7 @@ pub(crate) struct Validated {
     pub(crate) sampler: crate::pipeline::Sampler,
     pub(crate) store: Option<ValidatedStore>,
     pub(crate) monitoring: Option<ValidatedMonitoring>,
+    pub(crate) otlp: Option<super::ValidatedOtlp>,
 }
 
 /// Checked `[monitoring]`.
@@ -121,17 +122,29 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
         }
         sinks.push(checked);
     }
+    let metrics = validate_metrics(&config.metrics)?;
+    let otlp = super::otlp::validate_otlp(&config.otlp, metrics.is_some())?;
+    if otlp.as_ref().is_some_and(|o| o.logs.is_some()) {
+        if let Some(index) = sinks.iter().position(|s| s.name == crate::otlp::OTLP_SINK) {
+            return Err(Error::config(
+                format!("sinks[{index}].name"),
+                crate::otlp::OTLP_SINK,
+                "reserved for the OTLP log exporter",
+            ));
+        }
+    }
     Ok(Validated {
         filter: config.log_level.clone(),
         max_field_bytes: config.max_field_bytes,
         default_correlation_id,
         sinks,
-        metrics: validate_metrics(&config.metrics)?,
+        metrics,
         server: validate_server(&config.server)?,
         redactor: crate::pipeline::Redactor::new(&config.redaction.fields, &config.redaction.patterns)?,
         sampler: validate_sampling(&config.sampling)?,
         store: validate_store(&config.store)?,
         monitoring: validate_monitoring(&config.monitoring)?,
+        otlp,
     })
 }
 
@@ -399,11 +412,7 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
     };
     Ok(ValidatedSink {
         name,
-        queue: QueueSettings {
-            capacity,
-            overflow,
-            min_level,
-        },
+        queue: QueueSettings::new(capacity, overflow, min_level),
         kind,
     })
 }

@@ -76,6 +76,38 @@ fn explicit_id(raw: Option<String>) -> Option<CorrelationId> {
     }
 }
 
+/// Whether span callbacks leave the span's correlation id for the OTLP span
+/// processor (on only while OTLP traces are exported).
+static HINTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    /// The correlation id of the span whose callback runs on this thread.
+    static HINT: std::cell::RefCell<Option<CorrelationId>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Turns the hints for [`span_hint`] on.
+pub(crate) fn enable_span_hints() {
+    HINTS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The correlation id of the span being created, entered or closed on this
+/// thread right now. Layers after [`CorrelationLayer`] (the OpenTelemetry
+/// layer, which starts its spans in these callbacks) read it.
+pub(crate) fn span_hint() -> Option<CorrelationId> {
+    HINT.with(|hint| hint.borrow().clone())
+}
+
+fn leave_hint<S>(span: Option<tracing_subscriber::registry::SpanRef<'_, S>>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if !HINTS.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let found = span.and_then(|span| span.extensions().get::<SpanCorrelation>().map(|c| c.0.clone()));
+    HINT.with(|hint| *hint.borrow_mut() = found);
+}
+
 impl<S> Layer<S> for CorrelationLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -92,6 +124,15 @@ where
         if let Some(found) = found {
             span.extensions_mut().insert(SpanCorrelation(found));
         }
+        leave_hint(Some(span));
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        leave_hint(ctx.span(id));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        leave_hint(ctx.span(&id));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {

@@ -9,11 +9,11 @@ use serde_json::Value as Json;
 
 /// Emits an Aureus event at INFO, or at `$alt` level when `$cond` holds.
 macro_rules! aureus_event {
-    (if $cond:expr => $alt:ident; $($fields:tt)*) => {
+    (if $cond:expr => $alt:ident; event_type = $kind:literal, $($fields:tt)*) => {
         if $cond {
-            tracing::event!(target: "aureus", tracing::Level::$alt, $($fields)*)
+            tracing::event!(name: $kind, target: "aureus", tracing::Level::$alt, event_type = $kind, $($fields)*)
         } else {
-            tracing::event!(target: "aureus", tracing::Level::INFO, $($fields)*)
+            tracing::event!(name: $kind, target: "aureus", tracing::Level::INFO, event_type = $kind, $($fields)*)
         }
     };
 }
@@ -37,6 +37,7 @@ impl StepStart<'_> {
     /// Records the event.
     pub fn emit(&self) {
         tracing::info!(
+            name: "step_start",
             target: "aureus",
             event_type = "step_start",
             workflow_id = self.workflow_id,
@@ -69,6 +70,7 @@ impl StepEnd<'_> {
     /// Records the event.
     pub fn emit(&self) {
         tracing::info!(
+            name: "step_end",
             target: "aureus",
             event_type = "step_end",
             workflow_id = self.workflow_id,
@@ -99,6 +101,7 @@ impl ToolCall<'_> {
     /// Records the event.
     pub fn emit(&self) {
         tracing::info!(
+            name: "tool_call",
             target: "aureus",
             event_type = "tool_call",
             workflow_id = self.workflow_id,
@@ -187,6 +190,7 @@ impl SnapshotCommit<'_> {
     /// Records the event.
     pub fn emit(&self) {
         tracing::info!(
+            name: "snapshot_commit",
             target: "aureus",
             event_type = "snapshot_commit",
             workflow_id = self.workflow_id,
@@ -213,6 +217,7 @@ impl Rollback<'_> {
     /// Records the event.
     pub fn emit(&self) {
         tracing::error!(
+            name: "rollback",
             target: "aureus",
             event_type = "rollback",
             workflow_id = self.workflow_id,
@@ -236,6 +241,7 @@ impl LlmPrompt<'_> {
     /// Records the event.
     pub fn emit(&self) {
         tracing::info!(
+            name: "llm_prompt",
             target: "aureus",
             event_type = "llm_prompt",
             model = self.model,
@@ -258,6 +264,7 @@ impl LlmResponse<'_> {
     /// Records the event.
     pub fn emit(&self) {
         tracing::info!(
+            name: "llm_response",
             target: "aureus",
             event_type = "llm_response",
             model = self.model,
@@ -286,6 +293,7 @@ impl LlmArtifactGenerated<'_> {
     /// Records the event.
     pub fn emit(&self) {
         tracing::info!(
+            name: "llm_artifact_generated",
             target: "aureus",
             event_type = "llm_artifact_generated",
             artifact_type = self.artifact_type,
@@ -305,5 +313,5 @@ impl LlmArtifactGenerated<'_> {
 /// aureus_observability::event::custom("cache_warmed", &serde_json::json!({"entries": 120}));
 /// ```
 pub fn custom(name: &str, data: &Json) {
-    tracing::info!(target: "aureus", event_type = "custom", name = name, data = %data);
+    tracing::info!(name: "custom", target: "aureus", event_type = "custom", name = name, data = %data);
 }

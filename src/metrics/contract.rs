@@ -37,6 +37,14 @@ impl DurationUnit {
         }
     }
 
+    /// The UCUM unit of the OTLP histogram (`ms` or `s`).
+    pub(crate) fn otlp_unit(self) -> &'static str {
+        match self {
+            DurationUnit::Milliseconds => "ms",
+            DurationUnit::Seconds => "s",
+        }
+    }
+
     /// Factor from milliseconds to this unit.
     pub(crate) fn per_millisecond(self) -> f64 {
         match self {
@@ -77,6 +85,17 @@ pub struct MetricNames {
     pub sink_queue_depth: String,
     /// `<prefix>_telemetry_sampled_out_total{kind}`
     pub sampled_out: String,
+    /// `<prefix>_telemetry_otlp_exported_total{signal}`: spans, log records
+    /// and metric exports the collector accepted.
+    pub otlp_exported: String,
+    /// `<prefix>_telemetry_otlp_dropped_total{signal,reason}`
+    pub otlp_dropped: String,
+    /// `<prefix>_telemetry_otlp_export_errors_total{signal}`: export calls
+    /// that failed after all retries.
+    pub otlp_export_errors: String,
+    /// `<prefix>_telemetry_propagation_rejected_total{header}`: malformed
+    /// `traceparent` / `baggage` headers ignored by [`crate::propagation`].
+    pub propagation_rejected: String,
 }
 
 impl MetricNames {
@@ -98,11 +117,15 @@ impl MetricNames {
             sink_errors: name("telemetry_errors_total"),
             sink_queue_depth: name("telemetry_queue_depth"),
             sampled_out: name("telemetry_sampled_out_total"),
+            otlp_exported: name("telemetry_otlp_exported_total"),
+            otlp_dropped: name("telemetry_otlp_dropped_total"),
+            otlp_export_errors: name("telemetry_otlp_export_errors_total"),
+            propagation_rejected: name("telemetry_propagation_rejected_total"),
         }
     }
 
     /// Every name with its help text, for the exposition's `# HELP` lines.
-    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 14] {
+    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 18] {
         [
             (&self.tasks_started, "Task steps started (step_start events)."),
             (
@@ -135,6 +158,22 @@ impl MetricNames {
             (
                 &self.sampled_out,
                 "Records kept from sinks and the store by head sampling, by event kind.",
+            ),
+            (
+                &self.otlp_exported,
+                "Spans, log records and metric exports the OTLP collector accepted, by signal.",
+            ),
+            (
+                &self.otlp_dropped,
+                "Spans, log records and metric exports lost before or during OTLP export, by signal and reason.",
+            ),
+            (
+                &self.otlp_export_errors,
+                "OTLP export calls that failed after all retries, by signal.",
+            ),
+            (
+                &self.propagation_rejected,
+                "Malformed traceparent / baggage headers ignored, by header.",
             ),
         ]
     }

@@ -31,6 +31,9 @@ pub(crate) struct PrometheusExporter {
     names: MetricNames,
     sinks: Mutex<HashMap<String, SinkSeries>>,
     sampled_out: Mutex<HashMap<&'static str, Counter>>,
+    /// Per-signal OTLP export counters, once OTLP export runs.
+    otlp: std::sync::OnceLock<crate::otlp::SignalStats>,
+    otlp_series: Mutex<HashMap<(&'static str, &'static str), Counter>>,
 }
 
 impl PrometheusExporter {
@@ -59,6 +62,8 @@ impl PrometheusExporter {
             names,
             sinks: Mutex::new(HashMap::new()),
             sampled_out: Mutex::new(HashMap::new()),
+            otlp: std::sync::OnceLock::new(),
+            otlp_series: Mutex::new(HashMap::new()),
         })
     }
 
@@ -77,7 +82,64 @@ impl PrometheusExporter {
     pub(crate) fn render(&self, sinks: &[SinkHealth], sampled_out: &[(&'static str, u64)]) -> String {
         self.refresh_sink_series(sinks);
         self.refresh_sampled_out(sampled_out);
+        self.refresh_otlp();
+        self.refresh_propagation();
         self.handle.render()
+    }
+
+    /// Exposes the OTLP exporters' counters from now on.
+    pub(crate) fn watch_otlp(&self, signals: crate::otlp::SignalStats) {
+        let _ = self.otlp.set(signals);
+    }
+
+    fn refresh_propagation(&self) {
+        let mut series = self.otlp_series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (header, count) in crate::propagation::rejected_headers() {
+            if count == 0 {
+                continue;
+            }
+            series
+                .entry(("propagation", header))
+                .or_insert_with(|| {
+                    let key = Key::from_parts(
+                        self.names.propagation_rejected.clone(),
+                        vec![Label::new("header", header)],
+                    );
+                    self.recorder.register_counter(&key, &METADATA)
+                })
+                .absolute(count);
+        }
+    }
+
+    fn refresh_otlp(&self) {
+        let Some(signals) = self.otlp.get() else {
+            return;
+        };
+        let mut series = self.otlp_series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (signal, stats) in signals {
+            let counts = stats.snapshot();
+            for (which, value) in [
+                ("exported", counts.exported),
+                ("queue_full", counts.dropped_queue_full),
+                ("closed", counts.dropped_closed),
+                ("export_failed", counts.failed),
+                ("errors", counts.export_errors),
+            ] {
+                series
+                    .entry((signal, which))
+                    .or_insert_with(|| {
+                        let (name, mut labels) = match which {
+                            "exported" => (&self.names.otlp_exported, vec![]),
+                            "errors" => (&self.names.otlp_export_errors, vec![]),
+                            reason => (&self.names.otlp_dropped, vec![Label::new("reason", reason)]),
+                        };
+                        labels.insert(0, Label::new("signal", *signal));
+                        self.recorder
+                            .register_counter(&Key::from_parts(name.clone(), labels), &METADATA)
+                    })
+                    .absolute(value);
+            }
+        }
     }
 
     fn refresh_sampled_out(&self, counts: &[(&'static str, u64)]) {

@@ -35,6 +35,8 @@ pub(crate) struct Pipeline {
     pub(crate) changes: std::sync::Mutex<()>,
     pub(crate) redactor: Redactor,
     pub(crate) sampler: Sampler,
+    /// Copy OpenTelemetry trace ids into records and set span status (OTLP traces on).
+    annotate_spans: std::sync::atomic::AtomicBool,
 }
 
 impl Pipeline {
@@ -56,7 +58,13 @@ impl Pipeline {
             changes: std::sync::Mutex::new(()),
             redactor,
             sampler,
+            annotate_spans: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Turns trace-id capture and span-status marking on or off.
+    pub(crate) fn set_annotate_spans(&self, on: bool) {
+        self.annotate_spans.store(on, Ordering::Relaxed);
     }
 }
 
@@ -165,5 +173,8 @@ where
     match explicit {
         Some(id) => record.set_correlation_id(&id),
         None => visit_resolved(leaf, true, |id| record.set_correlation_id(id)),
+    }
+    if pipeline.annotate_spans.load(Ordering::Relaxed) {
+        crate::otlp::traces::annotate(record);
     }
 }

@@ -32,3 +32,5 @@ pub(crate) use pool::RecordPool;
 pub(crate) use queue::{QueueSettings, SinkHandle};
 pub(crate) use redact::Redactor;
 pub(crate) use sampling::Sampler;
+pub(crate) use worker_thread::is_current as is_worker_thread;
+pub(crate) use worker_thread::mark_current as mark_worker_thread;

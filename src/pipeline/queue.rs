@@ -33,6 +33,23 @@ pub(crate) struct QueueSettings {
     pub(crate) capacity: usize,
     pub(crate) overflow: OverflowPolicy,
     pub(crate) min_level: LevelFilter,
+    /// Largest batch the worker hands to the sink.
+    pub(crate) max_batch: usize,
+    /// How long a partial batch waits to fill.
+    pub(crate) linger: Duration,
+}
+
+impl QueueSettings {
+    /// A queue of `capacity` with the default batching (up to 512, no wait).
+    pub(crate) fn new(capacity: usize, overflow: OverflowPolicy, min_level: LevelFilter) -> Self {
+        QueueSettings {
+            capacity,
+            overflow,
+            min_level,
+            max_batch: super::worker::DEFAULT_MAX_BATCH,
+            linger: Duration::ZERO,
+        }
+    }
 }
 
 /// The producer side of one sink: its queue, policy, switch and counters.
@@ -62,6 +79,7 @@ impl SinkHandle {
         let (finished_tx, finished) = bounded::<()>(0);
         let stats = Arc::new(SinkStats::default());
         let worker_stats = Arc::clone(&stats);
+        let (max_batch, linger) = (settings.max_batch.max(1), settings.linger);
         std::thread::Builder::new()
             .name(format!("aureus-sink-{name}"))
             .spawn(move || {
@@ -71,6 +89,8 @@ impl SinkHandle {
                     rx,
                     stats: worker_stats,
                     pool,
+                    max_batch,
+                    linger,
                 }
                 .run();
                 drop(finished_tx);

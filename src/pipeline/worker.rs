@@ -13,8 +13,9 @@ use super::stats::SinkStats;
 use crate::record::Record;
 use crate::sinks::{Sink, SinkError};
 
-/// Largest batch a worker hands to its sink at once.
-const MAX_BATCH: usize = 512;
+/// Largest batch a worker hands to its sink at once, unless the sink's
+/// settings say otherwise.
+pub(crate) const DEFAULT_MAX_BATCH: usize = 512;
 
 /// How long a worker naps between polls of an empty queue, at first and at most.
 const FIRST_NAP: Duration = Duration::from_micros(50);
@@ -99,12 +100,16 @@ pub(crate) struct Worker {
     pub(crate) rx: Receiver<Message>,
     pub(crate) stats: Arc<SinkStats>,
     pub(crate) pool: Arc<RecordPool>,
+    /// Largest batch handed to the sink.
+    pub(crate) max_batch: usize,
+    /// How long a partial batch waits for more records (zero: deliver at once).
+    pub(crate) linger: Duration,
 }
 
 impl Worker {
     /// Runs until shut down (or until every sender is gone).
     pub(crate) fn run(mut self) {
-        let mut batch: Vec<Arc<Record>> = Vec::with_capacity(MAX_BATCH);
+        let mut batch: Vec<Arc<Record>> = Vec::with_capacity(self.max_batch.min(4096));
         let mut acks: Vec<Sender<()>> = Vec::new();
         let mut breaker = Breaker::new();
         let mut stopping = false;
@@ -119,13 +124,14 @@ impl Worker {
                     Ok(message) => accept(message, &mut batch, &mut acks, &mut stopping),
                     Err(_) => break,
                 }
-                if batch.len() >= MAX_BATCH {
+                if batch.len() >= self.max_batch {
                     self.deliver(&mut batch, &mut breaker);
                     if !stopping {
                         break;
                     }
                 }
             }
+            self.linger(&mut batch, &mut acks, &mut stopping);
             self.deliver(&mut batch, &mut breaker);
             if !stopping && (self.rx.is_empty() || !acks.is_empty()) && breaker.allows_call() {
                 let sink = &mut self.sink;
@@ -137,6 +143,21 @@ impl Worker {
         }
         let sink = &mut self.sink;
         guarded(&self.stats, 0, || sink.shutdown());
+    }
+
+    /// Lets a partial batch fill for up to `linger` (not while a flush waits).
+    fn linger(&mut self, batch: &mut Vec<Arc<Record>>, acks: &mut Vec<Sender<()>>, stopping: &mut bool) {
+        if self.linger.is_zero() || batch.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + self.linger;
+        while batch.len() < self.max_batch && !*stopping && acks.is_empty() {
+            match self.rx.recv_deadline(deadline) {
+                Ok(message) => accept(message, batch, acks, stopping),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => *stopping = true,
+            }
+        }
     }
 
     fn deliver(&mut self, batch: &mut Vec<Arc<Record>>, breaker: &mut Breaker) {

@@ -165,11 +165,7 @@ impl SinkManager {
         if name == PROMETHEUS_SINK || self.find(name).is_ok() {
             return Err(Error::DuplicateSink { name: name.to_owned() });
         }
-        let settings = QueueSettings {
-            capacity: options.queue_capacity.max(1),
-            overflow: options.overflow,
-            min_level: options.min_level,
-        };
+        let settings = QueueSettings::new(options.queue_capacity.max(1), options.overflow, options.min_level);
         let handle = Arc::new(SinkHandle::spawn(
             name,
             kind,

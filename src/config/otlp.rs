@@ -1,0 +1,546 @@
+//! The `[otlp]` section: export of spans, logs and metrics to an
+//! OpenTelemetry collector, and its validation.
+//!
+//! Settings shared by the three signals live at the top of the section; each
+//! signal's table (`[otlp.traces]`, `[otlp.logs]`, `[otlp.metrics]`) may
+//! override them. The standard `OTEL_EXPORTER_OTLP_*` variables map onto the
+//! same keys (see [`crate::config::Config::apply_env`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::validate::parse_interval;
+use crate::error::{Error, Result};
+
+/// The wire format of an OTLP exporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC (HTTP/2, tonic); default port 4317.
+    #[serde(rename = "grpc")]
+    Grpc,
+    /// Protobuf over HTTP/1.1 POST; default port 4318.
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    /// JSON over HTTP/1.1 POST; default port 4318.
+    #[serde(rename = "http/json")]
+    HttpJson,
+}
+
+impl OtlpProtocol {
+    /// Parses the spelling of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "grpc" => Some(OtlpProtocol::Grpc),
+            "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
+            "http/json" => Some(OtlpProtocol::HttpJson),
+            _ => None,
+        }
+    }
+
+    /// The spelling used by `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtlpProtocol::Grpc => "grpc",
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+            OtlpProtocol::HttpJson => "http/json",
+        }
+    }
+
+    fn default_endpoint(self) -> &'static str {
+        match self {
+            OtlpProtocol::Grpc => "http://localhost:4317",
+            OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => "http://localhost:4318",
+        }
+    }
+}
+
+/// `[otlp]`: export to an OpenTelemetry collector (off by default; setting
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` or a per-signal endpoint turns it on).
+///
+/// ```
+/// let config = aureus_observability::Config::from_toml_str(r#"
+///     [otlp]
+///     enabled = true
+///     endpoint = "http://127.0.0.1:4317"
+///     protocol = "grpc"
+///     compression = "gzip"
+///     headers = { authorization = "Bearer s3cret" }
+///     [otlp.metrics]
+///     interval = "5s"
+/// "#)?;
+/// assert!(config.otlp.enabled);
+/// # Ok::<(), aureus_observability::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// Export at all (default false).
+    pub enabled: bool,
+    /// Base URL; for HTTP the signal's path (`/v1/traces` …) is appended
+    /// (env `OTEL_EXPORTER_OTLP_ENDPOINT`). Default `http://localhost:4318`
+    /// (`:4317` for gRPC). `https://` turns TLS on.
+    pub endpoint: Option<String>,
+    /// `grpc`, `http/protobuf` (default) or `http/json` (env `OTEL_EXPORTER_OTLP_PROTOCOL`).
+    pub protocol: Option<OtlpProtocol>,
+    /// Headers (gRPC metadata) sent with every export, e.g. authorization
+    /// (env `OTEL_EXPORTER_OTLP_HEADERS`, `k=v,k=v`, percent-encoded).
+    pub headers: BTreeMap<String, String>,
+    /// `gzip` or `none` (default) (env `OTEL_EXPORTER_OTLP_COMPRESSION`).
+    pub compression: Option<String>,
+    /// Deadline of one export including its retries, e.g. `10s` (default)
+    /// (env `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds).
+    pub timeout: Option<String>,
+    /// PEM file with the CA certificate(s) that sign the collector's
+    /// certificate, for `https://` endpoints (env `OTEL_EXPORTER_OTLP_CERTIFICATE`).
+    /// Without it the Mozilla roots (webpki-roots) are trusted.
+    pub ca_file: Option<PathBuf>,
+    /// Batching and queueing of spans and log records.
+    pub batch: OtlpBatchConfig,
+    /// Retries of failed exports.
+    pub retry: OtlpRetryConfig,
+    /// Span export (`[otlp.traces]`).
+    pub traces: OtlpSignalConfig,
+    /// Log-record export (`[otlp.logs]`).
+    pub logs: OtlpSignalConfig,
+    /// Metric export (`[otlp.metrics]`); needs `[metrics]` enabled.
+    pub metrics: OtlpSignalConfig,
+}
+
+/// One signal's table: everything optional, falling back to `[otlp]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpSignalConfig {
+    /// Export this signal (default true when `[otlp]` is enabled; env
+    /// `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER` / `OTEL_METRICS_EXPORTER` = `none` turns it off).
+    pub enabled: bool,
+    /// The FULL URL for this signal (nothing is appended), e.g.
+    /// `http://collector:4318/v1/logs` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`).
+    pub endpoint: Option<String>,
+    /// Overrides `otlp.protocol` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`).
+    pub protocol: Option<OtlpProtocol>,
+    /// Added to (and overriding) `otlp.headers` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS`).
+    pub headers: BTreeMap<String, String>,
+    /// Overrides `otlp.compression` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_COMPRESSION`).
+    pub compression: Option<String>,
+    /// Overrides `otlp.timeout` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT`, ms).
+    pub timeout: Option<String>,
+    /// Overrides `otlp.ca_file` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_CERTIFICATE`).
+    pub ca_file: Option<PathBuf>,
+    /// Metrics only: how often metrics are exported, e.g. `10s` (default 10 s;
+    /// env `OTEL_METRIC_EXPORT_INTERVAL`, ms).
+    pub interval: Option<String>,
+}
+
+impl Default for OtlpSignalConfig {
+    fn default() -> Self {
+        OtlpSignalConfig {
+            enabled: true,
+            endpoint: None,
+            protocol: None,
+            headers: BTreeMap::new(),
+            compression: None,
+            timeout: None,
+            ca_file: None,
+            interval: None,
+        }
+    }
+}
+
+/// `[otlp.batch]`: how spans and log records are queued and batched.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpBatchConfig {
+    /// Records (or spans) held per signal before new ones are dropped and
+    /// counted (default 8192; env `OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub queue_capacity: usize,
+    /// Most records per export request (default 512; env `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+    pub max_batch: usize,
+    /// Longest a record waits for its batch to fill, e.g. `1s` (default)
+    /// (env `OTEL_BSP_SCHEDULE_DELAY`, ms).
+    pub interval: String,
+}
+
+impl Default for OtlpBatchConfig {
+    fn default() -> Self {
+        OtlpBatchConfig {
+            queue_capacity: 8192,
+            max_batch: 512,
+            interval: "1s".to_owned(),
+        }
+    }
+}
+
+/// `[otlp.retry]`: exponential backoff with jitter for failed exports.
+/// Retried: gRPC `UNAVAILABLE`/`RESOURCE_EXHAUSTED`…, HTTP 429/502/503/504 and
+/// connection failures; a server's `Retry-After` (HTTP) or `RetryInfo` (gRPC)
+/// replaces the computed delay. All attempts fit within the export timeout.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpRetryConfig {
+    /// Retries after the first attempt (default 3; 0 turns retrying off).
+    pub max_retries: usize,
+    /// First backoff, e.g. `100ms` (default); doubles per retry.
+    pub initial_delay: String,
+    /// Longest backoff (default `1600ms`).
+    pub max_delay: String,
+    /// Random extra delay of up to this much (default `100ms`).
+    pub max_jitter: String,
+}
+
+impl Default for OtlpRetryConfig {
+    fn default() -> Self {
+        OtlpRetryConfig {
+            max_retries: 3,
+            initial_delay: "100ms".to_owned(),
+            max_delay: "1600ms".to_owned(),
+            max_jitter: "100ms".to_owned(),
+        }
+    }
+}
+
+/// The three OTLP signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Logs,
+    Metrics,
+}
+
+impl Signal {
+    pub(crate) const ALL: [Signal; 3] = [Signal::Traces, Signal::Logs, Signal::Metrics];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Logs => "/v1/logs",
+            Signal::Metrics => "/v1/metrics",
+        }
+    }
+}
+
+/// One signal's resolved exporter settings.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidatedSignal {
+    pub(crate) signal: Signal,
+    /// The URL the exporter posts to (gRPC: the collector's base URL).
+    pub(crate) endpoint: String,
+    pub(crate) protocol: OtlpProtocol,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) gzip: bool,
+    pub(crate) timeout: Duration,
+    /// PEM bytes of the CA file, read at validation.
+    pub(crate) ca_pem: Option<Vec<u8>>,
+    /// Whether the endpoint is `https://`.
+    pub(crate) tls: bool,
+}
+
+/// Resolved `[otlp]`.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidatedOtlp {
+    pub(crate) traces: Option<ValidatedSignal>,
+    pub(crate) logs: Option<ValidatedSignal>,
+    pub(crate) metrics: Option<ValidatedSignal>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) max_batch: usize,
+    pub(crate) batch_interval: Duration,
+    pub(crate) metrics_interval: Duration,
+    pub(crate) retry: ValidatedRetry,
+}
+
+/// Resolved `[otlp.retry]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValidatedRetry {
+    pub(crate) max_retries: usize,
+    pub(crate) initial_delay: Duration,
+    pub(crate) max_delay: Duration,
+    pub(crate) max_jitter: Duration,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<Option<ValidatedOtlp>> {
+    if !otlp.enabled {
+        return Ok(None);
+    }
+    let batch = &otlp.batch;
+    if batch.queue_capacity == 0 {
+        return Err(Error::config("otlp.batch.queue_capacity", "0", "must be at least 1"));
+    }
+    if batch.max_batch == 0 {
+        return Err(Error::config("otlp.batch.max_batch", "0", "must be at least 1"));
+    }
+    let batch_interval = positive("otlp.batch.interval", &batch.interval)?;
+    let retry = &otlp.retry;
+    let retry = ValidatedRetry {
+        max_retries: retry.max_retries,
+        initial_delay: parse_interval("otlp.retry.initial_delay", Some(&retry.initial_delay))?.unwrap_or_default(),
+        max_delay: parse_interval("otlp.retry.max_delay", Some(&retry.max_delay))?.unwrap_or_default(),
+        max_jitter: parse_interval("otlp.retry.max_jitter", Some(&retry.max_jitter))?.unwrap_or_default(),
+    };
+    let metrics_interval = match &otlp.metrics.interval {
+        Some(raw) => positive("otlp.metrics.interval", raw)?,
+        None => Duration::from_secs(10),
+    };
+    for (name, signal) in [("traces", &otlp.traces), ("logs", &otlp.logs)] {
+        if signal.interval.is_some() {
+            return Err(Error::config(
+                format!("otlp.{name}.interval"),
+                signal.interval.as_deref().unwrap_or_default(),
+                "only [otlp.metrics] has an interval; spans and logs use otlp.batch.interval",
+            ));
+        }
+    }
+    let mut resolved = Signal::ALL.map(|signal| resolve_signal(otlp, signal));
+    let [traces, logs, metrics] = [
+        resolved[0].take().transpose()?,
+        resolved[1].take().transpose()?,
+        resolved[2].take().transpose()?,
+    ];
+    if metrics.is_some() && !metrics_enabled {
+        return Err(Error::config(
+            "otlp.metrics.enabled",
+            "true",
+            "OTLP metrics mirror [metrics]; enable [metrics] or set otlp.metrics.enabled = false",
+        ));
+    }
+    Ok(Some(ValidatedOtlp {
+        traces,
+        logs,
+        metrics,
+        queue_capacity: batch.queue_capacity,
+        max_batch: batch.max_batch,
+        batch_interval,
+        metrics_interval,
+        retry,
+    }))
+}
+
+fn positive(key: &str, raw: &str) -> Result<Duration> {
+    match parse_interval(key, Some(raw))? {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(Error::config(key, raw, "must be a positive duration such as `1s`")),
+    }
+}
+
+fn signal_config(otlp: &OtlpConfig, signal: Signal) -> &OtlpSignalConfig {
+    match signal {
+        Signal::Traces => &otlp.traces,
+        Signal::Logs => &otlp.logs,
+        Signal::Metrics => &otlp.metrics,
+    }
+}
+
+fn resolve_signal(otlp: &OtlpConfig, signal: Signal) -> Option<Result<ValidatedSignal>> {
+    let own = signal_config(otlp, signal);
+    if !own.enabled {
+        return None;
+    }
+    Some(resolve_enabled_signal(otlp, own, signal))
+}
+
+fn resolve_enabled_signal(otlp: &OtlpConfig, own: &OtlpSignalConfig, signal: Signal) -> Result<ValidatedSignal> {
+    let name = signal.as_str();
+    let protocol = own.protocol.or(otlp.protocol).unwrap_or(OtlpProtocol::HttpProtobuf);
+    let (endpoint, key) = match (&own.endpoint, &otlp.endpoint) {
+        (Some(full), _) => (full.trim().to_owned(), format!("otlp.{name}.endpoint")),
+        (None, Some(base)) => (signal_url(base.trim(), protocol, signal), "otlp.endpoint".to_owned()),
+        (None, None) => (
+            signal_url(protocol.default_endpoint(), protocol, signal),
+            "otlp.endpoint".to_owned(),
+        ),
+    };
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|err: http::uri::InvalidUri| Error::config(&key, &endpoint, format!("not a URL: {err}")))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(Error::config(&key, &endpoint, "use an http:// or https:// URL")),
+    };
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(Error::config(&key, &endpoint, "the URL has no host"));
+    }
+    let mut headers: BTreeMap<String, String> = otlp.headers.clone();
+    headers.extend(own.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for (header, value) in &headers {
+        let valid_name = http::HeaderName::from_bytes(header.as_bytes()).is_ok();
+        if !valid_name || header.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(Error::config(
+                format!("otlp.headers.{header}"),
+                header,
+                "not a valid lower-case header name",
+            ));
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(Error::config(
+                format!("otlp.headers.{header}"),
+                "<hidden>",
+                "the value has characters a header cannot carry",
+            ));
+        }
+    }
+    let (compression, compression_key) = match &own.compression {
+        Some(c) => (Some(c), format!("otlp.{name}.compression")),
+        None => (otlp.compression.as_ref(), "otlp.compression".to_owned()),
+    };
+    let gzip = match compression.map(|c| c.trim()) {
+        None | Some("none") | Some("") => false,
+        Some("gzip") => true,
+        Some(other) => return Err(Error::config(compression_key, other, "use `gzip` or `none`")),
+    };
+    let (timeout, timeout_key) = match &own.timeout {
+        Some(t) => (Some(t), format!("otlp.{name}.timeout")),
+        None => (otlp.timeout.as_ref(), "otlp.timeout".to_owned()),
+    };
+    let timeout = match timeout {
+        Some(raw) => positive(&timeout_key, raw)?,
+        None => DEFAULT_TIMEOUT,
+    };
+    let (ca_file, ca_key) = match &own.ca_file {
+        Some(path) => (Some(path), format!("otlp.{name}.ca_file")),
+        None => (otlp.ca_file.as_ref(), "otlp.ca_file".to_owned()),
+    };
+    let ca_pem = match ca_file {
+        Some(path) => Some(read_ca(&ca_key, path)?),
+        None => None,
+    };
+    Ok(ValidatedSignal {
+        signal,
+        endpoint,
+        protocol,
+        headers: headers.into_iter().collect(),
+        gzip,
+        timeout,
+        ca_pem,
+        tls,
+    })
+}
+
+/// The URL a signal posts to, from a base URL: HTTP appends `/v1/<signal>`
+/// (after any path the base has), gRPC uses the base as it is.
+fn signal_url(base: &str, protocol: OtlpProtocol, signal: Signal) -> String {
+    match protocol {
+        OtlpProtocol::Grpc => base.to_owned(),
+        OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
+            format!("{}{}", base.trim_end_matches('/'), signal.path())
+        }
+    }
+}
+
+fn read_ca(key: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    let pem = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(Error::config(
+            key,
+            path.display().to_string(),
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ));
+    }
+    Ok(pem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enabled() -> OtlpConfig {
+        OtlpConfig {
+            enabled: true,
+            ..OtlpConfig::default()
+        }
+    }
+
+    #[test]
+    fn http_appends_the_signal_path_and_grpc_does_not() {
+        let mut config = enabled();
+        config.endpoint = Some("http://collector:4318/".into());
+        let v = validate_otlp(&config, true).unwrap().unwrap();
+        assert_eq!(v.traces.unwrap().endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(v.metrics.unwrap().endpoint, "http://collector:4318/v1/metrics");
+        config.protocol = Some(OtlpProtocol::Grpc);
+        config.endpoint = Some("https://collector:4317".into());
+        let v = validate_otlp(&config, true).unwrap().unwrap();
+        let logs = v.logs.unwrap();
+        assert_eq!(logs.endpoint, "https://collector:4317");
+        assert!(logs.tls);
+    }
+
+    #[test]
+    fn per_signal_settings_override_shared_ones() {
+        let mut config = enabled();
+        config.endpoint = Some("http://a:4318".into());
+        config.headers.insert("x-team".into(), "core".into());
+        config.compression = Some("gzip".into());
+        config.logs.endpoint = Some("http://b:9999/custom".into());
+        config.logs.protocol = Some(OtlpProtocol::HttpJson);
+        config.logs.headers.insert("x-team".into(), "logs".into());
+        config.logs.compression = Some("none".into());
+        config.logs.timeout = Some("2s".into());
+        config.traces.enabled = false;
+        let v = validate_otlp(&config, true).unwrap().unwrap();
+        assert!(v.traces.is_none());
+        let logs = v.logs.unwrap();
+        assert_eq!(logs.endpoint, "http://b:9999/custom");
+        assert_eq!(logs.protocol, OtlpProtocol::HttpJson);
+        assert_eq!(logs.headers, vec![("x-team".to_owned(), "logs".to_owned())]);
+        assert!(!logs.gzip);
+        assert_eq!(logs.timeout, Duration::from_secs(2));
+        let metrics = v.metrics.unwrap();
+        assert!(metrics.gzip);
+        assert_eq!(metrics.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        type Change = Box<dyn Fn(&mut OtlpConfig)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (Box::new(|c| c.endpoint = Some("ftp://x".into())), "otlp.endpoint"),
+            (Box::new(|c| c.endpoint = Some("not a url".into())), "otlp.endpoint"),
+            (Box::new(|c| c.compression = Some("zstd".into())), "otlp.compression"),
+            (Box::new(|c| c.logs.timeout = Some("soon".into())), "otlp.logs.timeout"),
+            (Box::new(|c| c.timeout = Some("0s".into())), "otlp.timeout"),
+            (
+                Box::new(|c| c.ca_file = Some("/nonexistent/ca.pem".into())),
+                "/nonexistent/ca.pem",
+            ),
+            (
+                Box::new(|c| {
+                    c.headers.insert("Bad Header".into(), "v".into());
+                }),
+                "otlp.headers.Bad Header",
+            ),
+            (Box::new(|c| c.batch.max_batch = 0), "otlp.batch.max_batch"),
+            (
+                Box::new(|c| c.traces.interval = Some("1s".into())),
+                "otlp.traces.interval",
+            ),
+        ];
+        for (change, key) in cases {
+            let mut config = enabled();
+            change(&mut config);
+            let err = validate_otlp(&config, true).unwrap_err().to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        }
+    }
+
+    #[test]
+    fn metrics_need_the_metrics_section() {
+        let err = validate_otlp(&enabled(), false).unwrap_err().to_string();
+        assert!(err.contains("otlp.metrics.enabled"), "{err}");
+        let mut config = enabled();
+        config.metrics.enabled = false;
+        assert!(validate_otlp(&config, false).is_ok());
+    }
+}

@@ -1,0 +1,159 @@
+//! Logs: every record the pipeline delivers becomes an OTLP LogRecord —
+//! severity mapped from the level or the Aureus kind, a readable body, the
+//! fields as typed attributes, the span's trace and span ids, and
+//! `aureus.correlation_id`. The sink runs behind the pipeline's bounded
+//! queue like every other sink, so redaction, sampling, isolation and loss
+//! counting apply to it too.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogRecord, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::Resource;
+
+use super::internal::is_exporter_target;
+use super::transport::ExportRuntime;
+use crate::event::EventKind;
+use crate::record::{Record, Value};
+use crate::sinks::{Sink, SinkError};
+
+/// Attribute carrying the correlation id on logs and spans.
+pub const CORRELATION_ATTRIBUTE: &str = "aureus.correlation_id";
+
+/// The OTLP severity of `record` (see the crate docs for the table).
+pub(crate) fn severity(record: &Record) -> (Severity, &'static str) {
+    let denied = |field: &str| record.field(field).and_then(|v| v.as_bool()) == Some(false);
+    match record.kind {
+        Some(EventKind::Rollback) => (Severity::Error, "ERROR"),
+        Some(EventKind::CrvResult) if denied("passed") => (Severity::Warn, "WARN"),
+        Some(EventKind::PolicyCheck) if denied("allowed") => (Severity::Warn, "WARN"),
+        Some(_) => (Severity::Info, "INFO"),
+        None => match record.level {
+            tracing::Level::TRACE => (Severity::Trace, "TRACE"),
+            tracing::Level::DEBUG => (Severity::Debug, "DEBUG"),
+            tracing::Level::INFO => (Severity::Info, "INFO"),
+            tracing::Level::WARN => (Severity::Warn, "WARN"),
+            tracing::Level::ERROR => (Severity::Error, "ERROR"),
+        },
+    }
+}
+
+/// The body: the message, else `<event_type> k=v …` for an Aureus event.
+pub(crate) fn body(record: &Record) -> String {
+    if let Some(message) = record.message().filter(|m| !m.is_empty()) {
+        return message.to_owned();
+    }
+    let mut text = String::with_capacity(64);
+    if let Some(kind) = record.event_type() {
+        text.push_str(kind);
+    }
+    for (name, value) in record.fields() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        let _ = write!(text, "{name}={value}");
+    }
+    text
+}
+
+fn attribute_value(value: Value<'_>) -> AnyValue {
+    match value {
+        Value::Bool(v) => AnyValue::Boolean(v),
+        Value::I64(v) => AnyValue::Int(v),
+        Value::U64(v) => match i64::try_from(v) {
+            Ok(v) => AnyValue::Int(v),
+            Err(_) => AnyValue::Double(v as f64),
+        },
+        Value::F64(v) => AnyValue::Double(v),
+        Value::Str(v) => AnyValue::String(v.to_owned().into()),
+    }
+}
+
+/// Fills `log` from `record`.
+pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record) {
+    log.set_timestamp(record.timestamp);
+    log.set_observed_timestamp(SystemTime::now());
+    let (number, text) = severity(record);
+    log.set_severity_number(number);
+    log.set_severity_text(text);
+    log.set_target(Cow::Borrowed(record.target));
+    if let Some(kind) = record.kind {
+        log.set_event_name(kind.as_str());
+    }
+    log.set_body(AnyValue::String(body(record).into()));
+    if let Some(kind) = record.event_type() {
+        log.add_attribute("event_type", kind.to_owned());
+    }
+    for (name, value) in record.fields() {
+        log.add_attribute(name, attribute_value(value));
+    }
+    if let Some(id) = record.correlation_id() {
+        log.add_attribute(CORRELATION_ATTRIBUTE, id.to_owned());
+    }
+    if let (Some(trace), Some(span)) = (record.trace_id, record.otel_span_id) {
+        log.set_trace_context(
+            TraceId::from_bytes(trace.to_be_bytes()),
+            SpanId::from_bytes(span.to_be_bytes()),
+            Some(TraceFlags::SAMPLED),
+        );
+    }
+}
+
+/// The sink: converts a batch and exports it in one request.
+pub(crate) struct OtlpLogSink<E: LogExporter> {
+    exporter: E,
+    logger: SdkLogger,
+    scope: InstrumentationScope,
+    runtime: Arc<ExportRuntime>,
+    /// Keeps the logger's provider alive (it has no processors).
+    _provider: SdkLoggerProvider,
+}
+
+impl<E: LogExporter> OtlpLogSink<E> {
+    pub(crate) fn new(mut exporter: E, resource: &Resource, runtime: Arc<ExportRuntime>) -> Self {
+        exporter.set_resource(resource);
+        let provider = SdkLoggerProvider::builder().with_resource(resource.clone()).build();
+        let scope = InstrumentationScope::builder("aureus-observability")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        let logger = provider.logger_with_scope(scope.clone());
+        OtlpLogSink {
+            exporter,
+            logger,
+            scope,
+            runtime,
+            _provider: provider,
+        }
+    }
+}
+
+impl<E: LogExporter + 'static> Sink for OtlpLogSink<E> {
+    fn write(&mut self, batch: &[Arc<Record>]) -> Result<(), SinkError> {
+        let logs: Vec<SdkLogRecord> = batch
+            .iter()
+            .filter(|record| !is_exporter_target(record.target))
+            .map(|record| {
+                let mut log = self.logger.create_log_record();
+                fill(&mut log, record);
+                log
+            })
+            .collect();
+        if logs.is_empty() {
+            return Ok(());
+        }
+        let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = logs.iter().map(|log| (log, &self.scope)).collect();
+        let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
+        self.runtime
+            .block_on(self.exporter.export(LogBatch::new(&pairs)))
+            .map_err(|err| Box::new(err) as SinkError)
+    }
+
+    fn shutdown(&mut self) -> Result<(), SinkError> {
+        self.exporter.shutdown().map_err(|err| Box::new(err) as SinkError)
+    }
+}

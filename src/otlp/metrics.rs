@@ -1,0 +1,347 @@
+//! Metrics: the same counters and histograms as `/metrics`, as OTLP
+//! cumulative monotonic Sums and explicit-bucket Histograms.
+//!
+//! [`MirrorRecorder`] sits between [`crate::metrics::AureusMetrics`] and the
+//! Prometheus recorder: every handle it registers updates the Prometheus
+//! series and its OpenTelemetry instrument in the same call, so the two agree
+//! whenever no event is in flight. OTLP names are the Prometheus names without
+//! the `_total` suffix of counters (a Prometheus-compatible backend appends it
+//! again); attributes are the labels plus the global labels. Self-metrics
+//! (per-sink and per-signal counts) are observable instruments read at each
+//! export.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
+use opentelemetry::metrics::Meter;
+use opentelemetry::KeyValue;
+
+use super::stats::ExportStats;
+use crate::metrics::MetricNames;
+use crate::pipeline::Pipeline;
+
+/// The OTLP name of a Prometheus metric name.
+pub(crate) fn otlp_name(prometheus: &str) -> String {
+    prometheus.strip_suffix("_total").unwrap_or(prometheus).to_owned()
+}
+
+/// A recorder that records into Prometheus and OpenTelemetry at once.
+pub(crate) struct MirrorRecorder {
+    prometheus: Arc<dyn Recorder + Send + Sync>,
+    meter: Meter,
+    global: Vec<KeyValue>,
+    /// Explicit bucket bounds per histogram name.
+    buckets: HashMap<String, Vec<f64>>,
+    /// Unit per histogram name (`ms` or `s`).
+    units: HashMap<String, &'static str>,
+    descriptions: Mutex<HashMap<String, String>>,
+    counters: Mutex<HashMap<String, opentelemetry::metrics::Counter<u64>>>,
+    histograms: Mutex<HashMap<String, opentelemetry::metrics::Histogram<f64>>>,
+    gauges: Mutex<HashMap<String, opentelemetry::metrics::Gauge<f64>>>,
+}
+
+impl MirrorRecorder {
+    pub(crate) fn new(
+        prometheus: Arc<dyn Recorder + Send + Sync>,
+        meter: Meter,
+        global_labels: &std::collections::BTreeMap<String, String>,
+        histogram: (&str, &[f64], &'static str),
+    ) -> Self {
+        let (name, bounds, unit) = histogram;
+        MirrorRecorder {
+            prometheus,
+            meter,
+            global: global_labels
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                .collect(),
+            buckets: HashMap::from([(name.to_owned(), bounds.to_vec())]),
+            units: HashMap::from([(name.to_owned(), unit)]),
+            descriptions: Mutex::new(HashMap::new()),
+            counters: Mutex::new(HashMap::new()),
+            histograms: Mutex::new(HashMap::new()),
+            gauges: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn attributes(&self, key: &Key) -> Vec<KeyValue> {
+        let mut attributes: Vec<KeyValue> = key
+            .labels()
+            .map(|label| KeyValue::new(label.key().to_owned(), label.value().to_owned()))
+            .collect();
+        attributes.extend(self.global.iter().cloned());
+        attributes
+    }
+
+    fn description(&self, name: &str) -> Option<String> {
+        lock(&self.descriptions).get(name).cloned()
+    }
+
+    fn describe(&self, key: &KeyName, description: &SharedString) {
+        lock(&self.descriptions).insert(key.as_str().to_owned(), description.to_string());
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Recorder for MirrorRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(&key, &description);
+        self.prometheus.describe_counter(key, unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(&key, &description);
+        self.prometheus.describe_gauge(key, unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(&key, &description);
+        self.prometheus.describe_histogram(key, unit, description);
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        let name = key.name();
+        let instrument = lock(&self.counters)
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                let mut builder = self.meter.u64_counter(otlp_name(name));
+                if let Some(description) = self.description(name) {
+                    builder = builder.with_description(description);
+                }
+                builder.build()
+            })
+            .clone();
+        Counter::from_arc(Arc::new(MirroredCounter {
+            prometheus: self.prometheus.register_counter(key, metadata),
+            otlp: instrument,
+            attributes: self.attributes(key),
+            absolute: AtomicU64::new(0),
+        }))
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        let name = key.name();
+        let instrument = lock(&self.gauges)
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                let mut builder = self.meter.f64_gauge(name.to_owned());
+                if let Some(description) = self.description(name) {
+                    builder = builder.with_description(description);
+                }
+                builder.build()
+            })
+            .clone();
+        Gauge::from_arc(Arc::new(MirroredGauge {
+            prometheus: self.prometheus.register_gauge(key, metadata),
+            otlp: instrument,
+            attributes: self.attributes(key),
+            value: Mutex::new(0.0),
+        }))
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        let name = key.name();
+        let instrument = lock(&self.histograms)
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                let mut builder = self.meter.f64_histogram(name.to_owned());
+                if let Some(bounds) = self.buckets.get(name) {
+                    builder = builder.with_boundaries(bounds.clone());
+                }
+                if let Some(unit) = self.units.get(name) {
+                    builder = builder.with_unit(*unit);
+                }
+                if let Some(description) = self.description(name) {
+                    builder = builder.with_description(description);
+                }
+                builder.build()
+            })
+            .clone();
+        Histogram::from_arc(Arc::new(MirroredHistogram {
+            prometheus: self.prometheus.register_histogram(key, metadata),
+            otlp: instrument,
+            attributes: self.attributes(key),
+        }))
+    }
+}
+
+struct MirroredCounter {
+    prometheus: Counter,
+    otlp: opentelemetry::metrics::Counter<u64>,
+    attributes: Vec<KeyValue>,
+    /// Last absolute value set (to turn `absolute` into an increment).
+    absolute: AtomicU64,
+}
+
+impl CounterFn for MirroredCounter {
+    fn increment(&self, value: u64) {
+        self.prometheus.increment(value);
+        self.otlp.add(value, &self.attributes);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.prometheus.absolute(value);
+        let previous = self.absolute.fetch_max(value, Ordering::Relaxed);
+        if value > previous {
+            self.otlp.add(value - previous, &self.attributes);
+        }
+    }
+}
+
+struct MirroredGauge {
+    prometheus: Gauge,
+    otlp: opentelemetry::metrics::Gauge<f64>,
+    attributes: Vec<KeyValue>,
+    value: Mutex<f64>,
+}
+
+impl MirroredGauge {
+    fn update(&self, change: impl FnOnce(f64) -> f64) {
+        let mut value = lock(&self.value);
+        *value = change(*value);
+        self.otlp.record(*value, &self.attributes);
+    }
+}
+
+impl GaugeFn for MirroredGauge {
+    fn increment(&self, value: f64) {
+        self.prometheus.increment(value);
+        self.update(|v| v + value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.prometheus.decrement(value);
+        self.update(|v| v - value);
+    }
+
+    fn set(&self, value: f64) {
+        self.prometheus.set(value);
+        self.update(|_| value);
+    }
+}
+
+struct MirroredHistogram {
+    prometheus: Histogram,
+    otlp: opentelemetry::metrics::Histogram<f64>,
+    attributes: Vec<KeyValue>,
+}
+
+impl HistogramFn for MirroredHistogram {
+    fn record(&self, value: f64) {
+        self.prometheus.record(value);
+        self.otlp.record(value, &self.attributes);
+    }
+}
+
+/// Picks `(value, reason)` observations out of a sink's health or a signal's counts.
+type Pick<T> = fn(&T) -> Vec<(u64, Option<&'static str>)>;
+
+/// Per-signal export counters, by signal name.
+pub(crate) type SignalStats = Vec<(&'static str, Arc<ExportStats>)>;
+
+/// Registers the pipeline's self-metrics as observable instruments: per sink
+/// (records, dropped by reason, errors, queue depth) and per OTLP signal
+/// (exported, dropped, failed).
+pub(crate) fn register_self_metrics(
+    meter: &Meter,
+    names: &MetricNames,
+    pipeline: Weak<Pipeline>,
+    signals: SignalStats,
+) {
+    let sinks = {
+        let pipeline = pipeline.clone();
+        move || {
+            pipeline
+                .upgrade()
+                .map(|p| crate::telemetry::health_of(&p))
+                .unwrap_or_default()
+        }
+    };
+    let per_sink = {
+        let sinks = sinks.clone();
+        move |pick: Pick<crate::sinks::SinkHealth>| {
+            let sinks = sinks.clone();
+            move |observer: &dyn opentelemetry::metrics::AsyncInstrument<u64>| {
+                for health in sinks() {
+                    for (value, reason) in pick(&health) {
+                        let mut attributes = vec![KeyValue::new("sink", health.name.clone())];
+                        if let Some(reason) = reason {
+                            attributes.push(KeyValue::new("reason", reason));
+                        }
+                        observer.observe(value, &attributes);
+                    }
+                }
+            }
+        }
+    };
+    let _ = meter
+        .u64_observable_counter(otlp_name(&names.sink_records))
+        .with_description("Records delivered per sink")
+        .with_callback(per_sink(|h| vec![(h.delivered, None)]))
+        .build();
+    let _ = meter
+        .u64_observable_counter(otlp_name(&names.sink_dropped))
+        .with_description("Records dropped per sink and reason")
+        .with_callback(per_sink(|h| {
+            vec![
+                (h.dropped_queue_full, Some("queue_full")),
+                (h.dropped_closed, Some("closed")),
+                (h.dropped_circuit_open, Some("circuit_open")),
+            ]
+        }))
+        .build();
+    let _ = meter
+        .u64_observable_counter(otlp_name(&names.sink_errors))
+        .with_description("Records in failed sink writes")
+        .with_callback(per_sink(|h| vec![(h.failed, None)]))
+        .build();
+    let _ = meter
+        .u64_observable_gauge(names.sink_queue_depth.clone())
+        .with_description("Records waiting per sink")
+        .with_callback(per_sink(|h| vec![(h.queue_depth as u64, None)]))
+        .build();
+    let signals = Arc::new(signals);
+    let per_signal = |pick: Pick<super::ExportCounts>| {
+        let signals = Arc::clone(&signals);
+        move |observer: &dyn opentelemetry::metrics::AsyncInstrument<u64>| {
+            for (signal, stats) in signals.iter() {
+                let counts = stats.snapshot();
+                for (value, reason) in pick(&counts) {
+                    let mut attributes = vec![KeyValue::new("signal", *signal)];
+                    if let Some(reason) = reason {
+                        attributes.push(KeyValue::new("reason", reason));
+                    }
+                    observer.observe(value, &attributes);
+                }
+            }
+        }
+    };
+    let _ = meter
+        .u64_observable_counter(otlp_name(&names.otlp_exported))
+        .with_description("Items the collector accepted, per signal")
+        .with_callback(per_signal(|c| vec![(c.exported, None)]))
+        .build();
+    let _ = meter
+        .u64_observable_counter(otlp_name(&names.otlp_dropped))
+        .with_description("Items dropped before export, per signal and reason")
+        .with_callback(per_signal(|c| {
+            vec![
+                (c.dropped_queue_full, Some("queue_full")),
+                (c.dropped_closed, Some("closed")),
+                (c.failed, Some("export_failed")),
+            ]
+        }))
+        .build();
+    let _ = meter
+        .u64_observable_counter(otlp_name(&names.otlp_export_errors))
+        .with_description("Export calls that failed after retries, per signal")
+        .with_callback(per_signal(|c| vec![(c.export_errors, None)]))
+        .build();
+}

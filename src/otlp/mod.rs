@@ -1,0 +1,311 @@
+//! OTLP export of spans, logs and metrics to an OpenTelemetry collector.
+//!
+//! Turned on by `[otlp] enabled = true` or the standard
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` variables (see [`crate::config::OtlpConfig`]).
+//! Each signal has its own exporter (gRPC, HTTP/protobuf or HTTP/JSON; gzip,
+//! headers, TLS with a custom CA, retry with backoff that honours
+//! `Retry-After`), behind a bounded queue whose losses are counted:
+//!
+//! - **traces** — `tracing` spans through tracing-opentelemetry into a
+//!   [`traces`] queue; Aureus events are span events; a failed step or a
+//!   blocking CRV gate sets the span's status to error;
+//! - **logs** — the `otlp` sink (one more pipeline sink: redaction, sampling,
+//!   isolation and counting apply) turns records into LogRecords with the
+//!   span's trace id and `aureus.correlation_id`;
+//! - **metrics** — the counters and histograms of `/metrics`, mirrored, plus
+//!   the self-metrics, exported every `otlp.metrics.interval`.
+//!
+//! The export machinery's own diagnostics never come back into the pipeline
+//! (see [`internal`]). [`crate::Telemetry::shutdown`] flushes all three
+//! within its deadline, whether or not the collector answers.
+
+mod http_client;
+pub(crate) mod internal;
+mod logs;
+mod metrics;
+mod resource;
+mod stats;
+pub(crate) mod traces;
+mod transport;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+pub use logs::CORRELATION_ATTRIBUTE;
+pub(crate) use metrics::{register_self_metrics, MirrorRecorder, SignalStats};
+pub(crate) use resource::ResourceSettings;
+pub use stats::ExportCounts;
+use stats::ExportStats;
+use transport::ExportRuntime;
+
+use crate::config::ValidatedOtlp;
+use crate::error::{Error, Result};
+use crate::pipeline::{OverflowPolicy, QueueSettings};
+use crate::sinks::Sink;
+
+/// Name of the sink that exports log records.
+pub const OTLP_SINK: &str = "otlp";
+
+/// The tracer type the span layer uses.
+pub(crate) type Tracer = opentelemetry_sdk::trace::SdkTracer;
+
+/// The running exporters (traces and metrics; logs run as the `otlp` sink).
+pub(crate) struct Otlp {
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+    runtime: Option<Arc<ExportRuntime>>,
+    stats: SignalStats,
+}
+
+impl std::fmt::Debug for Otlp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Otlp")
+            .field("traces", &self.tracer_provider.is_some())
+            .field("metrics", &self.meter_provider.is_some())
+            .finish()
+    }
+}
+
+/// What `start` hands to the rest of the stack.
+pub(crate) struct Started {
+    pub(crate) otlp: Otlp,
+    /// The log sink and its queue settings, to run as the `otlp` sink.
+    pub(crate) log_sink: Option<(Box<dyn Sink>, QueueSettings)>,
+}
+
+impl Otlp {
+    /// Builds every enabled signal's exporter and starts its worker.
+    pub(crate) fn start(config: &ValidatedOtlp, resource: &ResourceSettings) -> Result<Started> {
+        let resource = resource::build(resource);
+        let signals = [&config.traces, &config.logs, &config.metrics];
+        let runtime = Arc::new(ExportRuntime::for_signals(signals.iter().filter_map(|s| s.as_ref()))?);
+        let mut stats: SignalStats = Vec::new();
+
+        let tracer_provider = match &config.traces {
+            Some(signal) => {
+                let exporter = transport::span_exporter(signal, &config.retry, &runtime)?;
+                let span_stats = Arc::new(ExportStats::default());
+                stats.push(("traces", Arc::clone(&span_stats)));
+                let queue = traces::SpanQueue::start(
+                    exporter,
+                    &resource,
+                    traces::Batching {
+                        capacity: config.queue_capacity,
+                        max_batch: config.max_batch,
+                        interval: config.batch_interval,
+                        flush_timeout: signal.timeout + Duration::from_secs(1),
+                    },
+                    Arc::clone(&runtime),
+                    span_stats,
+                )
+                .map_err(|source| Error::Worker {
+                    sink: "otlp-traces".to_owned(),
+                    source,
+                })?;
+                Some(
+                    SdkTracerProvider::builder()
+                        .with_resource(resource.clone())
+                        .with_span_processor(queue)
+                        .build(),
+                )
+            }
+            None => None,
+        };
+
+        let log_sink = match &config.logs {
+            Some(signal) => {
+                let exporter = transport::log_exporter(signal, &config.retry, &runtime)?;
+                let sink: Box<dyn Sink> = Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime)));
+                let mut queue = QueueSettings::new(
+                    config.queue_capacity,
+                    OverflowPolicy::Drop,
+                    tracing::level_filters::LevelFilter::TRACE,
+                );
+                queue.max_batch = config.max_batch;
+                queue.linger = config.batch_interval;
+                Some((sink, queue))
+            }
+            None => None,
+        };
+
+        let meter_provider = match &config.metrics {
+            Some(signal) => {
+                let exporter = transport::metric_exporter(signal, &config.retry, &runtime)?;
+                let metric_stats = Arc::new(ExportStats::default());
+                stats.push(("metrics", Arc::clone(&metric_stats)));
+                let exporter = metrics_export::Counting {
+                    inner: exporter,
+                    stats: metric_stats,
+                    runtime: Arc::clone(&runtime),
+                };
+                let reader = PeriodicReader::builder(exporter)
+                    .with_interval(config.metrics_interval)
+                    .build();
+                Some(
+                    SdkMeterProvider::builder()
+                        .with_resource(resource.clone())
+                        .with_reader(reader)
+                        .build(),
+                )
+            }
+            None => None,
+        };
+
+        Ok(Started {
+            otlp: Otlp {
+                tracer_provider,
+                meter_provider,
+                runtime: Some(runtime),
+                stats,
+            },
+            log_sink,
+        })
+    }
+
+    /// The tracer for the span layer, when traces are exported.
+    pub(crate) fn tracer(&self) -> Option<Tracer> {
+        self.tracer_provider.as_ref().map(|p| p.tracer_with_scope(scope()))
+    }
+
+    /// The meter the mirrored metrics use, when metrics are exported.
+    pub(crate) fn meter(&self) -> Option<opentelemetry::metrics::Meter> {
+        self.meter_provider.as_ref().map(|p| p.meter_with_scope(scope()))
+    }
+
+    /// Per-signal export counters (traces and metrics; logs are the `otlp` sink's health).
+    pub(crate) fn stats(&self) -> SignalStats {
+        self.stats.clone()
+    }
+
+    /// A snapshot of one signal's counters.
+    pub(crate) fn counts(&self, signal: &str) -> Option<ExportCounts> {
+        self.stats
+            .iter()
+            .find(|(name, _)| *name == signal)
+            .map(|(_, stats)| stats.snapshot())
+    }
+
+    /// Exports what is queued now; false when not done within `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let tracer = self.tracer_provider.clone();
+        let meter = self.meter_provider.clone();
+        bounded(timeout, move || {
+            let spans = tracer.map(|p| p.force_flush().is_ok()).unwrap_or(true);
+            let metrics = meter.map(|p| p.force_flush().is_ok()).unwrap_or(true);
+            spans && metrics
+        })
+    }
+
+    /// Flushes and stops both exporters by `deadline`; returns the signals
+    /// that did not finish in time (their data is lost, and counted).
+    pub(crate) fn shutdown(&mut self, deadline: Instant) -> Vec<&'static str> {
+        let mut late = Vec::new();
+        let remaining = || deadline.saturating_duration_since(Instant::now());
+        let (tracer, meter) = (self.tracer_provider.take(), self.meter_provider.take());
+        let spans = tracer.map(|provider| {
+            let timeout = remaining();
+            std::thread::spawn(move || provider.shutdown_with_timeout(timeout).is_ok())
+        });
+        let metrics = meter.map(|provider| {
+            let timeout = remaining();
+            std::thread::spawn(move || provider.shutdown_with_timeout(timeout).is_ok())
+        });
+        for (signal, handle) in [("traces", spans), ("metrics", metrics)] {
+            if let Some(handle) = handle {
+                if !join_by(handle, deadline) {
+                    late.push(signal);
+                }
+            }
+        }
+        if let Some(runtime) = self.runtime.take() {
+            if let Ok(runtime) = Arc::try_unwrap(runtime) {
+                runtime.shutdown();
+            }
+        }
+        late
+    }
+}
+
+impl Drop for Otlp {
+    fn drop(&mut self) {
+        if self.tracer_provider.is_some() || self.meter_provider.is_some() {
+            self.shutdown(Instant::now() + Duration::from_secs(5));
+        }
+    }
+}
+
+fn scope() -> opentelemetry::InstrumentationScope {
+    opentelemetry::InstrumentationScope::builder("aureus-observability")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+/// Runs `work` on its own thread; true if it returned true within `timeout`.
+fn bounded(timeout: Duration, work: impl FnOnce() -> bool + Send + 'static) -> bool {
+    let handle = std::thread::spawn(work);
+    join_by(handle, Instant::now() + timeout)
+}
+
+fn join_by(handle: std::thread::JoinHandle<bool>, deadline: Instant) -> bool {
+    while !handle.is_finished() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    handle.join().unwrap_or(false)
+}
+
+mod metrics_export {
+    //! Counts metric exports and runs gRPC ones on the export runtime.
+
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::metrics::data::ResourceMetrics;
+    use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+    use opentelemetry_sdk::metrics::Temporality;
+
+    use super::stats::ExportStats;
+    use super::transport::ExportRuntime;
+
+    pub(crate) struct Counting<E> {
+        pub(crate) inner: E,
+        pub(crate) stats: Arc<ExportStats>,
+        pub(crate) runtime: Arc<ExportRuntime>,
+    }
+
+    impl<E> std::fmt::Debug for Counting<E> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("CountingMetricExporter").finish_non_exhaustive()
+        }
+    }
+
+    impl<E: PushMetricExporter> PushMetricExporter for Counting<E> {
+        async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+            let started = Instant::now();
+            let result = self.runtime.run_nested(self.inner.export(metrics)).await;
+            let outcome = result.as_ref().map(|_| ()).map_err(|err| err.to_string());
+            self.stats.exported(1, started.elapsed(), &outcome);
+            result
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            self.inner.force_flush()
+        }
+
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            self.inner.shutdown_with_timeout(timeout)
+        }
+
+        fn temporality(&self) -> Temporality {
+            self.inner.temporality()
+        }
+    }
+}

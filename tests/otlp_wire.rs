@@ -1,0 +1,423 @@
+//! OTLP export options checked on the wire against a scripted receiver that
+//! records every request: per-signal paths, content types, gzip, headers and
+//! gRPC metadata, batching by size and interval, retries that honour
+//! `Retry-After`, export timeouts, queue overflow counting, and shutdown that
+//! stays within its deadline when the collector is unreachable or hangs.
+//! (What the data means is checked against a real collector in `otlp_rotel.rs`.)
+
+mod common;
+#[path = "support/otlp_receiver.rs"]
+mod otlp_receiver;
+#[path = "support/otlp_workload.rs"]
+mod otlp_workload;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aureus_observability::config::{OtlpConfig, OtlpProtocol, OtlpSignalConfig};
+use aureus_observability::{Config, Telemetry};
+use otlp_receiver::{OtlpReceiver, Received, Reply};
+
+fn otlp(endpoint: &str, protocol: OtlpProtocol) -> OtlpConfig {
+    let mut config = OtlpConfig {
+        enabled: true,
+        endpoint: Some(endpoint.to_owned()),
+        protocol: Some(protocol),
+        ..OtlpConfig::default()
+    };
+    config.batch.interval = "100ms".into();
+    config.metrics.interval = Some("60s".into());
+    config.retry.initial_delay = "50ms".into();
+    config.retry.max_delay = "200ms".into();
+    config.retry.max_jitter = "10ms".into();
+    config
+}
+
+fn only_logs(mut config: OtlpConfig) -> OtlpConfig {
+    config.traces.enabled = false;
+    config.metrics.enabled = false;
+    config
+}
+
+fn stack(otlp: OtlpConfig) -> (tracing::Dispatch, Telemetry) {
+    let config = Config::builder()
+        .no_server()
+        .no_monitoring()
+        .no_sinks()
+        .otlp(otlp)
+        .build()
+        .expect("valid config");
+    aureus_observability::build(config).expect("stack builds")
+}
+
+fn paths(received: &[Received]) -> Vec<&str> {
+    received.iter().map(|r| r.path.as_str()).collect()
+}
+
+fn has(received: &[Received], path: &str) -> bool {
+    received.iter().any(|r| r.path == path)
+}
+
+fn logs_sent(received: &[Received]) -> Vec<&Received> {
+    received
+        .iter()
+        .filter(|r| r.path.ends_with("logs") || r.path.contains("LogsService"))
+        .collect()
+}
+
+/// Log records in an OTLP/JSON logs request.
+fn json_log_records(request: &Received) -> usize {
+    let body: serde_json::Value = serde_json::from_slice(&request.payload()).expect("JSON body");
+    body["resourceLogs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["scopeLogs"].as_array().into_iter().flatten())
+        .map(|s| s["logRecords"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+fn emit_workload(dispatch: &tracing::Dispatch) -> otlp_workload::Emitted {
+    tracing::dispatcher::with_default(dispatch, || otlp_workload::run(2, 2))
+}
+
+const TRACES: &str = "/v1/traces";
+const LOGS: &str = "/v1/logs";
+const METRICS: &str = "/v1/metrics";
+
+#[test]
+fn http_protobuf_sends_every_signal_gzipped_with_headers_to_its_path() {
+    let receiver = OtlpReceiver::start();
+    let mut config = otlp(&receiver.endpoint(), OtlpProtocol::HttpProtobuf);
+    config.compression = Some("gzip".into());
+    config.headers = BTreeMap::from([("authorization".into(), "Bearer s3cret".into())]);
+    config.logs.headers = BTreeMap::from([("x-tenant".into(), "logs-team".into())]);
+    let (dispatch, telemetry) = stack(config);
+    emit_workload(&dispatch);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("all three signals", Duration::from_secs(10), |r| {
+        has(r, TRACES) && has(r, LOGS) && has(r, METRICS)
+    });
+    for request in &received {
+        assert_eq!(
+            request.header("authorization"),
+            Some("Bearer s3cret"),
+            "{}",
+            request.path
+        );
+        assert_eq!(request.header("content-type"), Some("application/x-protobuf"));
+        assert!(request.compressed(), "{} is gzipped", request.path);
+        assert!(!request.payload().is_empty());
+        let tenant = request.header("x-tenant");
+        assert_eq!(tenant.is_some(), request.path == LOGS, "per-signal header only on logs");
+    }
+    let report = telemetry.shutdown(Duration::from_secs(5));
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn http_json_sends_json_uncompressed_by_default() {
+    let receiver = OtlpReceiver::start();
+    let (dispatch, telemetry) = stack(otlp(&receiver.endpoint(), OtlpProtocol::HttpJson));
+    let emitted = emit_workload(&dispatch);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("all three signals", Duration::from_secs(10), |r| {
+        has(r, TRACES) && has(r, LOGS) && has(r, METRICS)
+    });
+    for request in &received {
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert!(!request.compressed());
+        let body: serde_json::Value = serde_json::from_slice(&request.payload()).expect("JSON");
+        let key = match request.path.as_str() {
+            TRACES => "resourceSpans",
+            LOGS => "resourceLogs",
+            _ => "resourceMetrics",
+        };
+        assert!(body[key].is_array(), "{key} in {}", request.path);
+    }
+    let records: usize = logs_sent(&received).iter().map(|r| json_log_records(r)).sum();
+    assert_eq!(records, emitted.events(), "every event is one log record");
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn grpc_sends_metadata_and_gzip_frames_to_each_service() {
+    let receiver = OtlpReceiver::start();
+    let mut config = otlp(&receiver.endpoint(), OtlpProtocol::Grpc);
+    config.compression = Some("gzip".into());
+    config.headers = BTreeMap::from([("authorization".into(), "Bearer grpc-token".into())]);
+    let (dispatch, telemetry) = stack(config);
+    emit_workload(&dispatch);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let services = [
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    ];
+    let received = receiver.wait_for("all three services", Duration::from_secs(10), |r| {
+        services.iter().all(|s| has(r, s))
+    });
+    for request in &received {
+        assert!(request.is_grpc(), "{}", request.path);
+        assert_eq!(request.header("authorization"), Some("Bearer grpc-token"));
+        assert_eq!(request.header("grpc-encoding"), Some("gzip"));
+        assert!(request.compressed(), "the gRPC frame is compressed");
+        assert!(!request.payload().is_empty());
+    }
+    let report = telemetry.shutdown(Duration::from_secs(5));
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn standard_variables_choose_protocol_per_signal_endpoint_and_headers() {
+    let receiver = OtlpReceiver::start();
+    let base = receiver.endpoint();
+    let logs_url = format!("{base}/custom/logs-path");
+    let mut config = Config::builder()
+        .no_server()
+        .no_monitoring()
+        .no_sinks()
+        .build()
+        .unwrap();
+    config
+        .apply_env([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", base.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=k%201"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", logs_url.as_str()),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ])
+        .unwrap();
+    let (dispatch, telemetry) = aureus_observability::build(config).unwrap();
+    emit_workload(&dispatch);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("traces and logs", Duration::from_secs(10), |r| {
+        has(r, TRACES) && has(r, "/custom/logs-path")
+    });
+    assert!(
+        !has(&received, METRICS),
+        "metrics export is off: {:?}",
+        paths(&received)
+    );
+    for request in &received {
+        assert_eq!(request.header("x-api-key"), Some("k 1"));
+        if request.path == TRACES {
+            assert_eq!(request.header("content-type"), Some("application/json"));
+            assert!(request.compressed());
+        } else {
+            assert_eq!(request.header("content-type"), Some("application/x-protobuf"));
+            assert!(!request.compressed());
+        }
+    }
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn log_batches_are_cut_by_size_and_sent_after_the_interval() {
+    let receiver = OtlpReceiver::start();
+    let mut config = only_logs(otlp(&receiver.endpoint(), OtlpProtocol::HttpJson));
+    config.batch.max_batch = 10;
+    config.batch.interval = "300ms".into();
+    let (dispatch, telemetry) = stack(config);
+    let started = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..35 {
+            tracing::info!(target: "kernel", i, "burst");
+        }
+    });
+    let received = receiver.wait_for("35 records", Duration::from_secs(10), |r| {
+        r.iter().map(json_log_records).sum::<usize>() == 35
+    });
+    let sizes: Vec<usize> = received.iter().map(json_log_records).collect();
+    assert!(sizes.iter().all(|&n| n <= 10), "no batch above max_batch: {sizes:?}");
+    assert!(sizes.len() >= 4, "35 records in batches of at most 10: {sizes:?}");
+    // A lone record waits for the interval, then goes out on its own.
+    let before = receiver.received().len();
+    let sent_at = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!(target: "kernel", "lone"));
+    let received = receiver.wait_for("the lone record", Duration::from_secs(10), |r| r.len() > before);
+    let waited = received[before].at.duration_since(sent_at);
+    assert!(
+        waited >= Duration::from_millis(250),
+        "the partial batch waited {waited:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn http_retries_honour_retry_after() {
+    let receiver = OtlpReceiver::start();
+    receiver.script([Reply::Http(429, Some("1")), Reply::Ok]);
+    let (dispatch, telemetry) = stack(only_logs(otlp(&receiver.endpoint(), OtlpProtocol::HttpProtobuf)));
+    tracing::dispatcher::with_default(&dispatch, || tracing::warn!(target: "kernel", "throttled once"));
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("two attempts", Duration::from_secs(10), |r| r.len() >= 2);
+    let waited = received[1].at.duration_since(received[0].at);
+    assert!(
+        waited >= Duration::from_millis(950),
+        "Retry-After: 1 honoured, waited {waited:?}"
+    );
+    assert_eq!(received[0].body, received[1].body, "the same batch is resent");
+    let health = telemetry.sinks().health("otlp").unwrap();
+    assert_eq!((health.delivered, health.failed), (1, 0), "{health:?}");
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn http_retries_back_off_exponentially_without_retry_after() {
+    let receiver = OtlpReceiver::start();
+    receiver.script([Reply::Http(503, None), Reply::Http(502, None), Reply::Ok]);
+    let (dispatch, telemetry) = stack(only_logs(otlp(&receiver.endpoint(), OtlpProtocol::HttpProtobuf)));
+    tracing::dispatcher::with_default(&dispatch, || tracing::warn!(target: "kernel", "needs three tries"));
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("three attempts", Duration::from_secs(10), |r| r.len() >= 3);
+    let gaps: Vec<Duration> = received.windows(2).map(|w| w[1].at.duration_since(w[0].at)).collect();
+    // initial_delay 50 ms, doubling, max 200 ms, jitter up to 10 ms.
+    assert!(
+        gaps[0] >= Duration::from_millis(45) && gaps[0] < Duration::from_millis(900),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps[1] >= Duration::from_millis(95) && gaps[1] < Duration::from_millis(900),
+        "{gaps:?}"
+    );
+    let health = telemetry.sinks().health("otlp").unwrap();
+    assert_eq!((health.delivered, health.failed), (1, 0), "{health:?}");
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn non_retryable_statuses_fail_once_and_are_counted() {
+    let receiver = OtlpReceiver::start();
+    receiver.script([Reply::Http(400, None)]);
+    let (dispatch, telemetry) = stack(only_logs(otlp(&receiver.endpoint(), OtlpProtocol::HttpProtobuf)));
+    tracing::dispatcher::with_default(&dispatch, || tracing::warn!(target: "kernel", "rejected"));
+    telemetry.flush(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.received().len(), 1, "400 is not retried");
+    let health = telemetry.sinks().health("otlp").unwrap();
+    assert_eq!(health.failed, 1, "{health:?}");
+    assert!(health.last_error.is_some());
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn grpc_retries_unavailable() {
+    let receiver = OtlpReceiver::start();
+    receiver.script([Reply::Grpc(14), Reply::Ok]);
+    let (dispatch, telemetry) = stack(only_logs(otlp(&receiver.endpoint(), OtlpProtocol::Grpc)));
+    tracing::dispatcher::with_default(&dispatch, || tracing::warn!(target: "kernel", "retry me"));
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("two attempts", Duration::from_secs(10), |r| r.len() >= 2);
+    assert_eq!(received[0].body, received[1].body);
+    let health = telemetry.sinks().health("otlp").unwrap();
+    assert_eq!((health.delivered, health.failed), (1, 0), "{health:?}");
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_instead_of_blocking() {
+    // Nothing listens: every export fails slowly, the small queue fills.
+    let mut config = only_logs(otlp("http://127.0.0.1:9", OtlpProtocol::HttpProtobuf));
+    config.batch.queue_capacity = 16;
+    config.batch.max_batch = 4;
+    config.timeout = Some("200ms".into());
+    let (dispatch, telemetry) = stack(config);
+    let started = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..2_000 {
+            tracing::info!(target: "kernel", i, "flood");
+        }
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "emitting never waits on the exporter"
+    );
+    let report = telemetry.shutdown(Duration::from_secs(2));
+    let otlp = report.sink("otlp").expect("otlp sink report");
+    let h = &otlp.health;
+    assert!(h.dropped_queue_full > 0, "{h:?}");
+    assert_eq!(
+        h.delivered + h.failed + h.dropped() + otlp.undelivered,
+        2_000,
+        "every record accounted for: {h:?}, undelivered {}",
+        otlp.undelivered
+    );
+}
+
+#[test]
+fn shutdown_is_bounded_when_the_collector_is_unreachable_or_hangs() {
+    // A listener that accepts and never answers.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
+    for (endpoint, protocol) in [
+        ("http://127.0.0.1:9".to_owned(), OtlpProtocol::HttpProtobuf),
+        ("http://127.0.0.1:9".to_owned(), OtlpProtocol::Grpc),
+        (hanging_url.clone(), OtlpProtocol::HttpProtobuf),
+        (hanging_url.clone(), OtlpProtocol::Grpc),
+    ] {
+        let mut config = otlp(&endpoint, protocol);
+        config.timeout = Some("1s".into());
+        config.metrics.interval = Some("200ms".into());
+        let (dispatch, telemetry) = stack(config);
+        emit_workload(&dispatch);
+        let started = Instant::now();
+        let report = telemetry.shutdown(Duration::from_secs(2));
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(4),
+            "{endpoint} {protocol:?}: shutdown took {took:?}"
+        );
+        assert!(
+            !report.is_clean(),
+            "{endpoint} {protocol:?}: losses are reported\n{report}"
+        );
+    }
+    drop(hanging);
+}
+
+#[test]
+fn an_export_timeout_bounds_each_attempt() {
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = only_logs(otlp(
+        &format!("http://{}", hanging.local_addr().unwrap()),
+        OtlpProtocol::HttpProtobuf,
+    ));
+    config.timeout = Some("300ms".into());
+    config.retry.max_retries = 0;
+    let (dispatch, telemetry) = stack(config);
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!(target: "kernel", "into the void"));
+    let started = Instant::now();
+    telemetry.flush(Duration::from_secs(5));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the export gave up after its timeout: {took:?}"
+    );
+    let health = telemetry.sinks().health("otlp").unwrap();
+    assert_eq!(health.failed, 1, "{health:?}");
+    telemetry.shutdown(Duration::from_secs(2));
+}
+
+#[test]
+fn invalid_signal_settings_are_typed_errors() {
+    let bad = OtlpConfig {
+        enabled: true,
+        logs: OtlpSignalConfig {
+            endpoint: Some("localhost:4318".into()),
+            ..OtlpSignalConfig::default()
+        },
+        ..OtlpConfig::default()
+    };
+    let err = Config::builder().otlp(bad).build().unwrap_err().to_string();
+    assert!(
+        err.contains("otlp.logs.endpoint") && err.contains("localhost:4318"),
+        "{err}"
+    );
+}
