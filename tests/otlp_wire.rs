@@ -6,6 +6,8 @@
 //! (What the data means is checked against a real collector in `otlp_rotel.rs`.)
 
 mod common;
+#[path = "support/exposition.rs"]
+mod exposition;
 #[path = "support/otlp_receiver.rs"]
 mod otlp_receiver;
 #[path = "support/otlp_workload.rs"]
@@ -137,6 +139,53 @@ fn http_json_sends_json_uncompressed_by_default() {
     }
     let records: usize = logs_sent(&received).iter().map(|r| json_log_records(r)).sum();
     assert_eq!(records, emitted.events(), "every event is one log record");
+    // The metrics flushed above equal /metrics now (nothing in flight).
+    let prom = exposition::series(&telemetry.metrics().unwrap().render());
+    let last = received.iter().rev().find(|r| r.path == METRICS).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&last.payload()).unwrap();
+    let mut compared = 0;
+    for metric in body["resourceMetrics"][0]["scopeMetrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["metrics"].as_array().unwrap())
+    {
+        let name = metric["name"].as_str().unwrap();
+        if !name.starts_with("aureus_") || name.starts_with("aureus_telemetry") {
+            continue;
+        }
+        let labels = |point: &serde_json::Value| -> BTreeMap<String, String> {
+            point["attributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    (
+                        a["key"].as_str().unwrap().to_owned(),
+                        a["value"]["stringValue"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        };
+        let number = |v: &serde_json::Value| v.as_str().map_or_else(|| v.as_f64().unwrap(), |s| s.parse().unwrap());
+        if let Some(sum) = metric.get("sum") {
+            assert_eq!(sum["isMonotonic"], true, "{name}");
+            assert_eq!(sum["aggregationTemporality"], 2, "{name} is cumulative");
+            for point in sum["dataPoints"].as_array().unwrap() {
+                let key = (format!("{name}_total"), labels(point));
+                assert_eq!(number(&point["asInt"]), prom[&key], "{key:?}");
+                compared += 1;
+            }
+        }
+        if let Some(histogram) = metric.get("histogram") {
+            for point in histogram["dataPoints"].as_array().unwrap() {
+                let key = (format!("{name}_count"), labels(point));
+                assert_eq!(number(&point["count"]), prom[&key], "{key:?}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 8, "compared {compared} series");
     telemetry.shutdown(Duration::from_secs(5));
 }
 
