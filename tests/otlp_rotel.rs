@@ -5,7 +5,6 @@
 //! trace and its correlation id continuing across two services over HTTP,
 //! a collector outage and recovery, and no feedback loop at trace level.
 
-mod common;
 #[path = "support/exposition.rs"]
 mod exposition;
 #[path = "support/http.rs"]
@@ -292,4 +291,269 @@ fn http_protobuf_delivers_spans_logs_and_metrics() {
 #[ignore = "needs rotel-agent; run via the README test command"]
 fn http_json_delivers_spans_logs_and_metrics() {
     deliver_over(OtlpProtocol::HttpJson);
+}
+
+// ───────────────────────────── propagation ─────────────────────────────
+
+/// Service B: an HTTP server on its own thread with its own telemetry stack.
+struct ServiceB {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServiceB {
+    fn start(dispatch: tracing::Dispatch) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    let app = axum::Router::new().route("/work", axum::routing::get(handle_work));
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })
+        });
+        ServiceB {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ServiceB {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn handle_work(headers: axum::http::HeaderMap) -> String {
+    let remote = aureus_observability::propagation::extract_headers(&headers);
+    let span = tracing::info_span!("handle_work", correlation_id = tracing::field::Empty);
+    remote.attach(&span);
+    let _entered = span.enter();
+    aureus_observability::event::StepStart {
+        workflow_id: "wf-xproc",
+        task_id: "remote-task",
+        task_type: "remote",
+        attempt: 1,
+        risk_tier: "low",
+    }
+    .emit();
+    remote
+        .correlation_id()
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs rotel-agent; run via the README test command"]
+fn a_trace_and_its_correlation_id_continue_across_services() {
+    let collector = Rotel::start();
+    let (dispatch_a, telemetry_a) = stack("service-a", "info", otlp(collector.grpc_endpoint(), OtlpProtocol::Grpc));
+    let (dispatch_b, telemetry_b) = stack(
+        "service-b",
+        "info",
+        otlp(collector.http_endpoint(), OtlpProtocol::HttpProtobuf),
+    );
+    let service_b = ServiceB::start(dispatch_b);
+    let answer = tracing::dispatcher::with_default(&dispatch_a, || {
+        let span = tracing::info_span!("call_b", correlation_id = "corr-xproc-1");
+        let _entered = span.enter();
+        let mut headers = axum::http::HeaderMap::new();
+        aureus_observability::propagation::inject_headers(&mut headers);
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        assert!(pairs.iter().any(|(k, _)| k == "traceparent"), "{pairs:?}");
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        tracing::info!(target: "service_a", "calling b");
+        let (status, body) =
+            http::request(service_b.addr, "GET", "/work", &borrowed, None, Duration::from_secs(10)).unwrap();
+        assert_eq!(status, 200);
+        String::from_utf8(body).unwrap()
+    });
+    assert_eq!(answer, "corr-xproc-1", "B saw A's correlation id");
+
+    // Malformed headers: ignored, counted, no panic; B still answers.
+    let before = aureus_observability::propagation::rejected_headers();
+    let (status, _) = http::request(
+        service_b.addr,
+        "GET",
+        "/work",
+        &[("traceparent", "00-not-a-trace-01"), ("baggage", "===;;;,,,")],
+        None,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let after = aureus_observability::propagation::rejected_headers();
+    assert!(
+        after[0].1 > before[0].1 && after[1].1 > before[1].1,
+        "{before:?} → {after:?}"
+    );
+
+    drop(service_b);
+    assert!(telemetry_a.flush(Duration::from_secs(10)) && telemetry_b.flush(Duration::from_secs(10)));
+    let got = collector.wait_for("both sides", Duration::from_secs(20), |r| {
+        r.span("call_b").is_some() && r.spans_named("handle_work").len() >= 2
+    });
+    let call = got.span("call_b").unwrap();
+    let handled = got
+        .spans_named("handle_work")
+        .into_iter()
+        .find(|s| s.trace_id == call.trace_id)
+        .expect("B's span is in A's trace");
+    assert_eq!(handled.parent_id, call.span_id, "B's span is a child of A's");
+    assert_eq!(attr(&call.resource, "service.name"), "service-a");
+    assert_eq!(attr(&handled.resource, "service.name"), "service-b");
+    assert_eq!(attr(&call.attributes, "aureus.correlation_id"), "corr-xproc-1");
+    assert_eq!(attr(&handled.attributes, "aureus.correlation_id"), "corr-xproc-1");
+    let logs: Vec<_> = got.logs.iter().filter(|l| l.trace_id == call.trace_id).collect();
+    let services: std::collections::BTreeSet<String> = logs
+        .iter()
+        .map(|l| attr(&l.resource, "service.name").to_string())
+        .collect();
+    assert_eq!(services.len(), 2, "both services logged in the trace: {services:?}");
+    assert!(logs
+        .iter()
+        .all(|l| attr(&l.attributes, "aureus.correlation_id") == "corr-xproc-1"));
+    // The malformed call started a new trace with no correlation id.
+    let fresh = got
+        .spans_named("handle_work")
+        .into_iter()
+        .find(|s| s.trace_id != call.trace_id)
+        .unwrap();
+    assert_eq!(fresh.parent_id, "");
+    telemetry_a.shutdown(Duration::from_secs(5));
+    telemetry_b.shutdown(Duration::from_secs(5));
+}
+
+// ───────────────────────────── outage ─────────────────────────────
+
+fn phase(dispatch: &tracing::Dispatch, name: &str, events: usize) {
+    tracing::dispatcher::with_default(dispatch, || {
+        let span = tracing::info_span!("phase", phase = name, correlation_id = %format!("corr-{name}"));
+        let _entered = span.enter();
+        for i in 0..events {
+            tracing::info!(target: "kernel", phase = name, i, "phase event");
+        }
+    });
+}
+
+fn phase_logs(received: &Received, name: &str) -> usize {
+    received
+        .logs
+        .iter()
+        .filter(|l| l.attributes.get("phase").map(|v| v.to_string()).as_deref() == Some(name))
+        .count()
+}
+
+/// Emits probes until one reaches `collector` (the exporter reconnected).
+fn until_delivered(collector: &Rotel, dispatch: &tracing::Dispatch, telemetry: &Telemetry, tag: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for i in 0.. {
+        tracing::dispatcher::with_default(dispatch, || tracing::info!(target: "kernel", probe = tag, i, "probe"));
+        telemetry.flush(Duration::from_secs(3));
+        let arrived = collector
+            .received()
+            .logs
+            .iter()
+            .any(|l| l.attributes.get("probe").map(|v| v.to_string()).as_deref() == Some(tag));
+        if arrived {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{tag}: the exporter never recovered"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn outage(protocol: OtlpProtocol) {
+    let grpc_port = http::free_loopback_port().unwrap();
+    let http_port = http::free_loopback_port().unwrap();
+    let endpoint = match protocol {
+        OtlpProtocol::Grpc => format!("http://127.0.0.1:{grpc_port}"),
+        _ => format!("http://127.0.0.1:{http_port}"),
+    };
+    let mut config = otlp(endpoint, protocol);
+    config.timeout = Some("1s".into());
+    config.retry.max_retries = 1;
+    config.retry.initial_delay = "50ms".into();
+    config.metrics.interval = Some("300ms".into());
+    let (dispatch, telemetry) = stack("aureus-outage", "info", config);
+
+    phase(&dispatch, "absent", 50);
+    telemetry.flush(Duration::from_secs(3));
+    let collector = Rotel::start_on(grpc_port, http_port);
+    until_delivered(&collector, &dispatch, &telemetry, "probe-1");
+    phase(&dispatch, "up-1", 100);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    collector.wait_for("up-1", Duration::from_secs(20), |r| phase_logs(r, "up-1") == 100);
+
+    let mut collector = collector;
+    collector.kill();
+    phase(&dispatch, "down", 50);
+    telemetry.flush(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_millis(700)); // metric exports fail too
+    let collector = Rotel::start_on(grpc_port, http_port);
+    until_delivered(&collector, &dispatch, &telemetry, "probe-2");
+    phase(&dispatch, "up-2", 100);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let got = collector.wait_for("up-2 logs and span", Duration::from_secs(20), |r| {
+        phase_logs(r, "up-2") == 100
+            && r.spans_named("phase")
+                .iter()
+                .any(|s| s.attributes.get("phase").map(|v| v.to_string()).as_deref() == Some("up-2"))
+    });
+    assert_eq!(phase_logs(&got, "absent") + phase_logs(&got, "down"), 0);
+
+    let logs = telemetry.sinks().health("otlp").unwrap();
+    assert_eq!(logs.panics, 0, "{logs:?}");
+    assert!(
+        logs.failed + logs.dropped() >= 100,
+        "the 100 records emitted while the collector was away are counted: {logs:?}"
+    );
+    let spans = telemetry.otlp_counts("traces").unwrap();
+    assert!(
+        spans.failed >= 2,
+        "the absent and down phase spans are counted: {spans:?}"
+    );
+    let metrics = telemetry.otlp_counts("metrics").unwrap();
+    assert!(metrics.export_errors >= 1, "{metrics:?}");
+    let exposition = telemetry.metrics().unwrap().render();
+    assert!(exposition.contains("aureus_telemetry_otlp_export_errors_total{signal=\"traces\"}"));
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+#[ignore = "needs rotel-agent; run via the README test command"]
+fn grpc_survives_a_collector_outage() {
+    outage(OtlpProtocol::Grpc);
+}
+
+#[test]
+#[ignore = "needs rotel-agent; run via the README test command"]
+fn http_survives_a_collector_outage() {
+    outage(OtlpProtocol::HttpProtobuf);
 }

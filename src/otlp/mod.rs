@@ -81,6 +81,7 @@ pub(crate) struct Started {
 impl Otlp {
     /// Builds every enabled signal's exporter and starts its worker.
     pub(crate) fn start(config: &ValidatedOtlp, resource: &ResourceSettings) -> Result<Started> {
+        crate::pipeline::watch_otel_suppression();
         let resource = resource::build(resource);
         let signals = [&config.traces, &config.logs, &config.metrics];
         let runtime = Arc::new(ExportRuntime::for_signals(signals.iter().filter_map(|s| s.as_ref()))?);
@@ -209,11 +210,11 @@ impl Otlp {
         let (tracer, meter) = (self.tracer_provider.take(), self.meter_provider.take());
         let spans = tracer.map(|provider| {
             let timeout = remaining();
-            std::thread::spawn(move || provider.shutdown_with_timeout(timeout).is_ok())
+            exporter_thread(move || provider.shutdown_with_timeout(timeout).is_ok())
         });
         let metrics = meter.map(|provider| {
             let timeout = remaining();
-            std::thread::spawn(move || provider.shutdown_with_timeout(timeout).is_ok())
+            exporter_thread(move || provider.shutdown_with_timeout(timeout).is_ok())
         });
         for (signal, handle) in [("traces", spans), ("metrics", metrics)] {
             if let Some(handle) = handle {
@@ -247,8 +248,16 @@ fn scope() -> opentelemetry::InstrumentationScope {
 
 /// Runs `work` on its own thread; true if it returned true within `timeout`.
 fn bounded(timeout: Duration, work: impl FnOnce() -> bool + Send + 'static) -> bool {
-    let handle = std::thread::spawn(work);
-    join_by(handle, Instant::now() + timeout)
+    join_by(exporter_thread(work), Instant::now() + timeout)
+}
+
+/// A thread of the export machinery: what it logs stays out of the pipeline.
+fn exporter_thread(work: impl FnOnce() -> bool + Send + 'static) -> std::thread::JoinHandle<bool> {
+    std::thread::spawn(move || {
+        crate::pipeline::mark_worker_thread();
+        let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
+        work()
+    })
 }
 
 fn join_by(handle: std::thread::JoinHandle<bool>, deadline: Instant) -> bool {

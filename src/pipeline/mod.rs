@@ -34,3 +34,4 @@ pub(crate) use redact::Redactor;
 pub(crate) use sampling::Sampler;
 pub(crate) use worker_thread::is_current as is_worker_thread;
 pub(crate) use worker_thread::mark_current as mark_worker_thread;
+pub(crate) use worker_thread::watch_otel_suppression;
