@@ -13,6 +13,10 @@
 //! * ships a console sink (pretty / compact / JSON) and a rotating JSON-lines
 //!   file sink (size and time rotation, retention, gzip) ([`sinks`]), and
 //!   accepts your own [`Sink`]s;
+//! * exports spans, log records and the metrics over OTLP (gRPC, HTTP/protobuf,
+//!   HTTP/JSON) to an OpenTelemetry collector ([`otlp`], off by default; set
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT`), and carries trace context and correlation
+//!   id across services in W3C headers ([`propagation`]);
 //! * counts every record delivered, dropped or failed, and reports them at
 //!   [`Telemetry::shutdown`].
 //!

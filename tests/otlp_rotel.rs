@@ -557,3 +557,28 @@ fn grpc_survives_a_collector_outage() {
 fn http_survives_a_collector_outage() {
     outage(OtlpProtocol::HttpProtobuf);
 }
+
+// ───────────────────────────── shutdown ─────────────────────────────
+
+#[test]
+#[ignore = "needs rotel-agent; run via the README test command"]
+fn shutdown_flushes_all_three_signals_within_its_deadline() {
+    let collector = Rotel::start();
+    let mut config = otlp(collector.grpc_endpoint(), OtlpProtocol::Grpc);
+    config.batch.interval = "60s".into(); // nothing would go out before shutdown
+    let (dispatch, telemetry) = stack("aureus-shutdown", "info", config);
+    let emitted = tracing::dispatcher::with_default(&dispatch, || otlp_workload::run(3, 2));
+    let started = std::time::Instant::now();
+    let report = telemetry.shutdown(Duration::from_secs(10));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(report.is_clean(), "{report}");
+    let got = collector.wait_for("everything", Duration::from_secs(10), |r| {
+        r.logs.len() >= emitted.events()
+            && r.spans.len() >= emitted.spans
+            && r.latest_metric("aureus_rollbacks").is_some()
+    });
+    assert_eq!(got.logs.len(), emitted.events());
+    assert_eq!(got.spans.len(), emitted.spans);
+    let started = got.latest_metric("aureus_tasks_started").expect("final metric export");
+    assert_eq!(started.points[0].value, Some(6.0), "3 workflows × 2 tasks");
+}

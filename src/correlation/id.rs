@@ -54,6 +54,11 @@ impl CorrelationId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The shared text (cloning it allocates nothing).
+    pub(crate) fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
 }
 
 fn validate(value: &str) -> Result<(), Error> {

@@ -90,8 +90,8 @@ pub(crate) fn enable_span_hints() {
     HINTS.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The correlation id of the span being created, entered or closed on this
-/// thread right now. Layers after [`CorrelationLayer`] (the OpenTelemetry
+/// The correlation id of the span being entered or closed on this thread
+/// right now (when the OpenTelemetry layer starts its span). Layers after [`CorrelationLayer`] (the OpenTelemetry
 /// layer, which starts its spans in these callbacks) read it.
 pub(crate) fn span_hint() -> Option<CorrelationId> {
     HINT.with(|hint| hint.borrow().clone())
@@ -124,7 +124,6 @@ where
         if let Some(found) = found {
             span.extensions_mut().insert(SpanCorrelation(found));
         }
-        leave_hint(Some(span));
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {

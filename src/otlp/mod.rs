@@ -7,7 +7,7 @@
 //! `Retry-After`), behind a bounded queue whose losses are counted:
 //!
 //! - **traces** — `tracing` spans through tracing-opentelemetry into a
-//!   [`traces`] queue; Aureus events are span events; a failed step or a
+//!   bounded span queue; Aureus events are span events; a failed step or a
 //!   blocking CRV gate sets the span's status to error;
 //! - **logs** — the `otlp` sink (one more pipeline sink: redaction, sampling,
 //!   isolation and counting apply) turns records into LogRecords with the
@@ -16,7 +16,7 @@
 //!   the self-metrics, exported every `otlp.metrics.interval`.
 //!
 //! The export machinery's own diagnostics never come back into the pipeline
-//! (see [`internal`]). [`crate::Telemetry::shutdown`] flushes all three
+//! (by target and by thread). [`crate::Telemetry::shutdown`] flushes all three
 //! within its deadline, whether or not the collector answers.
 
 mod http_client;

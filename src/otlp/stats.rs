@@ -17,7 +17,7 @@ pub(crate) struct ExportStats {
     last_error: Mutex<Option<String>>,
 }
 
-/// A snapshot of [`ExportStats`].
+/// A snapshot of one OTLP signal's export counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportCounts {
     /// Items the collector accepted.

@@ -93,14 +93,13 @@ impl SpanProcessor for SpanQueue {
     fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, parent: &opentelemetry::Context) {
         use opentelemetry::baggage::BaggageExt as _;
         use opentelemetry::trace::Span as _;
-        let id = crate::correlation::span_hint()
-            .map(|id| id.as_str().to_owned())
-            .or_else(|| {
-                parent
-                    .baggage()
-                    .get(super::CORRELATION_ATTRIBUTE)
-                    .map(|value| value.as_str().to_owned())
-            });
+        let id: Option<opentelemetry::Value> = match crate::correlation::span_hint() {
+            Some(id) => Some(id.shared().into()),
+            None => parent
+                .baggage()
+                .get(super::CORRELATION_ATTRIBUTE)
+                .map(|value| value.as_str().to_owned().into()),
+        };
         if let Some(id) = id {
             span.set_attribute(opentelemetry::KeyValue::new(super::CORRELATION_ATTRIBUTE, id));
         }
@@ -241,22 +240,99 @@ fn failure(record: &Record) -> Option<String> {
 /// The span layer: tracing-opentelemetry, seeing every span but only Aureus
 /// events (as span events), and nothing from the export machinery or from
 /// exporter threads.
-pub(crate) fn span_layer<S>(tracer: super::Tracer) -> impl tracing_subscriber::Layer<S>
+pub(crate) fn span_layer<S>(
+    tracer: super::Tracer,
+) -> SpanExport<tracing_opentelemetry::OpenTelemetryLayer<S, super::Tracer>>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    use tracing_subscriber::Layer as _;
     crate::correlation::enable_span_hints();
-    tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_error_events_to_status(false)
-        .with_error_events_to_exceptions(false)
-        .with_filter(tracing_subscriber::filter::filter_fn(wants))
+    SpanExport {
+        inner: tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            // busy_ns / idle_ns cost two clock reads per enter and exit, and
+            // the thread attributes an allocation per span: left out for speed.
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_error_events_to_status(false)
+            .with_error_events_to_exceptions(false),
+    }
 }
 
-fn wants(metadata: &tracing::Metadata<'_>) -> bool {
-    if super::internal::is_exporter_target(metadata.target()) || crate::pipeline::is_worker_thread() {
-        return false;
-    }
-    metadata.is_span() || crate::event::is_aureus_target(metadata.target())
+/// Passes spans and Aureus events to the OpenTelemetry layer, except those
+/// of the export machinery or from exporter threads. A plain wrapper rather
+/// than a per-layer filter: the filter's bookkeeping on every span callback
+/// cost more than the check itself.
+pub(crate) struct SpanExport<L> {
+    inner: L,
 }
+
+fn wanted_span(metadata: &tracing::Metadata<'_>) -> bool {
+    !super::internal::is_exporter_target(metadata.target()) && !crate::pipeline::is_worker_thread()
+}
+
+fn wanted_event(metadata: &tracing::Metadata<'_>) -> bool {
+    crate::event::is_aureus_target(metadata.target()) && !crate::pipeline::is_worker_thread()
+}
+
+impl<S, L> tracing_subscriber::Layer<S> for SpanExport<L>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    L: tracing_subscriber::Layer<S>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.inner.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Ctx<'_, S>) {
+        if wanted_span(attrs.metadata()) {
+            self.inner.on_new_span(attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Ctx<'_, S>) {
+        self.inner.on_record(id, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &tracing::span::Id, follows: &tracing::span::Id, ctx: Ctx<'_, S>) {
+        self.inner.on_follows_from(span, follows, ctx);
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Ctx<'_, S>) {
+        if wanted_event(event.metadata()) {
+            self.inner.on_event(event, ctx);
+        }
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Ctx<'_, S>) {
+        self.inner.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Ctx<'_, S>) {
+        self.inner.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: Ctx<'_, S>) {
+        self.inner.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &tracing::span::Id, new: &tracing::span::Id, ctx: Ctx<'_, S>) {
+        self.inner.on_id_change(old, new, ctx);
+    }
+
+    // SAFETY: forwards to the wrapped layer, which upholds the contract
+    // (tracing-opentelemetry finds its `WithContext` this way).
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        // SAFETY: the same contract, one layer down.
+        unsafe { self.inner.downcast_raw(id) }
+    }
+}
+
+type Ctx<'a, S> = tracing_subscriber::layer::Context<'a, S>;
