@@ -67,7 +67,8 @@ impl ShutdownReport {
             .iter()
             .all(|s| s.completed && s.undelivered == 0 && s.health.failed == 0 && s.health.dropped() == 0);
         let otlp_clean = self.otlp.iter().all(|o| {
-            o.completed && o.counts.failed == 0 && o.counts.dropped_queue_full == 0 && o.counts.dropped_closed == 0
+            let c = &o.counts;
+            o.completed && c.failed == 0 && c.dropped_queue_full == 0 && c.dropped_closed == 0 && c.queued == 0
         });
         sinks_clean && otlp_clean
     }
@@ -98,11 +99,12 @@ impl fmt::Display for ShutdownReport {
             let c = &o.counts;
             writeln!(
                 f,
-                "  otlp {}: exported {}, dropped {}, failed {}{}",
+                "  otlp {}: exported {}, dropped {}, failed {}, undelivered {}{}",
                 o.signal,
                 c.exported,
                 c.dropped_queue_full + c.dropped_closed,
                 c.failed,
+                c.queued,
                 if o.completed { "" } else { " (deadline passed)" }
             )?;
         }
@@ -228,7 +230,7 @@ impl Telemetry {
                     .map(|(signal, stats)| OtlpReport {
                         signal,
                         completed: !late.contains(signal),
-                        counts: stats.snapshot(),
+                        counts: o.counts(signal).unwrap_or_else(|| stats.snapshot()),
                     })
                     .collect()
             })

@@ -470,3 +470,86 @@ fn invalid_signal_settings_are_typed_errors() {
         "{err}"
     );
 }
+
+/// Spans in an OTLP/JSON traces request.
+fn json_spans(request: &Received) -> usize {
+    let body: serde_json::Value = serde_json::from_slice(&request.payload()).expect("JSON body");
+    body["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+        .map(|s| s["spans"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+#[test]
+fn span_batches_are_cut_by_size_and_interval() {
+    let receiver = OtlpReceiver::start();
+    let mut config = otlp(&receiver.endpoint(), OtlpProtocol::HttpJson);
+    config.logs.enabled = false;
+    config.metrics.enabled = false;
+    config.batch.max_batch = 10;
+    config.batch.interval = "300ms".into();
+    let (dispatch, telemetry) = stack(config);
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..25 {
+            let _span = tracing::info_span!("unit", i).entered();
+        }
+    });
+    let received = receiver.wait_for("25 spans", Duration::from_secs(10), |r| {
+        r.iter().map(json_spans).sum::<usize>() == 25
+    });
+    let sizes: Vec<usize> = received.iter().map(json_spans).collect();
+    assert!(sizes.iter().all(|&n| n <= 10) && sizes.len() >= 3, "{sizes:?}");
+    let before = receiver.received().len();
+    let ended_at = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || drop(tracing::info_span!("lone").entered()));
+    let received = receiver.wait_for("the lone span", Duration::from_secs(10), |r| r.len() > before);
+    let waited = received[before].at.duration_since(ended_at);
+    assert!(
+        waited >= Duration::from_millis(250),
+        "the partial batch waited {waited:?}"
+    );
+    let report = telemetry.shutdown(Duration::from_secs(5));
+    let traces = report.otlp.iter().find(|o| o.signal == "traces").unwrap();
+    assert_eq!(traces.counts.exported, 26, "{report}");
+}
+
+#[test]
+fn a_full_span_queue_drops_and_counts() {
+    let mut config = otlp("http://127.0.0.1:9", OtlpProtocol::HttpProtobuf);
+    config.logs.enabled = false;
+    config.metrics.enabled = false;
+    config.batch.queue_capacity = 16;
+    config.batch.max_batch = 4;
+    config.timeout = Some("200ms".into());
+    let (dispatch, telemetry) = stack(config);
+    let started = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..2_000 {
+            let _span = tracing::info_span!("flood", i).entered();
+        }
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "ending spans never waits on the exporter"
+    );
+    let during = telemetry.otlp_counts("traces").unwrap();
+    assert!(during.dropped_queue_full > 0, "{during:?}");
+    let exposition = telemetry.metrics().unwrap().render();
+    assert!(
+        exposition.contains("aureus_telemetry_otlp_dropped_total{signal=\"traces\",reason=\"queue_full\"}"),
+        "the drops are in the self-metrics"
+    );
+    let report = telemetry.shutdown(Duration::from_secs(3));
+    let c = &report.otlp.iter().find(|o| o.signal == "traces").unwrap().counts;
+    assert_eq!(c.exported, 0);
+    assert!(c.dropped_queue_full > 1_000, "{c:?}");
+    assert_eq!(
+        c.exported + c.failed + c.dropped_queue_full + c.queued,
+        2_000,
+        "every span accounted for: {c:?}"
+    );
+    assert!(!report.is_clean());
+}

@@ -265,6 +265,20 @@ mod tests {
     }
 
     #[test]
+    fn aureus_otlp_switches_export_without_an_endpoint_variable() {
+        let on = apply(&[("AUREUS_OTLP", "on")]).unwrap();
+        assert!(on.otlp.enabled);
+        let off = apply(&[
+            ("AUREUS_OTLP", "off"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+        ])
+        .unwrap();
+        assert!(!off.otlp.enabled, "an explicit AUREUS_OTLP=off wins over an endpoint");
+        let err = apply(&[("AUREUS_OTLP", "sometimes")]).unwrap_err().to_string();
+        assert!(err.contains("AUREUS_OTLP"), "{err}");
+    }
+
+    #[test]
     fn sdk_disabled_wins() {
         let config = apply(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),

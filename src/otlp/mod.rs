@@ -60,6 +60,7 @@ pub(crate) struct Otlp {
     meter_provider: Option<SdkMeterProvider>,
     runtime: Option<Arc<ExportRuntime>>,
     stats: SignalStats,
+    span_backlog: Option<traces::Backlog>,
 }
 
 impl std::fmt::Debug for Otlp {
@@ -86,13 +87,14 @@ impl Otlp {
         let signals = [&config.traces, &config.logs, &config.metrics];
         let runtime = Arc::new(ExportRuntime::for_signals(signals.iter().filter_map(|s| s.as_ref()))?);
         let mut stats: SignalStats = Vec::new();
+        let mut span_backlog = None;
 
         let tracer_provider = match &config.traces {
             Some(signal) => {
                 let exporter = transport::span_exporter(signal, &config.retry, &runtime)?;
                 let span_stats = Arc::new(ExportStats::default());
                 stats.push(("traces", Arc::clone(&span_stats)));
-                let queue = traces::SpanQueue::start(
+                let (queue, backlog) = traces::SpanQueue::start(
                     exporter,
                     &resource,
                     traces::Batching {
@@ -108,6 +110,7 @@ impl Otlp {
                     sink: "otlp-traces".to_owned(),
                     source,
                 })?;
+                span_backlog = Some(backlog);
                 Some(
                     SdkTracerProvider::builder()
                         .with_resource(resource.clone())
@@ -163,6 +166,7 @@ impl Otlp {
                 meter_provider,
                 runtime: Some(runtime),
                 stats,
+                span_backlog,
             },
             log_sink,
         })
@@ -188,7 +192,13 @@ impl Otlp {
         self.stats
             .iter()
             .find(|(name, _)| *name == signal)
-            .map(|(_, stats)| stats.snapshot())
+            .map(|(name, stats)| {
+                let mut counts = stats.snapshot();
+                if *name == "traces" {
+                    counts.queued = self.span_backlog.as_ref().map_or(0, |b| b.len() as u64);
+                }
+                counts
+            })
     }
 
     /// Exports what is queued now; false when not done within `timeout`.

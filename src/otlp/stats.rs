@@ -26,6 +26,9 @@ pub struct ExportCounts {
     pub dropped_queue_full: u64,
     /// Items offered after shutdown.
     pub dropped_closed: u64,
+    /// Items still waiting in the queue when the snapshot was taken (at
+    /// shutdown: left behind when the deadline passed).
+    pub queued: u64,
     /// Items in exports that failed after all retries.
     pub failed: u64,
     /// Export calls that failed after all retries.
@@ -69,6 +72,7 @@ impl ExportStats {
             exported: self.exported.load(Ordering::Relaxed),
             dropped_queue_full: self.dropped_queue_full.load(Ordering::Relaxed),
             dropped_closed: self.dropped_closed.load(Ordering::Relaxed),
+            queued: 0,
             failed: self.failed.load(Ordering::Relaxed),
             export_errors: self.export_errors.load(Ordering::Relaxed),
             exports: self.exports.load(Ordering::Relaxed),

@@ -34,6 +34,16 @@ pub(crate) struct Batching {
     pub(crate) flush_timeout: Duration,
 }
 
+/// The span queue's length, readable after the queue moved into the provider.
+pub(crate) struct Backlog(Receiver<Message>);
+
+impl Backlog {
+    /// Spans (and control messages) waiting for the worker.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// A span processor: never blocks the span's thread; drops (and counts)
 /// when its queue is full.
 pub(crate) struct SpanQueue {
@@ -56,12 +66,13 @@ impl SpanQueue {
         batching: Batching,
         runtime: Arc<ExportRuntime>,
         stats: Arc<ExportStats>,
-    ) -> std::io::Result<Self>
+    ) -> std::io::Result<(Self, Backlog)>
     where
         E: SpanExporter + 'static,
     {
         exporter.set_resource(resource);
         let (tx, rx) = bounded(batching.capacity.max(1));
+        let backlog = Backlog(rx.clone());
         let worker_stats = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("aureus-otlp-traces".to_owned())
@@ -70,11 +81,14 @@ impl SpanQueue {
                 let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
                 run(exporter, rx, batching, &runtime, &worker_stats);
             })?;
-        Ok(SpanQueue {
-            tx,
-            stats,
-            flush_timeout: batching.flush_timeout,
-        })
+        Ok((
+            SpanQueue {
+                tx,
+                stats,
+                flush_timeout: batching.flush_timeout,
+            },
+            backlog,
+        ))
     }
 
     fn request(&self, make: impl FnOnce(Sender<()>) -> Message, timeout: Duration) -> OTelSdkResult {
