@@ -1,5 +1,7 @@
 //! Configuration: builder, TOML and environment, with typed errors naming key and value.
 
+mod common;
+
 use std::time::Duration;
 
 use aureus_observability::config::{Config, FileSinkConfig, SinkConfig};
@@ -199,4 +201,23 @@ fn garbage_never_panics() {
     }
     assert!(Config::from_toml_str("").is_ok());
     let _ = Duration::ZERO;
+}
+
+#[test]
+fn span_scoped_level_directives_still_apply() {
+    let (dispatch, telemetry, collect) = common::collecting("warn,[handle{user=admin}]=debug");
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::debug!(target: "kernel", "outside any span");
+        let admin = tracing::info_span!("handle", user = "admin");
+        admin.in_scope(|| tracing::debug!(target: "kernel", "inside the admin span"));
+        let guest = tracing::info_span!("handle", user = "guest");
+        guest.in_scope(|| tracing::debug!(target: "kernel", "inside the guest span"));
+    });
+    assert!(telemetry.flush(std::time::Duration::from_secs(5)));
+    let messages: Vec<String> = collect
+        .records()
+        .iter()
+        .filter_map(|r| r.message().map(str::to_owned))
+        .collect();
+    assert_eq!(messages, ["inside the admin span"]);
 }

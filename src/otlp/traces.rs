@@ -18,8 +18,10 @@ use super::transport::ExportRuntime;
 use crate::event::EventKind;
 use crate::record::Record;
 
+// Spans are nearly every message; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Message {
-    Span(Box<SpanData>),
+    Span(SpanData),
     Flush(Sender<()>),
     Shutdown(Sender<()>),
 }
@@ -120,7 +122,7 @@ impl SpanProcessor for SpanQueue {
     }
 
     fn on_end(&self, span: SpanData) {
-        match self.tx.try_send(Message::Span(Box::new(span))) {
+        match self.tx.try_send(Message::Span(span)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.stats.dropped_queue_full(),
             Err(TrySendError::Disconnected(_)) => self.stats.dropped_closed(1),
@@ -170,7 +172,7 @@ fn run<E: SpanExporter>(
         };
         match message {
             Some(Message::Span(span)) => {
-                batch.push(*span);
+                batch.push(span);
                 first_at.get_or_insert_with(Instant::now);
                 if batch.len() >= batching.max_batch {
                     export(&mut batch);
@@ -205,7 +207,7 @@ fn drain_spans(rx: &Receiver<Message>, batch: &mut Vec<SpanData>, max: usize, ex
     while let Ok(message) = rx.try_recv() {
         match message {
             Message::Span(span) => {
-                batch.push(*span);
+                batch.push(span);
                 if batch.len() >= max {
                     export(batch);
                 }

@@ -20,14 +20,19 @@ use crate::event::is_aureus_target;
 pub struct AureusFilter {
     env: Arc<EnvFilter>,
     keep_aureus_events: bool,
+    /// Whether the filter has span or field directives (`target[span{f=v}]=…`):
+    /// only then does it need to follow spans being entered and left.
+    span_scoped: bool,
 }
 
 impl AureusFilter {
     /// Wraps `env`; with `keep_aureus_events`, Aureus events pass whatever their level.
     pub fn new(env: Arc<EnvFilter>, keep_aureus_events: bool) -> Self {
+        let span_scoped = env.to_string().contains('[');
         AureusFilter {
             env,
             keep_aureus_events,
+            span_scoped,
         }
     }
 
@@ -67,22 +72,32 @@ where
     }
 
     fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
-        self.env.on_new_span(attrs, id, ctx);
+        if self.span_scoped {
+            self.env.on_new_span(attrs, id, ctx);
+        }
     }
 
     fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
-        self.env.on_record(id, values, ctx);
+        if self.span_scoped {
+            self.env.on_record(id, values, ctx);
+        }
     }
 
     fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
-        self.env.on_enter(id, ctx);
+        if self.span_scoped {
+            self.env.on_enter(id, ctx);
+        }
     }
 
     fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
-        self.env.on_exit(id, ctx);
+        if self.span_scoped {
+            self.env.on_exit(id, ctx);
+        }
     }
 
     fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
-        self.env.on_close(id, ctx);
+        if self.span_scoped {
+            self.env.on_close(id, ctx);
+        }
     }
 }
