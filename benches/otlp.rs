@@ -34,7 +34,11 @@ fn receiver() -> Receiver {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = axum::Router::new().fallback(|| async { "" });
+    // Reads each request body whole before answering, as a collector does.
+    let app = axum::Router::new().fallback(|body: axum::body::Bytes| async move {
+        black_box(body.len());
+        ""
+    });
     runtime.spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -198,6 +202,9 @@ fn benches(c: &mut Criterion) {
     event(c, "event to log record / ours: logs", &dispatch);
     let report = telemetry.shutdown(Duration::from_secs(2));
     eprintln!("ours (logs): {report}");
+    if let Some(otlp) = report.sink("otlp") {
+        eprintln!("ours (logs): last error {:?}", otlp.health.last_error);
+    }
 
     let (dispatch, stop) = anchor(url, true, true);
     event(c, "event in span, spans + logs / anchor", &dispatch);
