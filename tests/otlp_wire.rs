@@ -553,3 +553,49 @@ fn a_full_span_queue_drops_and_counts() {
     );
     assert!(!report.is_clean());
 }
+
+#[test]
+fn spans_carry_their_own_correlation_id_however_they_start() {
+    let receiver = OtlpReceiver::start();
+    let mut config = otlp(&receiver.endpoint(), OtlpProtocol::HttpJson);
+    config.logs.enabled = false;
+    config.metrics.enabled = false;
+    let (dispatch, telemetry) = stack(config);
+    tracing::dispatcher::with_default(&dispatch, || {
+        // Created, never entered: started when its child is created below.
+        let parent = tracing::info_span!("parent", correlation_id = "corr-a");
+        let other = tracing::info_span!("other", correlation_id = "corr-b");
+        let _in_other = other.enter();
+        let child = tracing::info_span!(parent: &parent, "child");
+        drop(child.enter());
+        drop(child);
+        drop(parent);
+        // Never entered at all: started when it closes.
+        drop(tracing::info_span!("closed_unentered", correlation_id = "corr-c"));
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("4 spans", Duration::from_secs(10), |r| {
+        r.iter().map(json_spans).sum::<usize>() >= 3
+    });
+    let mut correlation = std::collections::HashMap::new();
+    for request in &received {
+        let body: serde_json::Value = serde_json::from_slice(&request.payload()).unwrap();
+        for span in body["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap() {
+            let id = span["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["key"] == "aureus.correlation_id")
+                .map(|a| a["value"]["stringValue"].as_str().unwrap().to_owned());
+            correlation.insert(span["name"].as_str().unwrap().to_owned(), id);
+        }
+    }
+    telemetry.shutdown(Duration::from_secs(5));
+    assert_eq!(correlation["parent"].as_deref(), Some("corr-a"), "{correlation:?}");
+    assert_eq!(correlation["child"].as_deref(), Some("corr-a"), "{correlation:?}");
+    assert_eq!(
+        correlation["closed_unentered"].as_deref(),
+        Some("corr-c"),
+        "{correlation:?}"
+    );
+}

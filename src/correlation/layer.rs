@@ -90,11 +90,27 @@ pub(crate) fn enable_span_hints() {
     HINTS.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The correlation id of the span being entered or closed on this thread
-/// right now (when the OpenTelemetry layer starts its span). Layers after [`CorrelationLayer`] (the OpenTelemetry
+/// The correlation id of the span being created, entered or closed on this
+/// thread right now: the OpenTelemetry layer, which runs after
+/// [`CorrelationLayer`] in the same callback, starts its spans there (a new
+/// span's explicit parent is started in the child's callback; the child
+/// inherits the parent's id unless it names its own). The OpenTelemetry
+/// layer's wrapper clears it when its callback returns ([`clear_span_hint`]),
+/// so a hint never outlives its callback. Layers after [`CorrelationLayer`] (the OpenTelemetry
 /// layer, which starts its spans in these callbacks) read it.
 pub(crate) fn span_hint() -> Option<CorrelationId> {
-    HINT.with(|hint| hint.borrow().clone())
+    HINT.try_with(|hint| hint.borrow().clone()).ok().flatten()
+}
+
+/// Ends the current callback's hint.
+pub(crate) fn clear_span_hint() {
+    let _ = HINT.try_with(|hint| hint.borrow_mut().take());
+}
+
+fn leave_id(found: Option<&CorrelationId>) {
+    if HINTS.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = HINT.try_with(|hint| *hint.borrow_mut() = found.cloned());
+    }
 }
 
 fn leave_hint<S>(span: Option<tracing_subscriber::registry::SpanRef<'_, S>>)
@@ -105,7 +121,7 @@ where
         return;
     }
     let found = span.and_then(|span| span.extensions().get::<SpanCorrelation>().map(|c| c.0.clone()));
-    HINT.with(|hint| *hint.borrow_mut() = found);
+    let _ = HINT.try_with(|hint| *hint.borrow_mut() = found);
 }
 
 impl<S> Layer<S> for CorrelationLayer
@@ -121,6 +137,7 @@ where
             explicit = explicit_id(visitor.raw);
         }
         let found = explicit.or_else(|| resolve_for(span.parent(), false));
+        leave_id(found.as_ref());
         if let Some(found) = found {
             span.extensions_mut().insert(SpanCorrelation(found));
         }

@@ -308,6 +308,7 @@ where
         if wanted_span(attrs.metadata()) {
             self.inner.on_new_span(attrs, id, ctx);
         }
+        crate::correlation::clear_span_hint();
     }
 
     fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Ctx<'_, S>) {
@@ -326,6 +327,7 @@ where
 
     fn on_enter(&self, id: &tracing::span::Id, ctx: Ctx<'_, S>) {
         self.inner.on_enter(id, ctx);
+        crate::correlation::clear_span_hint();
     }
 
     fn on_exit(&self, id: &tracing::span::Id, ctx: Ctx<'_, S>) {
@@ -334,6 +336,7 @@ where
 
     fn on_close(&self, id: tracing::span::Id, ctx: Ctx<'_, S>) {
         self.inner.on_close(id, ctx);
+        crate::correlation::clear_span_hint();
     }
 
     fn on_id_change(&self, old: &tracing::span::Id, new: &tracing::span::Id, ctx: Ctx<'_, S>) {
