@@ -181,9 +181,11 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     let tracer = otlp.as_ref().and_then(otlp::Otlp::tracer);
     pipeline.set_annotate_spans(tracer.is_some());
     if let (Some(otlp), Some(state)) = (&otlp, &metrics_state) {
-        state.exporter.watch_otlp(otlp.stats());
+        let names = state.aureus.names();
+        otlp.time_exports(&*state.recorder, &names.otlp_export_duration);
+        state.exporter.watch_otlp(otlp.all_stats());
         if let Some(meter) = &meter {
-            otlp::register_self_metrics(meter, state.aureus.names(), Arc::downgrade(&pipeline), otlp.stats());
+            otlp::register_self_metrics(meter, names, Arc::downgrade(&pipeline), otlp.all_stats());
         }
     }
     let metrics_handle = metrics_state.map(|state| metrics::MetricsHandle::new(state, Arc::clone(&pipeline)));
@@ -296,18 +298,27 @@ fn start_metrics(
             exporter.recorder(),
             meter,
             &config.global_labels,
-            (&names_for_otlp(&config.prefix, unit), &buckets, unit.otlp_unit()),
+            vec![
+                (names_for_otlp(&config.prefix, unit), buckets.clone(), unit.otlp_unit()),
+                (
+                    metrics::MetricNames::new(&config.prefix, unit).otlp_export_duration,
+                    metrics::EXPORT_DURATION_BUCKETS_S.to_vec(),
+                    "s",
+                ),
+            ],
         )) as Arc<dyn ::metrics::Recorder + Send + Sync>,
         None => exporter.recorder(),
     };
     let aureus = Arc::new(metrics::AureusMetrics::with_duration_unit(
-        recorder,
+        Arc::clone(&recorder),
         &config.prefix,
         config.cardinality_limit,
         unit,
     ));
     let summary = metrics::SummaryWindow::new(config.summary_retention, config.summary_bucket);
-    Ok(Arc::new(metrics::MetricsState::new(aureus, exporter, summary)))
+    Ok(Arc::new(metrics::MetricsState::new(
+        aureus, exporter, summary, recorder,
+    )))
 }
 
 fn names_for_otlp(prefix: &str, unit: metrics::DurationUnit) -> String {

@@ -113,6 +113,20 @@ fn http_protobuf_sends_every_signal_gzipped_with_headers_to_its_path() {
         let tenant = request.header("x-tenant");
         assert_eq!(tenant.is_some(), request.path == LOGS, "per-signal header only on logs");
     }
+    // Self-metrics per signal: exports counted and timed.
+    let exposition = telemetry.metrics().unwrap().render();
+    let series = exposition::series(&exposition);
+    for signal in ["traces", "logs", "metrics"] {
+        let labels = BTreeMap::from([("signal".to_owned(), signal.to_owned())]);
+        let exported = series[&("aureus_telemetry_otlp_exported_total".to_owned(), labels.clone())];
+        assert!(exported >= 1.0, "{signal}: {exported}");
+        let timed = series[&("aureus_telemetry_otlp_export_duration_seconds_count".to_owned(), labels)];
+        assert!(timed >= 1.0, "{signal}: {timed}");
+    }
+    assert!(
+        !exposition.contains("aureus_telemetry_otlp_dropped_total{signal=\"logs\",reason=\"queue_full\"}"),
+        "log queue drops are the otlp sink's series"
+    );
     let report = telemetry.shutdown(Duration::from_secs(5));
     assert!(report.is_clean(), "{report}");
 }

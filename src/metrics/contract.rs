@@ -96,6 +96,9 @@ pub struct MetricNames {
     /// `<prefix>_telemetry_propagation_rejected_total{header}`: malformed
     /// `traceparent` / `baggage` headers ignored by [`crate::propagation`].
     pub propagation_rejected: String,
+    /// `<prefix>_telemetry_otlp_export_duration_seconds{signal}` (histogram):
+    /// how long each OTLP export call took, retries included.
+    pub otlp_export_duration: String,
 }
 
 impl MetricNames {
@@ -121,11 +124,12 @@ impl MetricNames {
             otlp_dropped: name("telemetry_otlp_dropped_total"),
             otlp_export_errors: name("telemetry_otlp_export_errors_total"),
             propagation_rejected: name("telemetry_propagation_rejected_total"),
+            otlp_export_duration: name("telemetry_otlp_export_duration_seconds"),
         }
     }
 
     /// Every name with its help text, for the exposition's `# HELP` lines.
-    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 18] {
+    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 19] {
         [
             (&self.tasks_started, "Task steps started (step_start events)."),
             (
@@ -175,6 +179,10 @@ impl MetricNames {
                 &self.propagation_rejected,
                 "Malformed traceparent / baggage headers ignored, by header.",
             ),
+            (
+                &self.otlp_export_duration,
+                "Duration of each OTLP export call in seconds, retries included, by signal.",
+            ),
         ]
     }
 }
@@ -193,3 +201,8 @@ pub(crate) fn is_valid_label_name(name: &str) -> bool {
         && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// Bucket bounds of the OTLP export-duration histogram, in seconds.
+pub(crate) const EXPORT_DURATION_BUCKETS_S: [f64; 13] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];

@@ -51,6 +51,12 @@ impl PrometheusExporter {
                     err.to_string(),
                 )
             })?;
+        builder = builder
+            .set_buckets_for_metric(
+                Matcher::Full(names.otlp_export_duration.clone()),
+                &super::EXPORT_DURATION_BUCKETS_S,
+            )
+            .map_err(|err| Error::config("metrics", "export duration buckets", err.to_string()))?;
         for (key, value) in global_labels {
             builder = builder.add_global_label(key, value);
         }
@@ -125,6 +131,10 @@ impl PrometheusExporter {
                 ("export_failed", counts.failed),
                 ("errors", counts.export_errors),
             ] {
+                // Log records queue in the `otlp` sink, whose own series count its drops.
+                if *signal == "logs" && matches!(which, "queue_full" | "closed") {
+                    continue;
+                }
                 series
                     .entry((signal, which))
                     .or_insert_with(|| {

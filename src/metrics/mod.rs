@@ -40,7 +40,7 @@ pub use contract::{DurationUnit, MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSI
 pub use layer::MetricsLayer;
 pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
 
-pub(crate) use contract::{is_valid_label_name, is_valid_prefix};
+pub(crate) use contract::{is_valid_label_name, is_valid_prefix, EXPORT_DURATION_BUCKETS_S};
 pub(crate) use exporter::PrometheusExporter;
 pub(crate) use sample::MetricSample;
 
@@ -54,17 +54,26 @@ pub(crate) struct MetricsState {
     pub(crate) aureus: Arc<AureusMetrics>,
     pub(crate) exporter: PrometheusExporter,
     pub(crate) summary: SummaryWindow,
+    /// The recorder behind the Aureus metrics (Prometheus, or Prometheus and
+    /// OTLP mirrored).
+    pub(crate) recorder: Arc<dyn ::metrics::Recorder + Send + Sync>,
     /// Switched by the sink manager (sink `prometheus`).
     pub(crate) enabled: AtomicBool,
     pub(crate) observed: AtomicU64,
 }
 
 impl MetricsState {
-    pub(crate) fn new(aureus: Arc<AureusMetrics>, exporter: PrometheusExporter, summary: SummaryWindow) -> Self {
+    pub(crate) fn new(
+        aureus: Arc<AureusMetrics>,
+        exporter: PrometheusExporter,
+        summary: SummaryWindow,
+        recorder: Arc<dyn ::metrics::Recorder + Send + Sync>,
+    ) -> Self {
         MetricsState {
             aureus,
             exporter,
             summary,
+            recorder,
             enabled: AtomicBool::new(true),
             observed: AtomicU64::new(0),
         }

@@ -17,6 +17,7 @@ use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogRecord, SdkLogger, Sd
 use opentelemetry_sdk::Resource;
 
 use super::internal::is_exporter_target;
+use super::stats::ExportStats;
 use super::transport::ExportRuntime;
 use crate::event::EventKind;
 use crate::record::{Record, Value};
@@ -110,12 +111,18 @@ pub(crate) struct OtlpLogSink<E: LogExporter> {
     logger: SdkLogger,
     scope: InstrumentationScope,
     runtime: Arc<ExportRuntime>,
+    stats: Arc<ExportStats>,
     /// Keeps the logger's provider alive (it has no processors).
     _provider: SdkLoggerProvider,
 }
 
 impl<E: LogExporter> OtlpLogSink<E> {
-    pub(crate) fn new(mut exporter: E, resource: &Resource, runtime: Arc<ExportRuntime>) -> Self {
+    pub(crate) fn new(
+        mut exporter: E,
+        resource: &Resource,
+        runtime: Arc<ExportRuntime>,
+        stats: Arc<ExportStats>,
+    ) -> Self {
         exporter.set_resource(resource);
         let provider = SdkLoggerProvider::builder().with_resource(resource.clone()).build();
         let scope = InstrumentationScope::builder("aureus-observability")
@@ -127,6 +134,7 @@ impl<E: LogExporter> OtlpLogSink<E> {
             logger,
             scope,
             runtime,
+            stats,
             _provider: provider,
         }
     }
@@ -148,9 +156,11 @@ impl<E: LogExporter + 'static> Sink for OtlpLogSink<E> {
         }
         let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = logs.iter().map(|log| (log, &self.scope)).collect();
         let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
-        self.runtime
-            .block_on(self.exporter.export(LogBatch::new(&pairs)))
-            .map_err(|err| Box::new(err) as SinkError)
+        let started = std::time::Instant::now();
+        let result = self.runtime.block_on(self.exporter.export(LogBatch::new(&pairs)));
+        let outcome = result.as_ref().map(|_| ()).map_err(|err| err.to_string());
+        self.stats.exported(pairs.len() as u64, started.elapsed(), &outcome);
+        result.map_err(|err| Box::new(err) as SinkError)
     }
 
     fn shutdown(&mut self) -> Result<(), SinkError> {

@@ -60,6 +60,8 @@ pub(crate) struct Otlp {
     meter_provider: Option<SdkMeterProvider>,
     runtime: Option<Arc<ExportRuntime>>,
     stats: SignalStats,
+    /// The `otlp` log sink's export counters (its queue is a pipeline sink's).
+    log_stats: Option<Arc<ExportStats>>,
     span_backlog: Option<traces::Backlog>,
 }
 
@@ -121,10 +123,14 @@ impl Otlp {
             None => None,
         };
 
+        let mut log_stats = None;
         let log_sink = match &config.logs {
             Some(signal) => {
                 let exporter = transport::log_exporter(signal, &config.retry, &runtime)?;
-                let sink: Box<dyn Sink> = Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime)));
+                let stats = Arc::new(ExportStats::default());
+                log_stats = Some(Arc::clone(&stats));
+                let sink: Box<dyn Sink> =
+                    Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats));
                 let mut queue = QueueSettings::new(
                     config.queue_capacity,
                     OverflowPolicy::Drop,
@@ -166,6 +172,7 @@ impl Otlp {
                 meter_provider,
                 runtime: Some(runtime),
                 stats,
+                log_stats,
                 span_backlog,
             },
             log_sink,
@@ -185,6 +192,25 @@ impl Otlp {
     /// Per-signal export counters (traces and metrics; logs are the `otlp` sink's health).
     pub(crate) fn stats(&self) -> SignalStats {
         self.stats.clone()
+    }
+
+    /// Every signal's export counters, logs included (for the self-metrics).
+    pub(crate) fn all_stats(&self) -> SignalStats {
+        let mut all = self.stats.clone();
+        if let Some(logs) = &self.log_stats {
+            all.push(("logs", Arc::clone(logs)));
+        }
+        all
+    }
+
+    /// Records every export's duration into `name{signal}` through `recorder`.
+    pub(crate) fn time_exports(&self, recorder: &dyn ::metrics::Recorder, name: &str) {
+        static METADATA: ::metrics::Metadata<'static> =
+            ::metrics::Metadata::new("aureus::telemetry", ::metrics::Level::INFO, Some(module_path!()));
+        for (signal, stats) in self.all_stats() {
+            let key = ::metrics::Key::from_parts(name.to_owned(), vec![::metrics::Label::new("signal", signal)]);
+            stats.time_into(recorder.register_histogram(&key, &METADATA));
+        }
     }
 
     /// A snapshot of one signal's counters.

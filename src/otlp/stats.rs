@@ -15,6 +15,8 @@ pub(crate) struct ExportStats {
     exports: AtomicU64,
     export_micros: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Where each export's duration goes (the export-duration histogram).
+    duration: std::sync::OnceLock<metrics::Histogram>,
 }
 
 /// A snapshot of one OTLP signal's export counters.
@@ -50,8 +52,16 @@ impl ExportStats {
         self.dropped_closed.fetch_add(count, Ordering::Relaxed);
     }
 
+    /// Sends each export's duration to `histogram` from now on.
+    pub(crate) fn time_into(&self, histogram: metrics::Histogram) {
+        let _ = self.duration.set(histogram);
+    }
+
     /// Records one export call of `items` that took `took`.
     pub(crate) fn exported(&self, items: u64, took: Duration, result: &Result<(), String>) {
+        if let Some(histogram) = self.duration.get() {
+            histogram.record(took.as_secs_f64());
+        }
         self.exports.fetch_add(1, Ordering::Relaxed);
         self.export_micros
             .fetch_add(took.as_micros().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
