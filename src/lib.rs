@@ -192,7 +192,7 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     let subscriber = tracing_subscriber::registry()
         .with(AureusFilter::new(env, validated.metrics.is_some()))
         .with(correlation::CorrelationLayer::new())
-        .with(tracer.map(otlp::traces::span_layer))
+        .with(tracer.map(otlp::span_layer))
         .with(PipelineLayer::new(Arc::clone(&pipeline)));
     let dispatch = tracing::Dispatch::new(subscriber);
     let prefix = validated.metrics.as_ref().map_or("aureus", |m| m.prefix.as_str());

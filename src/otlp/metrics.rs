@@ -6,23 +6,18 @@
 //! series and its OpenTelemetry instrument in the same call, so the two agree
 //! whenever no event is in flight. OTLP names are the Prometheus names without
 //! the `_total` suffix of counters (a Prometheus-compatible backend appends it
-//! again); attributes are the labels plus the global labels. Self-metrics
-//! (per-sink and per-signal counts) are observable instruments read at each
-//! export.
+//! again); attributes are the labels plus the global labels. (The
+//! self-metrics are in `self_metrics`.)
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
 };
 use opentelemetry::metrics::Meter;
 use opentelemetry::KeyValue;
-
-use super::stats::ExportStats;
-use crate::metrics::MetricNames;
-use crate::pipeline::Pipeline;
 
 /// The OTLP name of a Prometheus metric name.
 pub(crate) fn otlp_name(prometheus: &str) -> String {
@@ -240,115 +235,4 @@ impl HistogramFn for MirroredHistogram {
         self.prometheus.record(value);
         self.otlp.record(value, &self.attributes);
     }
-}
-
-/// Picks `(value, reason)` observations out of a sink's health or a signal's counts.
-type Pick<T> = fn(&T) -> Vec<(u64, Option<&'static str>)>;
-
-/// Per-signal export counters, by signal name.
-pub(crate) type SignalStats = Vec<(&'static str, Arc<ExportStats>)>;
-
-/// Registers the pipeline's self-metrics as observable instruments: per sink
-/// (records, dropped by reason, errors, queue depth) and per OTLP signal
-/// (exported, dropped, failed).
-pub(crate) fn register_self_metrics(
-    meter: &Meter,
-    names: &MetricNames,
-    pipeline: Weak<Pipeline>,
-    signals: SignalStats,
-) {
-    let sinks = {
-        let pipeline = pipeline.clone();
-        move || {
-            pipeline
-                .upgrade()
-                .map(|p| crate::telemetry::health_of(&p))
-                .unwrap_or_default()
-        }
-    };
-    let per_sink = {
-        let sinks = sinks.clone();
-        move |pick: Pick<crate::sinks::SinkHealth>| {
-            let sinks = sinks.clone();
-            move |observer: &dyn opentelemetry::metrics::AsyncInstrument<u64>| {
-                for health in sinks() {
-                    for (value, reason) in pick(&health) {
-                        let mut attributes = vec![KeyValue::new("sink", health.name.clone())];
-                        if let Some(reason) = reason {
-                            attributes.push(KeyValue::new("reason", reason));
-                        }
-                        observer.observe(value, &attributes);
-                    }
-                }
-            }
-        }
-    };
-    let _ = meter
-        .u64_observable_counter(otlp_name(&names.sink_records))
-        .with_description("Records delivered per sink")
-        .with_callback(per_sink(|h| vec![(h.delivered, None)]))
-        .build();
-    let _ = meter
-        .u64_observable_counter(otlp_name(&names.sink_dropped))
-        .with_description("Records dropped per sink and reason")
-        .with_callback(per_sink(|h| {
-            vec![
-                (h.dropped_queue_full, Some("queue_full")),
-                (h.dropped_closed, Some("closed")),
-                (h.dropped_circuit_open, Some("circuit_open")),
-            ]
-        }))
-        .build();
-    let _ = meter
-        .u64_observable_counter(otlp_name(&names.sink_errors))
-        .with_description("Records in failed sink writes")
-        .with_callback(per_sink(|h| vec![(h.failed, None)]))
-        .build();
-    let _ = meter
-        .u64_observable_gauge(names.sink_queue_depth.clone())
-        .with_description("Records waiting per sink")
-        .with_callback(per_sink(|h| vec![(h.queue_depth as u64, None)]))
-        .build();
-    let signals = Arc::new(signals);
-    let per_signal = |pick: Pick<super::ExportCounts>| {
-        let signals = Arc::clone(&signals);
-        move |observer: &dyn opentelemetry::metrics::AsyncInstrument<u64>| {
-            for (signal, stats) in signals.iter() {
-                let counts = stats.snapshot();
-                for (value, reason) in pick(&counts) {
-                    if *signal == "logs" && matches!(reason, Some("queue_full" | "closed")) {
-                        continue;
-                    }
-                    let mut attributes = vec![KeyValue::new("signal", *signal)];
-                    if let Some(reason) = reason {
-                        attributes.push(KeyValue::new("reason", reason));
-                    }
-                    observer.observe(value, &attributes);
-                }
-            }
-        }
-    };
-    let _ = meter
-        .u64_observable_counter(otlp_name(&names.otlp_exported))
-        .with_description("Items the collector accepted, per signal")
-        .with_callback(per_signal(|c| vec![(c.exported, None)]))
-        .build();
-    let _ = meter
-        .u64_observable_counter(otlp_name(&names.otlp_dropped))
-        .with_description("Items dropped before export, per signal and reason")
-        .with_callback(per_signal(|c| {
-            vec![
-                (c.dropped_queue_full, Some("queue_full")),
-                (c.dropped_closed, Some("closed")),
-                (c.failed, Some("export_failed")),
-            ]
-        }))
-        .build();
-    // (For logs the queue is the `otlp` sink's: its drops are in the per-sink
-    // series; the zero queue counts here are left out below.)
-    let _ = meter
-        .u64_observable_counter(otlp_name(&names.otlp_export_errors))
-        .with_description("Export calls that failed after retries, per signal")
-        .with_callback(per_signal(|c| vec![(c.export_errors, None)]))
-        .build();
 }

@@ -22,8 +22,11 @@
 mod http_client;
 pub(crate) mod internal;
 mod logs;
+mod metric_export;
 mod metrics;
 mod resource;
+mod self_metrics;
+mod span_layer;
 mod stats;
 pub(crate) mod traces;
 mod transport;
@@ -37,8 +40,10 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 pub use logs::CORRELATION_ATTRIBUTE;
-pub(crate) use metrics::{register_self_metrics, MirrorRecorder, SignalStats};
+pub(crate) use metrics::MirrorRecorder;
 pub(crate) use resource::ResourceSettings;
+pub(crate) use self_metrics::{register_self_metrics, SignalStats};
+pub(crate) use span_layer::span_layer;
 pub use stats::ExportCounts;
 use stats::ExportStats;
 use transport::ExportRuntime;
@@ -148,7 +153,7 @@ impl Otlp {
                 let exporter = transport::metric_exporter(signal, &config.retry, &runtime)?;
                 let metric_stats = Arc::new(ExportStats::default());
                 stats.push(("metrics", Arc::clone(&metric_stats)));
-                let exporter = metrics_export::Counting {
+                let exporter = metric_export::Counting {
                     inner: exporter,
                     stats: metric_stats,
                     runtime: Arc::clone(&runtime),
@@ -304,53 +309,4 @@ fn join_by(handle: std::thread::JoinHandle<bool>, deadline: Instant) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
     handle.join().unwrap_or(false)
-}
-
-mod metrics_export {
-    //! Counts metric exports and runs gRPC ones on the export runtime.
-
-    use std::sync::Arc;
-    use std::time::{Duration, Instant};
-
-    use opentelemetry_sdk::error::OTelSdkResult;
-    use opentelemetry_sdk::metrics::data::ResourceMetrics;
-    use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-    use opentelemetry_sdk::metrics::Temporality;
-
-    use super::stats::ExportStats;
-    use super::transport::ExportRuntime;
-
-    pub(crate) struct Counting<E> {
-        pub(crate) inner: E,
-        pub(crate) stats: Arc<ExportStats>,
-        pub(crate) runtime: Arc<ExportRuntime>,
-    }
-
-    impl<E> std::fmt::Debug for Counting<E> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("CountingMetricExporter").finish_non_exhaustive()
-        }
-    }
-
-    impl<E: PushMetricExporter> PushMetricExporter for Counting<E> {
-        async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-            let started = Instant::now();
-            let result = self.runtime.run_nested(self.inner.export(metrics)).await;
-            let outcome = result.as_ref().map(|_| ()).map_err(|err| err.to_string());
-            self.stats.exported(1, started.elapsed(), &outcome);
-            result
-        }
-
-        fn force_flush(&self) -> OTelSdkResult {
-            self.inner.force_flush()
-        }
-
-        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-            self.inner.shutdown_with_timeout(timeout)
-        }
-
-        fn temporality(&self) -> Temporality {
-            self.inner.temporality()
-        }
-    }
 }
