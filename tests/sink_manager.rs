@@ -281,3 +281,46 @@ fn async_sinks_deliver_and_hung_calls_time_out() {
     assert!(hangs.failed > 0, "{hangs:?}");
     assert!(hangs.last_error.as_ref().unwrap().0.contains("timed out"), "{hangs:?}");
 }
+
+#[test]
+fn a_backed_off_sink_sheds_at_once_and_is_tried_again_later() {
+    let (dispatch, telemetry, _collect) = common::collecting("info");
+    let options = aureus_observability::SinkOptions {
+        queue_capacity: 1024,
+        overflow: aureus_observability::pipeline::OverflowPolicy::Drop,
+        ..Default::default()
+    };
+    telemetry.sinks().add("fails", AlwaysFails, options).unwrap();
+    let emit = |n: usize| {
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..n {
+                tracing::info!(target: "kernel", i, "to a broken sink");
+                telemetry.flush(Duration::from_millis(200));
+            }
+        })
+    };
+    // Five failed batches open the circuit (1 s).
+    emit(8);
+    let opened = telemetry.sinks().health("fails").unwrap();
+    assert!(opened.circuit_open, "{opened:?}");
+    // While open, records are settled at once: nothing queues.
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..500 {
+            tracing::info!(target: "kernel", i, "shed");
+        }
+    });
+    let shed = telemetry.sinks().health("fails").unwrap();
+    assert_eq!(shed.queue_depth, 0, "{shed:?}");
+    assert!(
+        shed.dropped_circuit_open >= opened.dropped_circuit_open + 500,
+        "{shed:?}"
+    );
+    // After the backoff the sink is tried again (and fails again).
+    std::thread::sleep(Duration::from_millis(1100));
+    emit(1);
+    let retried = telemetry.sinks().health("fails").unwrap();
+    assert!(retried.failed > shed.failed, "tried again: {retried:?}");
+    let report = telemetry.shutdown(Duration::from_secs(2));
+    let fails = report.sink("fails").unwrap();
+    assert_eq!(fails.undelivered, 0, "every shed record is settled: {fails:?}");
+}

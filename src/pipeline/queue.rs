@@ -133,6 +133,14 @@ impl SinkHandle {
             self.stats.dropped_closed.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        if self.stats.shedding() {
+            // The sink is backed off: settle the record here (accepted, then
+            // dropped with the circuit open) rather than queue it for the
+            // worker to drop; during an outage offering stays this cheap.
+            self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            self.stats.dropped_circuit_open.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let message = Message::Record(Arc::clone(record));
         let outcome = match self.settings.overflow {
             OverflowPolicy::Block => self.tx.send(message).map_err(|_| TrySendError::Disconnected(())),

@@ -5,8 +5,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Counters of one sink. Every record offered ends in exactly one of:
-/// accepted (then delivered, failed, dropped with the circuit open, or
-/// undelivered at shutdown), dropped because the queue was full, or dropped
+/// accepted (then delivered, failed, dropped with the circuit open — by the
+/// worker, or at once while the sink is backed off — or undelivered at
+/// shutdown), dropped because the queue was full, or dropped
 /// because the sink was closed.
 #[derive(Debug, Default)]
 pub(crate) struct SinkStats {
@@ -18,12 +19,16 @@ pub(crate) struct SinkStats {
     pub(crate) dropped_circuit_open: AtomicU64,
     pub(crate) panics: AtomicU64,
     pub(crate) circuit_open: AtomicBool,
+    /// While the circuit is open: milliseconds since the epoch until which
+    /// producers drop records themselves (the worker would only drop them);
+    /// after it, records queue again so the worker can try the sink.
+    pub(crate) shed_until_ms: AtomicU64,
     /// Milliseconds since the epoch when the current sink call began; 0 when idle.
     pub(crate) busy_since_ms: AtomicU64,
     last_error: Mutex<Option<(String, SystemTime)>>,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -55,5 +60,14 @@ impl SinkStats {
             0 => None,
             since => Some(Duration::from_millis(now_ms().saturating_sub(since))),
         }
+    }
+}
+
+impl SinkStats {
+    /// Whether a producer should drop a record now because the circuit is
+    /// open (one relaxed load when it is closed).
+    #[inline]
+    pub(crate) fn shedding(&self) -> bool {
+        self.circuit_open.load(Ordering::Relaxed) && now_ms() < self.shed_until_ms.load(Ordering::Relaxed)
     }
 }

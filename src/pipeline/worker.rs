@@ -62,12 +62,15 @@ impl Breaker {
         self.open_until = None;
         self.backoff = FIRST_BACKOFF;
         stats.circuit_open.store(false, Ordering::Relaxed);
+        stats.shed_until_ms.store(0, Ordering::Relaxed);
     }
 
     fn failed(&mut self, stats: &SinkStats) {
         self.consecutive_failures += 1;
         if self.consecutive_failures >= TRIP_AFTER {
             self.open_until = Some(Instant::now() + self.backoff);
+            let until = super::stats::now_ms().saturating_add(self.backoff.as_millis() as u64);
+            stats.shed_until_ms.store(until, Ordering::Relaxed);
             self.backoff = (self.backoff * 2).min(LONGEST_BACKOFF);
             stats.circuit_open.store(true, Ordering::Relaxed);
         }

@@ -19,7 +19,8 @@ pub struct SinkHealth {
     pub queue_depth: usize,
     /// The queue's capacity.
     pub queue_capacity: usize,
-    /// Records accepted into the queue.
+    /// Records accepted: queued, or settled at once as `dropped_circuit_open`
+    /// while the sink is backed off.
     pub accepted: u64,
     /// Records the sink wrote successfully.
     pub delivered: u64,
