@@ -5,6 +5,8 @@
 //! trace and its correlation id continuing across two services over HTTP,
 //! a collector outage and recovery, and no feedback loop at trace level.
 
+#[path = "support/demo.rs"]
+mod demo;
 #[path = "support/exposition.rs"]
 mod exposition;
 #[path = "support/http.rs"]
@@ -581,4 +583,70 @@ fn shutdown_flushes_all_three_signals_within_its_deadline() {
     assert_eq!(got.spans.len(), emitted.spans);
     let started = got.latest_metric("aureus_tasks_started").expect("final metric export");
     assert_eq!(started.points[0].value, Some(6.0), "3 workflows × 2 tasks");
+}
+
+// ───────────────────────────── the demo kernel ─────────────────────────────
+
+#[test]
+#[ignore = "needs rotel-agent; run via the README test command"]
+fn the_demo_kernel_exports_everything_it_emitted_from_the_standard_variables() {
+    let collector = Rotel::start();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = collector.grpc_endpoint();
+    let mut demo = demo::Demo::start(
+        dir.path(),
+        &["--workflows", "3", "--duration", "2", "--rate", "100", "--seed", "7"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_SERVICE_NAME", "demo-otlp"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=ci,team=kernel"),
+        ],
+    );
+    let emitted: serde_json::Value =
+        serde_json::from_str(&demo.wait_for_line("EMITTED ", Duration::from_secs(60))).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while demo.child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the demo exits after its run");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kinds: Vec<(String, u64)> = emitted
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| *k != "total" && v.is_u64())
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    let total: u64 = kinds.iter().map(|(_, n)| n).sum();
+    assert!(total > 50, "{emitted}");
+    let got = collector.wait_for("every event the demo emitted", Duration::from_secs(20), |r| {
+        r.logs
+            .iter()
+            .filter(|l| l.attributes.contains_key("event_type"))
+            .count() as u64
+            >= total
+            && r.latest_metric("aureus_tasks_started").is_some()
+    });
+    for (kind, count) in &kinds {
+        let received = got
+            .logs
+            .iter()
+            .filter(|l| l.attributes.get("event_type").map(|v| v.to_string()).as_deref() == Some(kind.as_str()))
+            .count() as u64;
+        assert_eq!(received, *count, "{kind}");
+    }
+    let log = &got.logs[0];
+    assert_eq!(attr(&log.resource, "service.name"), "demo-otlp");
+    assert_eq!(attr(&log.resource, "deployment.environment"), "ci");
+    assert_eq!(attr(&log.resource, "team"), "kernel");
+    let started: f64 = got
+        .latest_metric("aureus_tasks_started")
+        .unwrap()
+        .points
+        .iter()
+        .filter_map(|p| p.value)
+        .sum();
+    let step_starts = kinds.iter().find(|(k, _)| k == "step_start").map_or(0, |(_, n)| *n);
+    assert_eq!(started as u64, step_starts, "the final metric export counts every step");
+    assert!(!got.spans_named("workflow").is_empty());
 }
