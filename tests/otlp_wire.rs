@@ -613,3 +613,77 @@ fn spans_carry_their_own_correlation_id_however_they_start() {
         "{correlation:?}"
     );
 }
+
+#[test]
+fn alert_gauges_go_out_too() {
+    use aureus_observability::config::{MonitoringConfig, RuleOverride};
+    let receiver = OtlpReceiver::start();
+    let mut otlp_config = otlp(&receiver.endpoint(), OtlpProtocol::HttpJson);
+    otlp_config.traces.enabled = false;
+    otlp_config.logs.enabled = false;
+    let rules = BTreeMap::from([(
+        "rollbacks".to_owned(),
+        RuleOverride {
+            window: Some("5s".into()),
+            ..Default::default()
+        },
+    )]);
+    let config = Config {
+        monitoring: MonitoringConfig {
+            evaluate_every: "100ms".into(),
+            rules,
+            ..Default::default()
+        },
+        ..Config::builder()
+            .no_server()
+            .no_sinks()
+            .otlp(otlp_config)
+            .build()
+            .unwrap()
+    };
+    let (dispatch, telemetry) = aureus_observability::build(config).expect("stack builds");
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..12 {
+            aureus_observability::event::Rollback {
+                workflow_id: "wf-alert",
+                task_id: &format!("t{i}"),
+                snapshot_id: "snap-0",
+                reason: "test",
+            }
+            .emit();
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let firing = |points: &serde_json::Value| {
+        points.as_array().into_iter().flatten().any(|p| {
+            let attrs = p["attributes"].as_array().cloned().unwrap_or_default();
+            let has = |k: &str, v: &str| attrs.iter().any(|a| a["key"] == k && a["value"]["stringValue"] == v);
+            has("alert", "rollbacks") && p["asDouble"].as_f64() == Some(1.0)
+        })
+    };
+    loop {
+        assert!(telemetry.flush(Duration::from_secs(5)));
+        let gauge = receiver.received().iter().rev().find_map(|request| {
+            let body: serde_json::Value = serde_json::from_slice(&request.payload()).ok()?;
+            body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+                .as_array()?
+                .iter()
+                .find(|m| m["name"] == "aureus_alerts_firing")
+                .cloned()
+        });
+        if let Some(gauge) = &gauge {
+            assert!(!gauge["gauge"]["dataPoints"].as_array().unwrap().is_empty());
+            if firing(&gauge["gauge"]["dataPoints"]) {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the firing alert never reached OTLP: {gauge:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let exposition = telemetry.metrics().unwrap().render();
+    assert!(exposition.contains("aureus_alerts_firing{alert=\"rollbacks\",severity=\"critical\"} 1"));
+    telemetry.shutdown(Duration::from_secs(5));
+}

@@ -212,9 +212,10 @@ impl MetricsHandle {
         self.state.summary.summary(window, task_type)
     }
 
-    /// The recorder behind `/metrics` (for the alert gauges).
+    /// The recorder behind the Aureus metrics — `/metrics`, mirrored to OTLP
+    /// when that is on (for the alert gauges).
     pub(crate) fn recorder(&self) -> Arc<dyn ::metrics::Recorder + Send + Sync> {
-        self.state.exporter.recorder()
+        Arc::clone(&self.state.recorder)
     }
 
     /// The Aureus metrics (names in use).

@@ -135,10 +135,14 @@ impl Recorder for MirrorRecorder {
                 builder.build()
             })
             .clone();
+        let attributes = self.attributes(key);
+        // A registered gauge shows 0 on /metrics until set: report the same.
+        // (Gauges here are registered once per key, by the alert publisher.)
+        instrument.record(0.0, &attributes);
         Gauge::from_arc(Arc::new(MirroredGauge {
             prometheus: self.prometheus.register_gauge(key, metadata),
             otlp: instrument,
-            attributes: self.attributes(key),
+            attributes,
             value: Mutex::new(0.0),
         }))
     }
