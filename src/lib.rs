@@ -292,20 +292,21 @@ fn start_metrics(
         .iter()
         .map(|b| b * unit.per_millisecond())
         .collect();
+    let mirrored = [
+        (names.task_duration.clone(), buckets.clone(), unit.otlp_unit()),
+        (
+            names.otlp_export_duration.clone(),
+            metrics::EXPORT_DURATION_BUCKETS_S.to_vec(),
+            "s",
+        ),
+    ];
     let exporter = metrics::PrometheusExporter::new(names, &buckets, &config.global_labels)?;
     let recorder = match meter {
         Some(meter) => Arc::new(otlp::MirrorRecorder::new(
             exporter.recorder(),
             meter,
             &config.global_labels,
-            vec![
-                (names_for_otlp(&config.prefix, unit), buckets.clone(), unit.otlp_unit()),
-                (
-                    metrics::MetricNames::new(&config.prefix, unit).otlp_export_duration,
-                    metrics::EXPORT_DURATION_BUCKETS_S.to_vec(),
-                    "s",
-                ),
-            ],
+            mirrored.to_vec(),
         )) as Arc<dyn ::metrics::Recorder + Send + Sync>,
         None => exporter.recorder(),
     };
@@ -319,10 +320,6 @@ fn start_metrics(
     Ok(Arc::new(metrics::MetricsState::new(
         aureus, exporter, summary, recorder,
     )))
-}
-
-fn names_for_otlp(prefix: &str, unit: metrics::DurationUnit) -> String {
-    metrics::MetricNames::new(prefix, unit).task_duration
 }
 
 fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {

@@ -67,16 +67,21 @@ fn logs_sent(received: &[Received]) -> Vec<&Received> {
         .collect()
 }
 
-/// Log records in an OTLP/JSON logs request.
-fn json_log_records(request: &Received) -> usize {
+/// Items in an OTLP/JSON request: `resource[].scope[].items[]`.
+fn json_items(request: &Received, resource: &str, scope: &str, items: &str) -> usize {
     let body: serde_json::Value = serde_json::from_slice(&request.payload()).expect("JSON body");
-    body["resourceLogs"]
+    body[resource]
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|r| r["scopeLogs"].as_array().into_iter().flatten())
-        .map(|s| s["logRecords"].as_array().map_or(0, Vec::len))
+        .flat_map(|r| r[scope].as_array().into_iter().flatten())
+        .map(|s| s[items].as_array().map_or(0, Vec::len))
         .sum()
+}
+
+/// Log records in an OTLP/JSON logs request.
+fn json_log_records(request: &Received) -> usize {
+    json_items(request, "resourceLogs", "scopeLogs", "logRecords")
 }
 
 fn emit_workload(dispatch: &tracing::Dispatch) -> otlp_workload::Emitted {
@@ -487,14 +492,7 @@ fn invalid_signal_settings_are_typed_errors() {
 
 /// Spans in an OTLP/JSON traces request.
 fn json_spans(request: &Received) -> usize {
-    let body: serde_json::Value = serde_json::from_slice(&request.payload()).expect("JSON body");
-    body["resourceSpans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
-        .map(|s| s["spans"].as_array().map_or(0, Vec::len))
-        .sum()
+    json_items(request, "resourceSpans", "scopeSpans", "spans")
 }
 
 #[test]

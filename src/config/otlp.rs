@@ -208,8 +208,6 @@ pub(crate) enum Signal {
 }
 
 impl Signal {
-    pub(crate) const ALL: [Signal; 3] = [Signal::Traces, Signal::Logs, Signal::Metrics];
-
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Signal::Traces => "traces",
@@ -299,12 +297,9 @@ pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<
             ));
         }
     }
-    let mut resolved = Signal::ALL.map(|signal| resolve_signal(otlp, signal));
-    let [traces, logs, metrics] = [
-        resolved[0].take().transpose()?,
-        resolved[1].take().transpose()?,
-        resolved[2].take().transpose()?,
-    ];
+    let traces = resolve_signal(otlp, Signal::Traces)?;
+    let logs = resolve_signal(otlp, Signal::Logs)?;
+    let metrics = resolve_signal(otlp, Signal::Metrics)?;
     if metrics.is_some() && !metrics_enabled {
         return Err(Error::config(
             "otlp.metrics.enabled",
@@ -339,12 +334,13 @@ fn signal_config(otlp: &OtlpConfig, signal: Signal) -> &OtlpSignalConfig {
     }
 }
 
-fn resolve_signal(otlp: &OtlpConfig, signal: Signal) -> Option<Result<ValidatedSignal>> {
+/// The signal's settings, or `None` when it is switched off.
+fn resolve_signal(otlp: &OtlpConfig, signal: Signal) -> Result<Option<ValidatedSignal>> {
     let own = signal_config(otlp, signal);
     if !own.enabled {
-        return None;
+        return Ok(None);
     }
-    Some(resolve_enabled_signal(otlp, own, signal))
+    resolve_enabled_signal(otlp, own, signal).map(Some)
 }
 
 fn resolve_enabled_signal(otlp: &OtlpConfig, own: &OtlpSignalConfig, signal: Signal) -> Result<ValidatedSignal> {

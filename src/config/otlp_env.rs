@@ -63,22 +63,12 @@ pub(crate) fn apply<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a st
         }
     }
     let shared = read_signal(get, "")?;
-    if let Some(endpoint) = shared.endpoint {
-        otlp.endpoint = Some(endpoint);
-    }
-    if shared.protocol.is_some() {
-        otlp.protocol = shared.protocol;
-    }
+    set(&mut otlp.endpoint, shared.endpoint);
+    set(&mut otlp.protocol, shared.protocol);
     otlp.headers.extend(shared.headers);
-    if shared.compression.is_some() {
-        otlp.compression = shared.compression;
-    }
-    if shared.timeout.is_some() {
-        otlp.timeout = shared.timeout;
-    }
-    if shared.ca_file.is_some() {
-        otlp.ca_file = shared.ca_file;
-    }
+    set(&mut otlp.compression, shared.compression);
+    set(&mut otlp.timeout, shared.timeout);
+    set(&mut otlp.ca_file, shared.ca_file);
     for (prefix, exporter_var) in [
         ("TRACES_", "OTEL_TRACES_EXPORTER"),
         ("LOGS_", "OTEL_LOGS_EXPORTER"),
@@ -117,21 +107,18 @@ pub(crate) fn apply<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a st
 }
 
 fn merge(target: &mut OtlpSignalConfig, own: OtlpSignalConfig) {
-    if own.endpoint.is_some() {
-        target.endpoint = own.endpoint;
-    }
-    if own.protocol.is_some() {
-        target.protocol = own.protocol;
-    }
+    set(&mut target.endpoint, own.endpoint);
+    set(&mut target.protocol, own.protocol);
     target.headers.extend(own.headers);
-    if own.compression.is_some() {
-        target.compression = own.compression;
-    }
-    if own.timeout.is_some() {
-        target.timeout = own.timeout;
-    }
-    if own.ca_file.is_some() {
-        target.ca_file = own.ca_file;
+    set(&mut target.compression, own.compression);
+    set(&mut target.timeout, own.timeout);
+    set(&mut target.ca_file, own.ca_file);
+}
+
+/// A variable that is set overrides the configured value.
+fn set<T>(target: &mut Option<T>, from_env: Option<T>) {
+    if from_env.is_some() {
+        *target = from_env;
     }
 }
 

@@ -121,7 +121,7 @@ where
         return;
     }
     let found = span.and_then(|span| span.extensions().get::<SpanCorrelation>().map(|c| c.0.clone()));
-    let _ = HINT.try_with(|hint| *hint.borrow_mut() = found);
+    leave_id(found.as_ref());
 }
 
 impl<S> Layer<S> for CorrelationLayer

@@ -61,6 +61,15 @@ impl ExportRuntime {
         self.runtime.as_ref().map(|r| r.enter())
     }
 
+    /// Awaits `future`, on the gRPC runtime when there is one (from inside
+    /// another executor's `block_on`, e.g. the SDK's metric reader thread).
+    pub(crate) async fn run_nested<F: Future>(&self, future: F) -> F::Output {
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(future),
+            None => future.await,
+        }
+    }
+
     /// Ends the runtime without waiting for tasks still running.
     pub(crate) fn shutdown(self) {
         if let Some(runtime) = self.runtime {
@@ -200,15 +209,4 @@ pub(crate) fn metric_exporter(
         retry,
         runtime
     )
-}
-
-impl ExportRuntime {
-    /// Awaits `future`, on the gRPC runtime when there is one (from inside
-    /// another executor's `block_on`, e.g. the SDK's metric reader thread).
-    pub(crate) async fn run_nested<F: Future>(&self, future: F) -> F::Output {
-        match &self.runtime {
-            Some(runtime) => runtime.block_on(future),
-            None => future.await,
-        }
-    }
 }
