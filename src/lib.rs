@@ -131,7 +131,13 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
     let started = validated
         .otlp
         .as_ref()
-        .map(|settings| otlp::Otlp::start(settings, &resource))
+        .map(|settings| {
+            let scrub = otlp::Scrub {
+                redactor: Arc::clone(&validated.redactor),
+                max_field_bytes: validated.max_field_bytes,
+            };
+            otlp::Otlp::start(settings, &resource, scrub)
+        })
         .transpose()?;
     let (otlp, log_sink) = match started {
         Some(started) => (Some(started.otlp), started.log_sink),

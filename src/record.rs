@@ -391,7 +391,7 @@ impl serde::Serialize for JsonRecord<'_> {
 }
 
 /// The largest index `<= limit` that is a character boundary of `text`.
-fn floor_char_boundary(text: &str, limit: usize) -> usize {
+pub(crate) fn floor_char_boundary(text: &str, limit: usize) -> usize {
     let mut cut = limit.min(text.len());
     while !text.is_char_boundary(cut) {
         cut -= 1;

@@ -68,7 +68,7 @@ impl ShutdownReport {
             .all(|s| s.completed && s.undelivered == 0 && s.health.failed == 0 && s.health.dropped() == 0);
         let otlp_clean = self.otlp.iter().all(|o| {
             let c = &o.counts;
-            o.completed && c.failed == 0 && c.dropped_queue_full == 0 && c.dropped_closed == 0 && c.queued == 0
+            o.completed && c.lost() == 0
         });
         sinks_clean && otlp_clean
     }
@@ -99,12 +99,13 @@ impl fmt::Display for ShutdownReport {
             let c = &o.counts;
             writeln!(
                 f,
-                "  otlp {}: exported {}, dropped {}, failed {}, undelivered {}{}",
+                "  otlp {}: created {}, exported {}, dropped {}, failed {}, undelivered {}{}",
                 o.signal,
+                c.created,
                 c.exported,
                 c.dropped_queue_full + c.dropped_closed,
                 c.failed,
-                c.queued,
+                c.undelivered(),
                 if o.completed { "" } else { " (deadline passed)" }
             )?;
         }
@@ -215,12 +216,15 @@ impl Telemetry {
             alerting.stop(until);
         }
         let sinks = self.pipeline.sinks.load();
-        // Ask every sink first so they drain in parallel, then collect.
-        let completed: Vec<bool> = std::thread::scope(|scope| {
+        // Ask every sink and the OTLP exporters at once so they drain in
+        // parallel (one stuck destination does not eat the others' time),
+        // then collect.
+        let otlp = self.otlp.as_mut();
+        let (completed, late): (Vec<bool>, Vec<&'static str>) = std::thread::scope(|scope| {
             let waits: Vec<_> = sinks.iter().map(|s| scope.spawn(move || s.shutdown(until))).collect();
-            waits.into_iter().map(|w| w.join().unwrap_or(false)).collect()
+            let late = otlp.map(|o| o.shutdown(until)).unwrap_or_default();
+            (waits.into_iter().map(|w| w.join().unwrap_or(false)).collect(), late)
         });
-        let late = self.otlp.as_mut().map(|o| o.shutdown(until)).unwrap_or_default();
         let otlp = self
             .otlp
             .as_ref()

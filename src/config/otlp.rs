@@ -154,6 +154,12 @@ pub struct OtlpBatchConfig {
     /// Records (or spans) held per signal before new ones are dropped and
     /// counted (default 8192; env `OTEL_BSP_MAX_QUEUE_SIZE`).
     pub queue_capacity: usize,
+    /// Bytes the queued spans (or log records) of one signal may hold
+    /// before new ones are dropped and counted as `queue_full`, e.g. `"16MiB"`
+    /// (default). Bounds memory while the collector is away whatever the
+    /// spans carry (a long workflow span holds up to 128 events); the byte
+    /// count is an estimate of the heap each item holds.
+    pub queue_max_bytes: String,
     /// Most records per export request (default 512; env `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
     pub max_batch: usize,
     /// Longest a record waits for its batch to fill, e.g. `1s` (default)
@@ -165,6 +171,7 @@ impl Default for OtlpBatchConfig {
     fn default() -> Self {
         OtlpBatchConfig {
             queue_capacity: 8192,
+            queue_max_bytes: DEFAULT_QUEUE_MAX_BYTES.to_owned(),
             max_batch: 512,
             interval: "1s".to_owned(),
         }
@@ -248,6 +255,8 @@ pub(crate) struct ValidatedOtlp {
     pub(crate) logs: Option<ValidatedSignal>,
     pub(crate) metrics: Option<ValidatedSignal>,
     pub(crate) queue_capacity: usize,
+    /// Bytes one signal's queue may hold.
+    pub(crate) queue_max_bytes: u64,
     pub(crate) max_batch: usize,
     pub(crate) batch_interval: Duration,
     pub(crate) metrics_interval: Duration,
@@ -265,6 +274,9 @@ pub(crate) struct ValidatedRetry {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default byte bound of one signal's queue.
+pub(crate) const DEFAULT_QUEUE_MAX_BYTES: &str = "16MiB";
+
 pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<Option<ValidatedOtlp>> {
     if !otlp.enabled {
         return Ok(None);
@@ -277,6 +289,8 @@ pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<
         return Err(Error::config("otlp.batch.max_batch", "0", "must be at least 1"));
     }
     let batch_interval = positive("otlp.batch.interval", &batch.interval)?;
+    let queue_max_bytes =
+        super::validate::parse_size("otlp.batch.queue_max_bytes", Some(&batch.queue_max_bytes))?.unwrap_or(16 << 20);
     let retry = &otlp.retry;
     let retry = ValidatedRetry {
         max_retries: retry.max_retries,
@@ -312,6 +326,7 @@ pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<
         logs,
         metrics,
         queue_capacity: batch.queue_capacity,
+        queue_max_bytes,
         max_batch: batch.max_batch,
         batch_interval,
         metrics_interval,

@@ -44,7 +44,32 @@ pub struct AureusMetrics {
     policy: [Counter; 4],
     snapshots: Counter,
     rollbacks: Counter,
+    /// `refused_values{field="duration_ms", reason}` by [`DurationRefusal`].
+    refused_duration: [Counter; 4],
     duration_scale: f64,
+}
+
+/// Why a `step_end.duration_ms` was left out of the duration histogram.
+#[derive(Clone, Copy)]
+enum DurationRefusal {
+    Missing = 0,
+    NotANumber = 1,
+    Infinite = 2,
+    Negative = 3,
+}
+
+impl DurationRefusal {
+    const REASONS: [&'static str; 4] = ["missing", "nan", "infinite", "negative"];
+
+    fn of(duration: Option<f64>) -> Option<Self> {
+        match duration {
+            None => Some(Self::Missing),
+            Some(d) if d.is_nan() => Some(Self::NotANumber),
+            Some(d) if d.is_infinite() => Some(Self::Infinite),
+            Some(d) if d < 0.0 => Some(Self::Negative),
+            Some(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for AureusMetrics {
@@ -155,6 +180,12 @@ impl AureusMetrics {
         });
         let snapshots = counter(&names.snapshots, Vec::new());
         let rollbacks = counter(&names.rollbacks, Vec::new());
+        let refused_duration = DurationRefusal::REASONS.map(|reason| {
+            counter(
+                &names.refused_values,
+                vec![Label::new("field", "duration_ms"), Label::new("reason", reason)],
+            )
+        });
         AureusMetrics {
             names,
             started,
@@ -164,6 +195,7 @@ impl AureusMetrics {
             policy,
             snapshots,
             rollbacks,
+            refused_duration,
             duration_scale: unit.per_millisecond(),
         }
     }
@@ -183,8 +215,10 @@ impl AureusMetrics {
             EventKind::StepEnd => self.step_end.with(label, |h| {
                 let outcome = sample.first as usize;
                 h.completed[outcome].increment(1);
-                if let Some(duration) = sample.number.filter(|d| d.is_finite() && *d >= 0.0) {
-                    h.duration[outcome].record(duration * self.duration_scale);
+                match (DurationRefusal::of(sample.number), sample.number) {
+                    (None, Some(duration)) => h.duration[outcome].record(duration * self.duration_scale),
+                    (Some(refusal), _) => self.refused_duration[refusal as usize].increment(1),
+                    (None, None) => {}
                 }
             }),
             EventKind::ToolCall => self.tools.with(label, |c| c.increment(1)),

@@ -99,6 +99,11 @@ pub struct MetricNames {
     /// `<prefix>_telemetry_otlp_export_duration_seconds{signal}` (histogram):
     /// how long each OTLP export call took, retries included.
     pub otlp_export_duration: String,
+    /// `<prefix>_telemetry_refused_values_total{field,reason}`: field values
+    /// a metric could not use (`step_end.duration_ms` that is `nan`,
+    /// `infinite`, `negative` or `missing`), so that every gap between
+    /// `tasks_completed` and the duration histogram's `_count` is counted.
+    pub refused_values: String,
 }
 
 impl MetricNames {
@@ -125,11 +130,12 @@ impl MetricNames {
             otlp_export_errors: name("telemetry_otlp_export_errors_total"),
             propagation_rejected: name("telemetry_propagation_rejected_total"),
             otlp_export_duration: name("telemetry_otlp_export_duration_seconds"),
+            refused_values: name("telemetry_refused_values_total"),
         }
     }
 
     /// Every name with its help text, for the exposition's `# HELP` lines.
-    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 19] {
+    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 20] {
         [
             (&self.tasks_started, "Task steps started (step_start events)."),
             (
@@ -182,6 +188,10 @@ impl MetricNames {
             (
                 &self.otlp_export_duration,
                 "Duration of each OTLP export call in seconds, retries included, by signal.",
+            ),
+            (
+                &self.refused_values,
+                "Field values a metric could not use (e.g. a NaN or negative step_end.duration_ms), by field and reason.",
             ),
         ]
     }

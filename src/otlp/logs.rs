@@ -156,10 +156,13 @@ impl<E: LogExporter + 'static> Sink for OtlpLogSink<E> {
         }
         let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = logs.iter().map(|log| (log, &self.scope)).collect();
         let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
+        let items = pairs.len() as u64;
+        self.stats.created(items);
+        self.stats.begin_export(items);
         let started = std::time::Instant::now();
         let result = self.runtime.block_on(self.exporter.export(LogBatch::new(&pairs)));
         let outcome = result.as_ref().map(|_| ()).map_err(|err| err.to_string());
-        self.stats.exported(pairs.len() as u64, started.elapsed(), &outcome);
+        self.stats.exported(items, started.elapsed(), &outcome);
         result.map_err(|err| Box::new(err) as SinkError)
     }
 

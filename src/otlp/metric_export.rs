@@ -27,6 +27,8 @@ impl<E> std::fmt::Debug for Counting<E> {
 
 impl<E: PushMetricExporter> PushMetricExporter for Counting<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        self.stats.created(1);
+        self.stats.begin_export(1);
         let started = Instant::now();
         let result = self.runtime.run_nested(self.inner.export(metrics)).await;
         let outcome = result.as_ref().map(|_| ()).map_err(|err| err.to_string());

@@ -24,6 +24,7 @@ pub(crate) mod internal;
 mod logs;
 mod metric_export;
 mod metrics;
+mod redact;
 mod resource;
 mod self_metrics;
 mod span_layer;
@@ -46,11 +47,12 @@ pub(crate) use self_metrics::{register_self_metrics, SignalStats};
 pub(crate) use span_layer::span_layer;
 pub use stats::ExportCounts;
 use stats::ExportStats;
+pub(crate) use traces::Scrub;
 use transport::ExportRuntime;
 
 use crate::config::ValidatedOtlp;
 use crate::error::{Error, Result};
-use crate::pipeline::{OverflowPolicy, QueueSettings};
+use crate::pipeline::{OverflowPolicy, QueueSettings, Redactor};
 use crate::sinks::Sink;
 
 /// Name of the sink that exports log records.
@@ -67,7 +69,9 @@ pub(crate) struct Otlp {
     stats: SignalStats,
     /// The `otlp` log sink's export counters (its queue is a pipeline sink's).
     log_stats: Option<Arc<ExportStats>>,
-    span_backlog: Option<traces::Backlog>,
+    /// Applied to what leaves through the export machinery's own text
+    /// (span data, resource attributes, export errors).
+    redactor: Arc<Redactor>,
 }
 
 impl std::fmt::Debug for Otlp {
@@ -88,28 +92,29 @@ pub(crate) struct Started {
 
 impl Otlp {
     /// Builds every enabled signal's exporter and starts its worker.
-    pub(crate) fn start(config: &ValidatedOtlp, resource: &ResourceSettings) -> Result<Started> {
+    pub(crate) fn start(config: &ValidatedOtlp, resource: &ResourceSettings, scrub: traces::Scrub) -> Result<Started> {
         crate::pipeline::watch_otel_suppression();
-        let resource = resource::build(resource);
+        let resource = resource::build(resource, &scrub.redactor);
         let signals = [&config.traces, &config.logs, &config.metrics];
         let runtime = Arc::new(ExportRuntime::for_signals(signals.iter().filter_map(|s| s.as_ref()))?);
         let mut stats: SignalStats = Vec::new();
-        let mut span_backlog = None;
 
         let tracer_provider = match &config.traces {
             Some(signal) => {
                 let exporter = transport::span_exporter(signal, &config.retry, &runtime)?;
                 let span_stats = Arc::new(ExportStats::default());
                 stats.push(("traces", Arc::clone(&span_stats)));
-                let (queue, backlog) = traces::SpanQueue::start(
+                let queue = traces::SpanQueue::start(
                     exporter,
                     &resource,
                     traces::Batching {
                         capacity: config.queue_capacity,
+                        max_bytes: config.queue_max_bytes,
                         max_batch: config.max_batch,
                         interval: config.batch_interval,
                         flush_timeout: signal.timeout + Duration::from_secs(1),
                     },
+                    scrub.clone(),
                     Arc::clone(&runtime),
                     span_stats,
                 )
@@ -117,7 +122,6 @@ impl Otlp {
                     sink: "otlp-traces".to_owned(),
                     source,
                 })?;
-                span_backlog = Some(backlog);
                 Some(
                     SdkTracerProvider::builder()
                         .with_resource(resource.clone())
@@ -178,7 +182,7 @@ impl Otlp {
                 runtime: Some(runtime),
                 stats,
                 log_stats,
-                span_backlog,
+                redactor: scrub.redactor,
             },
             log_sink,
         })
@@ -220,16 +224,13 @@ impl Otlp {
 
     /// A snapshot of one signal's counters.
     pub(crate) fn counts(&self, signal: &str) -> Option<ExportCounts> {
-        self.stats
-            .iter()
-            .find(|(name, _)| *name == signal)
-            .map(|(name, stats)| {
-                let mut counts = stats.snapshot();
-                if *name == "traces" {
-                    counts.queued = self.span_backlog.as_ref().map_or(0, |b| b.len() as u64);
-                }
-                counts
-            })
+        self.stats.iter().find(|(name, _)| *name == signal).map(|(_, stats)| {
+            let mut counts = stats.snapshot();
+            counts.last_error = counts
+                .last_error
+                .map(|error| self.redactor.redact_text(&error).into_owned());
+            counts
+        })
     }
 
     /// Exports what is queued now; false when not done within `timeout`.

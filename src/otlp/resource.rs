@@ -3,6 +3,8 @@
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 
+use crate::pipeline::Redactor;
+
 /// What the resource is built from (all from [`crate::Config`]).
 #[derive(Debug, Clone)]
 pub(crate) struct ResourceSettings {
@@ -16,7 +18,10 @@ pub(crate) struct ResourceSettings {
 /// `deployment.environment` (when set), `host.name`, `process.pid`, the
 /// configured and `OTEL_RESOURCE_ATTRIBUTES` attributes, and the SDK's
 /// `telemetry.sdk.*`. Explicit settings win over the extra attributes.
-pub(crate) fn build(settings: &ResourceSettings) -> Resource {
+///
+/// The configured attributes pass through `redactor` like every other text
+/// that leaves the process (a sensitive key's value becomes `[REDACTED]`).
+pub(crate) fn build(settings: &ResourceSettings, redactor: &Redactor) -> Resource {
     let mut attributes: Vec<KeyValue> = settings
         .attributes
         .iter()
@@ -36,9 +41,10 @@ pub(crate) fn build(settings: &ResourceSettings) -> Resource {
         gethostname::gethostname().to_string_lossy().into_owned(),
     ));
     attributes.push(KeyValue::new("process.pid", i64::from(std::process::id())));
+    super::redact::redact_attributes(redactor, usize::MAX, &mut attributes);
     Resource::builder_empty()
         .with_attributes(attributes)
-        .with_service_name(settings.service_name.clone())
+        .with_service_name(redactor.redact_text(&settings.service_name).into_owned())
         .with_detector(Box::new(opentelemetry_sdk::resource::TelemetryResourceDetector))
         .build()
 }

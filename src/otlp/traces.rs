@@ -16,12 +16,14 @@ use opentelemetry_sdk::Resource;
 use super::stats::ExportStats;
 use super::transport::ExportRuntime;
 use crate::event::EventKind;
+use crate::pipeline::Redactor;
 use crate::record::Record;
 
 // Spans are nearly every message; boxing them would cost an allocation each.
 #[allow(clippy::large_enum_variant)]
 enum Message {
-    Span(SpanData),
+    /// A span and the bytes reserved for it.
+    Span(SpanData, u64),
     Flush(Sender<()>),
     Shutdown(Sender<()>),
 }
@@ -30,33 +32,34 @@ enum Message {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Batching {
     pub(crate) capacity: usize,
+    /// Bytes the queued spans may hold (an estimate, see [`super::redact::span_bytes`]).
+    pub(crate) max_bytes: u64,
     pub(crate) max_batch: usize,
     pub(crate) interval: Duration,
     /// Longest a flush waits for the worker.
     pub(crate) flush_timeout: Duration,
 }
 
-/// The span queue's length, readable after the queue moved into the provider.
-pub(crate) struct Backlog(Receiver<Message>);
-
-impl Backlog {
-    /// Spans (and control messages) waiting for the worker.
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
+/// What the worker does to each span before export: redaction, and text cut
+/// to `max_field_bytes` like record fields.
+#[derive(Clone)]
+pub(crate) struct Scrub {
+    pub(crate) redactor: Arc<Redactor>,
+    pub(crate) max_field_bytes: usize,
 }
 
 /// A span processor: never blocks the span's thread; drops (and counts)
-/// when its queue is full.
+/// when its queue is full, by count or by bytes.
 pub(crate) struct SpanQueue {
     tx: Sender<Message>,
     stats: Arc<ExportStats>,
+    max_bytes: u64,
     flush_timeout: Duration,
 }
 
 impl std::fmt::Debug for SpanQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpanQueue").field("queued", &self.tx.len()).finish()
+        f.debug_struct("SpanQueue").field("messages", &self.tx.len()).finish()
     }
 }
 
@@ -66,31 +69,38 @@ impl SpanQueue {
         mut exporter: E,
         resource: &Resource,
         batching: Batching,
+        scrub: Scrub,
         runtime: Arc<ExportRuntime>,
         stats: Arc<ExportStats>,
-    ) -> std::io::Result<(Self, Backlog)>
+    ) -> std::io::Result<Self>
     where
         E: SpanExporter + 'static,
     {
         exporter.set_resource(resource);
         let (tx, rx) = bounded(batching.capacity.max(1));
-        let backlog = Backlog(rx.clone());
         let worker_stats = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("aureus-otlp-traces".to_owned())
             .spawn(move || {
                 crate::pipeline::mark_worker_thread();
                 let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
-                run(exporter, rx, batching, &runtime, &worker_stats);
+                Worker {
+                    exporter,
+                    scrub,
+                    runtime,
+                    stats: worker_stats,
+                    max_batch: batching.max_batch.max(1),
+                    batch: Vec::new(),
+                    batch_bytes: 0,
+                }
+                .run(rx, batching.interval);
             })?;
-        Ok((
-            SpanQueue {
-                tx,
-                stats,
-                flush_timeout: batching.flush_timeout,
-            },
-            backlog,
-        ))
+        Ok(SpanQueue {
+            tx,
+            stats,
+            max_bytes: batching.max_bytes,
+            flush_timeout: batching.flush_timeout,
+        })
     }
 
     fn request(&self, make: impl FnOnce(Sender<()>) -> Message, timeout: Duration) -> OTelSdkResult {
@@ -122,10 +132,22 @@ impl SpanProcessor for SpanQueue {
     }
 
     fn on_end(&self, span: SpanData) {
-        match self.tx.try_send(Message::Span(span)) {
+        self.stats.created(1);
+        let bytes = super::redact::span_bytes(&span) as u64;
+        if !self.stats.reserve(bytes, self.max_bytes) {
+            self.stats.dropped_queue_full();
+            return;
+        }
+        match self.tx.try_send(Message::Span(span, bytes)) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.stats.dropped_queue_full(),
-            Err(TrySendError::Disconnected(_)) => self.stats.dropped_closed(1),
+            Err(TrySendError::Full(_)) => {
+                self.stats.unreserve(bytes);
+                self.stats.dropped_queue_full();
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.stats.unreserve(bytes);
+                self.stats.dropped_closed(1);
+            }
         }
     }
 
@@ -138,84 +160,106 @@ impl SpanProcessor for SpanQueue {
     }
 }
 
-fn run<E: SpanExporter>(
+/// The span queue's worker: batches spans by size and interval, scrubs and
+/// exports them, and accounts for every one.
+struct Worker<E> {
     exporter: E,
-    rx: Receiver<Message>,
-    batching: Batching,
-    runtime: &ExportRuntime,
-    stats: &ExportStats,
-) {
-    let mut batch: Vec<SpanData> = Vec::with_capacity(batching.max_batch);
-    let mut first_at: Option<Instant> = None;
-    let export = |batch: &mut Vec<SpanData>| {
-        if batch.is_empty() {
-            return;
-        }
-        let items = batch.len() as u64;
-        let started = Instant::now();
-        let result = runtime
-            .block_on(exporter.export(std::mem::take(batch)))
-            .map_err(|err| err.to_string());
-        stats.exported(items, started.elapsed(), &result);
-    };
-    loop {
-        let message = match first_at {
-            Some(first) => match rx.recv_deadline(first + batching.interval) {
-                Ok(message) => Some(message),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-            None => match rx.recv() {
-                Ok(message) => Some(message),
-                Err(_) => break,
-            },
-        };
-        match message {
-            Some(Message::Span(span)) => {
-                batch.push(span);
-                first_at.get_or_insert_with(Instant::now);
-                if batch.len() >= batching.max_batch {
-                    export(&mut batch);
+    scrub: Scrub,
+    runtime: Arc<ExportRuntime>,
+    stats: Arc<ExportStats>,
+    max_batch: usize,
+    batch: Vec<SpanData>,
+    /// Bytes reserved for the spans in `batch` (still counted as queued).
+    batch_bytes: u64,
+}
+
+impl<E: SpanExporter> Worker<E> {
+    fn run(mut self, rx: Receiver<Message>, interval: Duration) {
+        let mut first_at: Option<Instant> = None;
+        loop {
+            let message = match first_at {
+                Some(first) => match rx.recv_deadline(first + interval) {
+                    Ok(message) => Some(message),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(message) => Some(message),
+                    Err(_) => break,
+                },
+            };
+            match message {
+                Some(Message::Span(span, bytes)) => {
+                    self.push(span, bytes);
+                    first_at.get_or_insert_with(Instant::now);
+                    if self.batch.len() >= self.max_batch {
+                        self.export();
+                        first_at = None;
+                    }
+                }
+                Some(Message::Flush(ack)) => {
+                    self.drain(&rx);
+                    self.export();
+                    first_at = None;
+                    let _ = ack.send(());
+                }
+                Some(Message::Shutdown(ack)) => {
+                    self.drain(&rx);
+                    self.export();
+                    let _ = self.exporter.shutdown();
+                    let _ = ack.send(());
+                    return;
+                }
+                None => {
+                    self.export();
                     first_at = None;
                 }
             }
-            Some(Message::Flush(ack)) => {
-                drain_spans(&rx, &mut batch, batching.max_batch, &export);
-                export(&mut batch);
-                first_at = None;
-                let _ = ack.send(());
-            }
-            Some(Message::Shutdown(ack)) => {
-                drain_spans(&rx, &mut batch, batching.max_batch, &export);
-                export(&mut batch);
-                let _ = exporter.shutdown();
-                let _ = ack.send(());
-                return;
-            }
-            None => {
-                export(&mut batch);
-                first_at = None;
+        }
+        self.export();
+        let _ = self.exporter.shutdown();
+    }
+
+    fn push(&mut self, span: SpanData, bytes: u64) {
+        self.batch.push(span);
+        self.batch_bytes += bytes;
+    }
+
+    /// Moves every span already queued into batches (exporting full ones).
+    fn drain(&mut self, rx: &Receiver<Message>) {
+        while let Ok(message) = rx.try_recv() {
+            match message {
+                Message::Span(span, bytes) => {
+                    self.push(span, bytes);
+                    if self.batch.len() >= self.max_batch {
+                        self.export();
+                    }
+                }
+                Message::Flush(ack) | Message::Shutdown(ack) => {
+                    let _ = ack.send(());
+                }
             }
         }
     }
-    export(&mut batch);
-    let _ = exporter.shutdown();
-}
 
-/// Moves every span already queued into batches (exporting full ones).
-fn drain_spans(rx: &Receiver<Message>, batch: &mut Vec<SpanData>, max: usize, export: &dyn Fn(&mut Vec<SpanData>)) {
-    while let Ok(message) = rx.try_recv() {
-        match message {
-            Message::Span(span) => {
-                batch.push(span);
-                if batch.len() >= max {
-                    export(batch);
-                }
-            }
-            Message::Flush(ack) | Message::Shutdown(ack) => {
-                let _ = ack.send(());
-            }
+    /// Scrubs and exports the batch; its spans are in flight until the
+    /// exporter answers, then exported or failed.
+    fn export(&mut self) {
+        if self.batch.is_empty() {
+            return;
         }
+        let mut batch = std::mem::take(&mut self.batch);
+        let items = batch.len() as u64;
+        self.stats.dequeued(items, std::mem::take(&mut self.batch_bytes));
+        for span in batch.iter_mut() {
+            super::redact::redact_span(&self.scrub.redactor, self.scrub.max_field_bytes, span);
+        }
+        let started = Instant::now();
+        let result = self
+            .runtime
+            .block_on(self.exporter.export(batch))
+            .map_err(|err| err.to_string());
+        self.stats.exported(items, started.elapsed(), &result);
     }
 }
 

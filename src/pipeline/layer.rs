@@ -33,7 +33,7 @@ pub(crate) struct Pipeline {
     pub(crate) env: Arc<EnvFilter>,
     /// Serialises sink additions and removals.
     pub(crate) changes: std::sync::Mutex<()>,
-    pub(crate) redactor: Redactor,
+    pub(crate) redactor: Arc<Redactor>,
     pub(crate) sampler: Sampler,
     /// Copy OpenTelemetry trace ids into records and set span status (OTLP traces on).
     annotate_spans: std::sync::atomic::AtomicBool,
@@ -46,8 +46,11 @@ impl Pipeline {
         max_field_bytes: usize,
         metrics: Option<Arc<MetricsState>>,
         env: Arc<EnvFilter>,
-        (redactor, sampler): (Redactor, Sampler),
+        (redactor, sampler): (Arc<Redactor>, Sampler),
     ) -> Self {
+        for sink in &sinks {
+            sink.stats.redact_errors_with(Arc::clone(&redactor));
+        }
         Pipeline {
             sinks: ArcSwap::from_pointee(sinks),
             pool,

@@ -26,6 +26,9 @@ pub(crate) struct SinkStats {
     /// Milliseconds since the epoch when the current sink call began; 0 when idle.
     pub(crate) busy_since_ms: AtomicU64,
     last_error: Mutex<Option<(String, SystemTime)>>,
+    /// Applied to error text before it is kept (it reaches health, the
+    /// shutdown report and the API): set when the sink joins a pipeline.
+    redactor: std::sync::OnceLock<std::sync::Arc<super::Redactor>>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -37,7 +40,16 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl SinkStats {
+    /// Redacts every error text kept from now on with `redactor`.
+    pub(crate) fn redact_errors_with(&self, redactor: std::sync::Arc<super::Redactor>) {
+        let _ = self.redactor.set(redactor);
+    }
+
     pub(crate) fn note_error(&self, message: String) {
+        let message = match self.redactor.get() {
+            Some(redactor) => redactor.redact_text(&message).into_owned(),
+            None => message,
+        };
         let entry = Some((message, SystemTime::now()));
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = entry;
     }

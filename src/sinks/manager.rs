@@ -173,6 +173,7 @@ impl SinkManager {
             settings,
             Arc::clone(&self.pipeline.pool),
         )?);
+        handle.stats.redact_errors_with(Arc::clone(&self.pipeline.redactor));
         self.pipeline.sinks.rcu(|current| {
             let mut next = Vec::clone(current);
             next.push(Arc::clone(&handle));
