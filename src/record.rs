@@ -193,6 +193,19 @@ impl Record {
         }
     }
 
+    /// An estimate of the memory this record holds, in bytes: the record,
+    /// its text buffer, spilled fields and an allowance for the cached JSON
+    /// line. Depends only on what is fixed once the record is shared, so
+    /// every reader computes the same figure (queues bound themselves by it).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let spilled = if self.fields.spilled() {
+            self.fields.capacity() * std::mem::size_of::<(&'static str, Slot)>()
+        } else {
+            0
+        };
+        std::mem::size_of::<Record>() + self.text.capacity() + spilled + self.text.len() + 32 * self.fields.len()
+    }
+
     /// Drops everything recorded, keeping the buffers' capacity (for reuse).
     pub(crate) fn clear(&mut self) {
         self.kind = None;

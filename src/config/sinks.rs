@@ -57,6 +57,9 @@ pub struct ConsoleSinkConfig {
     pub level: Option<String>,
     /// Records the queue holds (default 8192).
     pub queue_capacity: usize,
+    /// Bytes the queued records may hold, e.g. `"64MiB"` (default); a record
+    /// that does not fit meets a full queue.
+    pub queue_max_bytes: Option<String>,
     /// `drop` (default for the console) or `block`.
     pub overflow: OverflowPolicy,
 }
@@ -70,6 +73,7 @@ impl Default for ConsoleSinkConfig {
             ansi: None,
             level: None,
             queue_capacity: 8192,
+            queue_max_bytes: None,
             overflow: OverflowPolicy::Drop,
         }
     }
@@ -97,6 +101,9 @@ pub struct FileSinkConfig {
     pub compress: bool,
     /// Records the queue holds (default 65536).
     pub queue_capacity: usize,
+    /// Bytes the queued records may hold, e.g. `"64MiB"` (default); with
+    /// `block` a producer waits for room, with `drop` the record is dropped.
+    pub queue_max_bytes: Option<String>,
     /// `block` (default: lossless) or `drop`.
     pub overflow: OverflowPolicy,
 }
@@ -129,6 +136,7 @@ impl Default for FileSinkConfig {
             max_total_bytes: None,
             compress: false,
             queue_capacity: 65536,
+            queue_max_bytes: None,
             overflow: OverflowPolicy::Block,
         }
     }

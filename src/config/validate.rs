@@ -365,10 +365,12 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
     {
         return Err(Error::config(key("name"), &name, "use 1 or more of [A-Za-z0-9._-]"));
     }
-    let (level, capacity, overflow) = match sink {
-        SinkConfig::Console(c) => (&c.level, c.queue_capacity, c.overflow),
-        SinkConfig::File(c) => (&c.level, c.queue_capacity, c.overflow),
+    let (level, capacity, overflow, max_bytes) = match sink {
+        SinkConfig::Console(c) => (&c.level, c.queue_capacity, c.overflow, &c.queue_max_bytes),
+        SinkConfig::File(c) => (&c.level, c.queue_capacity, c.overflow, &c.queue_max_bytes),
     };
+    let queue_max_bytes =
+        parse_size(&key("queue_max_bytes"), max_bytes.as_deref())?.unwrap_or(crate::pipeline::DEFAULT_QUEUE_MAX_BYTES);
     let min_level = match level {
         None => LevelFilter::TRACE,
         Some(raw) => LevelFilter::from_str(raw).map_err(|_| {
@@ -415,7 +417,10 @@ fn validate_sink(index: usize, sink: &SinkConfig) -> Result<ValidatedSink> {
     };
     Ok(ValidatedSink {
         name,
-        queue: QueueSettings::new(capacity, overflow, min_level),
+        queue: QueueSettings {
+            max_bytes: queue_max_bytes,
+            ..QueueSettings::new(capacity, overflow, min_level)
+        },
         kind,
     })
 }

@@ -88,6 +88,8 @@ impl MetricsState {
             enabled: self.enabled.load(Ordering::Relaxed),
             queue_depth: 0,
             queue_capacity: 0,
+            queue_bytes: 0,
+            queue_max_bytes: 0,
             accepted: observed,
             delivered: observed,
             failed: 0,

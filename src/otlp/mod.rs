@@ -146,6 +146,7 @@ impl Otlp {
                     tracing::level_filters::LevelFilter::TRACE,
                 );
                 queue.max_batch = config.max_batch;
+                queue.max_bytes = config.queue_max_bytes;
                 queue.linger = config.batch_interval;
                 Some((sink, queue))
             }

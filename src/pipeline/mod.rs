@@ -24,7 +24,7 @@ pub(crate) mod worker_thread;
 
 pub use filter::AureusFilter;
 pub use layer::PipelineLayer;
-pub use queue::OverflowPolicy;
+pub use queue::{OverflowPolicy, DEFAULT_QUEUE_MAX_BYTES};
 pub use redact::{DEFAULT_SENSITIVE_FIELDS, REDACTED};
 
 pub(crate) use layer::Pipeline;

@@ -27,10 +27,16 @@ pub enum OverflowPolicy {
     Drop,
 }
 
+/// Default byte bound of a sink's queue (64 MiB).
+pub const DEFAULT_QUEUE_MAX_BYTES: u64 = 64 << 20;
+
 /// Settings of one sink's queue.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueSettings {
     pub(crate) capacity: usize,
+    /// Bytes the queued records may hold (see `Record::heap_bytes`); a
+    /// record that does not fit is handled like one meeting a full queue.
+    pub(crate) max_bytes: u64,
     pub(crate) overflow: OverflowPolicy,
     pub(crate) min_level: LevelFilter,
     /// Largest batch the worker hands to the sink.
@@ -44,6 +50,7 @@ impl QueueSettings {
     pub(crate) fn new(capacity: usize, overflow: OverflowPolicy, min_level: LevelFilter) -> Self {
         QueueSettings {
             capacity,
+            max_bytes: DEFAULT_QUEUE_MAX_BYTES,
             overflow,
             min_level,
             max_batch: super::worker::DEFAULT_MAX_BATCH,
@@ -141,6 +148,16 @@ impl SinkHandle {
             self.stats.dropped_circuit_open.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        let bytes = record.heap_bytes() as u64;
+        if !self.reserve(bytes) {
+            let counter = if self.closed.load(Ordering::Acquire) {
+                &self.stats.dropped_closed
+            } else {
+                &self.stats.dropped_queue_full
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let message = Message::Record(Arc::clone(record));
         let outcome = match self.settings.overflow {
             OverflowPolicy::Block => self.tx.send(message).map_err(|_| TrySendError::Disconnected(())),
@@ -149,6 +166,9 @@ impl SinkHandle {
                 TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
             }),
         };
+        if outcome.is_err() {
+            self.stats.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        }
         let counter = match outcome {
             Ok(()) => &self.stats.accepted,
             Err(TrySendError::Full(())) => &self.stats.dropped_queue_full,
@@ -157,9 +177,34 @@ impl SinkHandle {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Reserves `bytes` in the queue's byte bound: with `drop`, at once or
+    /// not at all; with `block`, waiting for room (lossless) unless the sink
+    /// closes meanwhile. A record larger than the bound fits an empty queue.
+    fn reserve(&self, bytes: u64) -> bool {
+        let max = self.settings.max_bytes;
+        let mut nap = Duration::from_micros(20);
+        loop {
+            let before = self.stats.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+            if before == 0 || before.saturating_add(bytes) <= max {
+                return true;
+            }
+            self.stats.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            if self.settings.overflow == OverflowPolicy::Drop || self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(1));
+        }
+    }
+
     /// Records waiting in the queue.
     pub(crate) fn queue_depth(&self) -> usize {
         self.tx.len()
+    }
+
+    /// Bytes the records waiting for the worker hold (an estimate).
+    pub(crate) fn queued_bytes(&self) -> u64 {
+        self.stats.queued_bytes.load(Ordering::Relaxed)
     }
 
     /// Waits until everything queued before this call is written and flushed.

@@ -18,6 +18,8 @@ pub(crate) struct SinkStats {
     pub(crate) dropped_closed: AtomicU64,
     pub(crate) dropped_circuit_open: AtomicU64,
     pub(crate) panics: AtomicU64,
+    /// Bytes reserved by queued records, released once the worker is done with them.
+    pub(crate) queued_bytes: AtomicU64,
     pub(crate) circuit_open: AtomicBool,
     /// While the circuit is open: milliseconds since the epoch until which
     /// producers drop records themselves (the worker would only drop them);

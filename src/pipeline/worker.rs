@@ -179,9 +179,12 @@ impl Worker {
                 breaker.failed(&self.stats);
             }
         }
+        let mut bytes = 0;
         for record in batch.drain(..) {
+            bytes += record.heap_bytes() as u64;
             self.pool.recycle(record);
         }
+        self.stats.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 }
 

@@ -19,6 +19,10 @@ pub struct SinkHealth {
     pub queue_depth: usize,
     /// The queue's capacity.
     pub queue_capacity: usize,
+    /// Bytes the queued records hold (an estimate).
+    pub queue_bytes: u64,
+    /// The queue's byte bound (a record that does not fit meets a full queue).
+    pub queue_max_bytes: u64,
     /// Records accepted: queued, or settled at once as `dropped_circuit_open`
     /// while the sink is backed off.
     pub accepted: u64,
@@ -51,6 +55,8 @@ impl SinkHealth {
             enabled: sink.is_enabled(),
             queue_depth: sink.queue_depth(),
             queue_capacity: sink.settings.capacity,
+            queue_bytes: sink.queued_bytes(),
+            queue_max_bytes: sink.settings.max_bytes,
             accepted: s.accepted.load(Ordering::Relaxed),
             delivered: s.delivered.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),

@@ -19,6 +19,9 @@ pub const PROMETHEUS_SINK: &str = "prometheus";
 pub struct SinkOptions {
     /// Records the queue holds (default 8192).
     pub queue_capacity: usize,
+    /// Bytes the queued records may hold (default 64 MiB); a record that
+    /// does not fit is handled like one meeting a full queue.
+    pub queue_max_bytes: u64,
     /// What happens when the queue is full (default [`OverflowPolicy::Drop`]:
     /// a slow or stuck custom sink must never hold up the kernel).
     pub overflow: OverflowPolicy,
@@ -33,6 +36,7 @@ impl Default for SinkOptions {
     fn default() -> Self {
         SinkOptions {
             queue_capacity: 8192,
+            queue_max_bytes: crate::pipeline::DEFAULT_QUEUE_MAX_BYTES,
             overflow: OverflowPolicy::Drop,
             min_level: LevelFilter::TRACE,
             call_timeout: Duration::from_secs(30),
@@ -165,7 +169,8 @@ impl SinkManager {
         if name == PROMETHEUS_SINK || self.find(name).is_ok() {
             return Err(Error::DuplicateSink { name: name.to_owned() });
         }
-        let settings = QueueSettings::new(options.queue_capacity.max(1), options.overflow, options.min_level);
+        let mut settings = QueueSettings::new(options.queue_capacity.max(1), options.overflow, options.min_level);
+        settings.max_bytes = options.queue_max_bytes.max(1);
         let handle = Arc::new(SinkHandle::spawn(
             name,
             kind,
