@@ -105,9 +105,9 @@ impl Otlp {
                     exporter,
                     &resource,
                     traces::Batching {
-                        capacity: config.queue_capacity,
-                        max_batch: config.max_batch,
-                        interval: config.batch_interval,
+                        capacity: signal.batch.queue_capacity,
+                        max_batch: signal.batch.max_batch,
+                        interval: signal.batch.interval,
                         flush_timeout: signal.timeout + Duration::from_secs(1),
                     },
                     Arc::clone(&runtime),
@@ -137,12 +137,12 @@ impl Otlp {
                 let sink: Box<dyn Sink> =
                     Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats));
                 let mut queue = QueueSettings::new(
-                    config.queue_capacity,
+                    signal.batch.queue_capacity,
                     OverflowPolicy::Drop,
                     tracing::level_filters::LevelFilter::TRACE,
                 );
-                queue.max_batch = config.max_batch;
-                queue.linger = config.batch_interval;
+                queue.max_batch = signal.batch.max_batch;
+                queue.linger = signal.batch.interval;
                 Some((sink, queue))
             }
             None => None,
