@@ -47,7 +47,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry::baggage::{Baggage, BaggageExt as _};
-use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceState};
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::correlation::CorrelationId;
@@ -75,6 +75,19 @@ pub fn rejected_headers() -> [(&'static str, u64); 3] {
         (BAGGAGE, REJECTED_BAGGAGE.load(Ordering::Relaxed)),
         (TRACESTATE, REJECTED_TRACESTATE.load(Ordering::Relaxed)),
     ]
+}
+
+/// The `tracestate` received with a trace, kept in the context beside
+/// OpenTelemetry's own `TraceState`: that type's key check refuses some valid
+/// Level 1 keys (a 14-character system id), and what was received must be
+/// passed on unchanged while the trace is.
+#[derive(Debug, Clone)]
+struct ReceivedTraceState {
+    trace_id: TraceId,
+    /// The validated members, as sent on.
+    header: String,
+    /// What OpenTelemetry's `TraceState` holds of it (empty if it refused it).
+    otel_header: String,
 }
 
 /// A header refused while reading or writing, with why.
@@ -149,7 +162,12 @@ fn outgoing() -> Vec<(&'static str, String)> {
                 span_context.trace_flags(),
             ),
         ));
-        let state = span_context.trace_state().header();
+        let mut state = span_context.trace_state().header();
+        if let Some(received) = context.get::<ReceivedTraceState>() {
+            if received.trace_id == span_context.trace_id() && received.otel_header == state {
+                state.clone_from(&received.header);
+            }
+        }
         if !state.is_empty() {
             match tracestate::parse(&[&state]) {
                 Ok(_) => out.push((TRACESTATE, state)),
@@ -223,8 +241,11 @@ fn present<'a>(carrier: &'a dyn Carrier, name: &str) -> Result<Vec<&'a str>, ()>
 fn extract(carrier: &dyn Carrier) -> Remote {
     let mut refused = Vec::new();
     let mut context = opentelemetry::Context::new();
-    if let Some(span_context) = extract_trace_context(carrier, &mut refused) {
+    if let Some((span_context, received)) = extract_trace_context(carrier, &mut refused) {
         context = context.with_remote_span_context(span_context);
+        if let Some(received) = received {
+            context = context.with_value(received);
+        }
     }
     let (baggage, correlation_id) = extract_baggage(carrier, &mut refused);
     if let Some(baggage) = baggage {
@@ -242,7 +263,10 @@ fn extract(carrier: &dyn Carrier) -> Remote {
 
 /// The remote span context, when `traceparent` is valid; `tracestate` is
 /// read only then.
-fn extract_trace_context(carrier: &dyn Carrier, refused: &mut Vec<Refusal>) -> Option<SpanContext> {
+fn extract_trace_context(
+    carrier: &dyn Carrier,
+    refused: &mut Vec<Refusal>,
+) -> Option<(SpanContext, Option<ReceivedTraceState>)> {
     let parent = match present(carrier, TRACEPARENT).as_deref() {
         Ok([]) => {
             if present(carrier, TRACESTATE).map_or(true, |v| !v.is_empty()) {
@@ -266,31 +290,30 @@ fn extract_trace_context(carrier: &dyn Carrier, refused: &mut Vec<Refusal>) -> O
             return None;
         }
     };
-    let state = match present(carrier, TRACESTATE) {
-        Ok(fields) if fields.is_empty() => TraceState::NONE,
-        Ok(fields) => match tracestate::parse(&fields).map(TraceState::from_key_value) {
-            Ok(Ok(state)) => state,
-            Ok(Err(_)) => {
-                refused.push((TRACESTATE, "a member the OpenTelemetry API refuses"));
-                TraceState::NONE
-            }
-            Err(why) => {
-                refused.push((TRACESTATE, why.reason()));
-                TraceState::NONE
-            }
-        },
+    let members = match present(carrier, TRACESTATE) {
+        Ok(fields) if fields.is_empty() => Vec::new(),
+        Ok(fields) => tracestate::parse(&fields).unwrap_or_else(|why| {
+            refused.push((TRACESTATE, why.reason()));
+            Vec::new()
+        }),
         Err(()) => {
             refused.push((TRACESTATE, tracestate::Invalid::NotText.reason()));
-            TraceState::NONE
+            Vec::new()
         }
     };
-    Some(SpanContext::new(
-        parent.trace_id,
-        parent.parent_id,
-        parent.flags,
-        true,
-        state,
-    ))
+    let header = members
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let state = TraceState::from_key_value(members).unwrap_or(TraceState::NONE);
+    let received = (!header.is_empty()).then(|| ReceivedTraceState {
+        trace_id: parent.trace_id,
+        header,
+        otel_header: state.header(),
+    });
+    let span_context = SpanContext::new(parent.trace_id, parent.parent_id, parent.flags, true, state);
+    Some((span_context, received))
 }
 
 /// The baggage (if any member was valid) and a valid correlation id in it.
@@ -364,7 +387,10 @@ impl Remote {
     /// The caller's `tracestate` as it will be passed on (empty when it sent
     /// none or it was discarded).
     pub fn trace_state(&self) -> String {
-        self.context.span().span_context().trace_state().header()
+        self.context
+            .get::<ReceivedTraceState>()
+            .map(|received| received.header.clone())
+            .unwrap_or_default()
     }
 
     /// The headers of this request that were refused (each also counted in
