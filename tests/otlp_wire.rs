@@ -783,7 +783,8 @@ fn base_and_per_signal_endpoint_urls_follow_the_specification() {
     // slash; a per-signal URL is used as is, with `/` when it has no path.
     let receiver = OtlpReceiver::start();
     let base = receiver.endpoint();
-    let cases: Vec<(Vec<(&str, String)>, [&str; 3])> = vec![
+    type Variables<'a> = Vec<(&'a str, String)>;
+    let cases: Vec<(Variables, [&str; 3])> = vec![
         (
             vec![
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("{base}/")),

@@ -55,7 +55,8 @@ fn baggage_table() {
     let with_quoted_ows = format!("SomeKey \t = \t {quoted} \t ");
     let with_quoted_prop = format!("SomeKey=SomeValue;SomePropKey={quoted}");
     // (source, header fields, entries kept (sorted by key), a member or the header refused?)
-    let cases: Vec<(&str, Vec<&str>, Vec<(String, String, String)>, bool)> = vec![
+    type Entries = Vec<(String, String, String)>;
+    let cases: Vec<(&str, Vec<&str>, Entries, bool)> = vec![
         (
             "spec example: one header",
             vec!["userId=alice,serverNode=DF%2028,isProduction=false"],

@@ -46,7 +46,8 @@ fn continued(remote: &Remote) -> Option<String> {
 #[test]
 fn traceparent_table() {
     let owned_long = format!("{TP}-what-the-future-will-be-like");
-    let cases: Vec<(&str, Vec<(&str, &str)>, bool)> = vec![
+    type Fields<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Fields, bool)> = vec![
         // (harness test, header fields, trace continued?)
         ("both_traceparent_and_tracestate_missing", vec![], false),
         (
