@@ -618,6 +618,96 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_urls_follow_the_exporter_specification_examples() {
+        use OtlpProtocol::{Grpc, HttpProtobuf as Http};
+        for (base, signal, url) in [
+            (
+                "http://collector:4318",
+                Signal::Traces,
+                "http://collector:4318/v1/traces",
+            ),
+            (
+                "http://collector:4318",
+                Signal::Metrics,
+                "http://collector:4318/v1/metrics",
+            ),
+            ("http://collector:4318/", Signal::Logs, "http://collector:4318/v1/logs"),
+            (
+                "http://collector:4318/mycollector/",
+                Signal::Traces,
+                "http://collector:4318/mycollector/v1/traces",
+            ),
+            (
+                "http://collector:4318/mycollector",
+                Signal::Logs,
+                "http://collector:4318/mycollector/v1/logs",
+            ),
+            ("https://h/p?x=1", Signal::Traces, "https://h/p/v1/traces?x=1"),
+            ("http://h//", Signal::Traces, "http://h//v1/traces"),
+        ] {
+            assert_eq!(signal_url(base, Http, signal), url, "{base}");
+            assert_eq!(signal_url(base, Grpc, signal), base, "gRPC: {base}");
+        }
+        for (full, url) in [
+            ("http://collector:4318", "http://collector:4318/"),
+            (
+                "https://collector.example.com/v1/metrics",
+                "https://collector.example.com/v1/metrics",
+            ),
+            (
+                "https://collector.example.com/v1/metrics/",
+                "https://collector.example.com/v1/metrics/",
+            ),
+            ("http://h:1?x=1", "http://h:1/?x=1"),
+            ("http://h:1/", "http://h:1/"),
+        ] {
+            assert_eq!(signal_url_as_is(full, Http), url, "{full}");
+            assert_eq!(signal_url_as_is(full, Grpc), full, "gRPC: {full}");
+        }
+    }
+
+    #[test]
+    fn batching_is_per_signal_and_bounded() {
+        let mut config = enabled();
+        config.traces.batch.queue_capacity = Some(100);
+        config.logs.batch.max_batch = Some(64);
+        config.logs.batch.interval = Some("250ms".into());
+        let v = validate_otlp(&config, true).unwrap().unwrap();
+        let (traces, logs) = (v.traces.unwrap().batch, v.logs.unwrap().batch);
+        assert_eq!(
+            (traces.queue_capacity, traces.max_batch),
+            (100, 100),
+            "the shared batch is capped at the queue"
+        );
+        assert_eq!(traces.interval, Duration::from_secs(1));
+        assert_eq!((logs.queue_capacity, logs.max_batch), (8192, 64));
+        assert_eq!(logs.interval, Duration::from_millis(250));
+        for (change, key) in [
+            (
+                Box::new(|c: &mut OtlpConfig| c.traces.batch.max_batch = Some(200)) as Box<dyn Fn(&mut OtlpConfig)>,
+                "otlp.traces.batch.max_batch",
+            ),
+            (
+                Box::new(|c: &mut OtlpConfig| c.batch.max_batch = 9000),
+                "otlp.batch.max_batch",
+            ),
+            (
+                Box::new(|c: &mut OtlpConfig| c.batch.queue_capacity = MAX_QUEUE_CAPACITY + 1),
+                "otlp.batch.queue_capacity",
+            ),
+            (
+                Box::new(|c: &mut OtlpConfig| c.metrics.batch.max_batch = Some(1)),
+                "otlp.metrics.batch",
+            ),
+        ] {
+            let mut bad = config.clone();
+            change(&mut bad);
+            let err = validate_otlp(&bad, true).unwrap_err().to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        }
+    }
+
+    #[test]
     fn per_signal_settings_override_shared_ones() {
         let mut config = enabled();
         config.endpoint = Some("http://a:4318".into());

@@ -418,3 +418,15 @@ fn header_decoding_table() {
         }
     }
 }
+
+#[test]
+fn batch_tables_per_signal_parse_and_metrics_has_none() {
+    let config = Config::from_toml_str(
+        "[otlp]\nenabled = true\n[otlp.traces.batch]\nqueue_capacity = 100\n[otlp.logs.batch]\nmax_batch = 256\ninterval = \"250ms\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.otlp.traces.batch.queue_capacity, Some(100));
+    assert_eq!(config.otlp.logs.batch.max_batch, Some(256));
+    let err = Config::from_toml_str("[otlp]\nenabled = true\n[otlp.metrics.batch]\nmax_batch = 1\n").unwrap_err();
+    assert!(err.to_string().contains("otlp.metrics.batch"), "{err}");
+}
