@@ -599,6 +599,14 @@ fn refusals_are_counted_per_header() {
     extract(&[("traceparent", TP00), ("tracestate", "FOO=1")]);
     assert!(count("traceparent") > tp);
     assert!(count("tracestate") > ts);
+    // And on /metrics.
+    let (_dispatch, telemetry, _collect) = crate::common::collecting("info");
+    let exposition = telemetry.metrics().expect("metrics on").render();
+    for header in ["traceparent", "tracestate"] {
+        let series = format!("aureus_telemetry_propagation_rejected_total{{header=\"{header}\"}}");
+        assert!(exposition.contains(&series), "{series} in:\n{exposition}");
+    }
+    telemetry.shutdown(Duration::from_secs(5));
 }
 
 /// A stack exporting spans to `receiver` (so spans carry a trace context).
