@@ -72,6 +72,7 @@ mod error;
 pub mod event;
 pub mod metrics;
 pub mod otlp;
+mod percent;
 pub mod pipeline;
 pub mod propagation;
 mod record;

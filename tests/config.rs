@@ -1,6 +1,8 @@
 //! Configuration: builder, TOML and environment, with typed errors naming key and value.
 
 mod common;
+#[path = "config/otel_env.rs"]
+mod otel_env;
 
 use std::time::Duration;
 

@@ -1,7 +1,15 @@
 //! Correlation ids follow the work: spans, scopes, `.await`, tokio tasks,
-//! `spawn_blocking` and plain threads — and never leak between workflows.
+//! `spawn_blocking` and plain threads — and never leak between workflows;
+//! across processes they travel in W3C headers, checked against conformance
+//! tables built from the W3C Trace Context Level 1 and Baggage test suites.
 
 mod common;
+#[path = "support/otlp_receiver.rs"]
+mod otlp_receiver;
+#[path = "correlation/w3c_baggage.rs"]
+mod w3c_baggage;
+#[path = "correlation/w3c_trace_context.rs"]
+mod w3c_trace_context;
 
 use std::time::Duration;
 

@@ -106,17 +106,25 @@ fn http_protobuf_sends_every_signal_gzipped_with_headers_to_its_path() {
         has(r, TRACES) && has(r, LOGS) && has(r, METRICS)
     });
     for request in &received {
-        assert_eq!(
-            request.header("authorization"),
-            Some("Bearer s3cret"),
-            "{}",
-            request.path
-        );
+        if request.path == LOGS {
+            assert_eq!(request.header("x-tenant"), Some("logs-team"));
+            assert_eq!(
+                request.header("authorization"),
+                None,
+                "[otlp.logs] headers replace [otlp] headers (OTLP exporter spec: the signal's option overrides)"
+            );
+        } else {
+            assert_eq!(
+                request.header("authorization"),
+                Some("Bearer s3cret"),
+                "{}",
+                request.path
+            );
+            assert_eq!(request.header("x-tenant"), None, "{}", request.path);
+        }
         assert_eq!(request.header("content-type"), Some("application/x-protobuf"));
         assert!(request.compressed(), "{} is gzipped", request.path);
         assert!(!request.payload().is_empty());
-        let tenant = request.header("x-tenant");
-        assert_eq!(tenant.is_some(), request.path == LOGS, "per-signal header only on logs");
     }
     // Self-metrics per signal: exports counted and timed.
     let exposition = telemetry.metrics().unwrap().render();
@@ -214,6 +222,7 @@ fn grpc_sends_metadata_and_gzip_frames_to_each_service() {
     let mut config = otlp(&receiver.endpoint(), OtlpProtocol::Grpc);
     config.compression = Some("gzip".into());
     config.headers = BTreeMap::from([("authorization".into(), "Bearer grpc-token".into())]);
+    config.traces.headers = BTreeMap::from([("x-trace-key".into(), "t1".into())]);
     let (dispatch, telemetry) = stack(config);
     emit_workload(&dispatch);
     assert!(telemetry.flush(Duration::from_secs(10)));
@@ -227,7 +236,17 @@ fn grpc_sends_metadata_and_gzip_frames_to_each_service() {
     });
     for request in &received {
         assert!(request.is_grpc(), "{}", request.path);
-        assert_eq!(request.header("authorization"), Some("Bearer grpc-token"));
+        if request.path == services[0] {
+            assert_eq!(request.header("x-trace-key"), Some("t1"));
+            assert_eq!(
+                request.header("authorization"),
+                None,
+                "the traces' own metadata replaces the shared"
+            );
+        } else {
+            assert_eq!(request.header("authorization"), Some("Bearer grpc-token"));
+            assert_eq!(request.header("x-trace-key"), None);
+        }
         assert_eq!(request.header("grpc-encoding"), Some("gzip"));
         assert!(request.compressed(), "the gRPC frame is compressed");
         assert!(!request.payload().is_empty());
@@ -683,5 +702,158 @@ fn alert_gauges_go_out_too() {
     }
     let exposition = telemetry.metrics().unwrap().render();
     assert!(exposition.contains("aureus_alerts_firing{alert=\"rollbacks\",severity=\"critical\"} 1"));
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+/// A stack configured by `vars` the way `Config::from_env` does it, batching
+/// every 100 ms and exporting metrics only on flush.
+fn env_stack(vars: &[(&str, &str)]) -> (tracing::Dispatch, Telemetry) {
+    let mut config = Config::builder()
+        .no_server()
+        .no_monitoring()
+        .no_sinks()
+        .build()
+        .unwrap();
+    let mut all = vec![
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "60000"),
+    ];
+    all.extend_from_slice(vars);
+    config.apply_env(all).expect("valid variables");
+    aureus_observability::build(config).expect("stack builds")
+}
+
+/// The resource attributes of an OTLP/JSON request, as strings.
+fn json_resource(request: &Received) -> BTreeMap<String, String> {
+    let body: serde_json::Value = serde_json::from_slice(&request.payload()).expect("JSON body");
+    let resource = body
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(|v| v[0]["resource"]["attributes"].as_array().cloned())
+        .unwrap_or_default();
+    resource
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a["key"].as_str()?.to_owned(),
+                a["value"]["stringValue"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn per_signal_header_variables_replace_the_generic_list_on_the_wire() {
+    // Issue 11, item 3: the trace requests must not carry the generic headers.
+    let receiver = OtlpReceiver::start();
+    let (dispatch, telemetry) = env_stack(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Basic%20abc,x-tenant=a%2Cb"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-trace-key=t1"),
+    ]);
+    emit_workload(&dispatch);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("all three signals", Duration::from_secs(10), |r| {
+        has(r, TRACES) && has(r, LOGS) && has(r, METRICS)
+    });
+    for request in &received {
+        let (authorization, tenant, trace_key) = (
+            request.header("authorization"),
+            request.header("x-tenant"),
+            request.header("x-trace-key"),
+        );
+        if request.path == TRACES {
+            assert_eq!((authorization, tenant, trace_key), (None, None, Some("t1")));
+        } else {
+            assert_eq!(
+                (authorization, tenant, trace_key),
+                (Some("Basic abc"), Some("a,b"), None),
+                "{}",
+                request.path
+            );
+        }
+    }
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn base_and_per_signal_endpoint_urls_follow_the_specification() {
+    // "Endpoint URLs for OTLP/HTTP": the base gets `v1/<signal>` after a
+    // slash; a per-signal URL is used as is, with `/` when it has no path.
+    let receiver = OtlpReceiver::start();
+    let base = receiver.endpoint();
+    type Variables<'a> = Vec<(&'a str, String)>;
+    let cases: Vec<(Variables, [&str; 3])> = vec![
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("{base}/")),
+                ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", base.clone()),
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", format!("{base}/v1/metrics/")),
+            ],
+            ["/v1/traces", "/", "/v1/metrics/"],
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", format!("{base}/mycollector"))],
+            [
+                "/mycollector/v1/traces",
+                "/mycollector/v1/logs",
+                "/mycollector/v1/metrics",
+            ],
+        ),
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("{base}/mycollector/")),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", format!("{base}/custom/spans")),
+            ],
+            ["/custom/spans", "/mycollector/v1/logs", "/mycollector/v1/metrics"],
+        ),
+    ];
+    for (vars, [traces, logs, metrics]) in cases {
+        let before = receiver.received().len();
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (dispatch, telemetry) = env_stack(&vars);
+        emit_workload(&dispatch);
+        assert!(telemetry.flush(Duration::from_secs(10)));
+        let received = receiver.wait_for(&format!("{traces} {logs} {metrics}"), Duration::from_secs(10), |r| {
+            let new = &r[before..];
+            has(new, traces) && has(new, logs) && has(new, metrics)
+        });
+        let paths: Vec<&str> = paths(&received[before..]);
+        assert!(
+            paths.iter().all(|p| [traces, logs, metrics].contains(p)),
+            "{vars:?}: {paths:?}"
+        );
+        telemetry.shutdown(Duration::from_secs(5));
+    }
+}
+
+#[test]
+fn resource_variables_reach_the_wire_decoded() {
+    let receiver = OtlpReceiver::start();
+    let (dispatch, telemetry) = env_stack(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=from-attributes,k%2C1=v%3D1,note=Am%C3%A9lie a+b,deployment.environment=staging",
+        ),
+        ("OTEL_SERVICE_NAME", "checkout"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ]);
+    emit_workload(&dispatch);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("traces", Duration::from_secs(10), |r| has(r, TRACES));
+    assert!(
+        !has(&received, LOGS) && !has(&received, METRICS),
+        "{:?}",
+        paths(&received)
+    );
+    let resource = json_resource(&received[0]);
+    assert_eq!(resource["service.name"], "checkout", "OTEL_SERVICE_NAME wins");
+    assert_eq!(resource["k,1"], "v=1");
+    assert_eq!(resource["note"], "Amélie a+b");
+    assert_eq!(resource["deployment.environment"], "staging");
     telemetry.shutdown(Duration::from_secs(5));
 }

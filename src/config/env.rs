@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::otel_list::{self, ListKind};
 use super::{Config, ConsoleSinkConfig, FileSinkConfig, SinkConfig};
 use crate::error::{Error, Result};
 use crate::sinks::console::ConsoleFormat;
@@ -31,7 +32,39 @@ pub(crate) const VARIABLES: [&str; 21] = [
     "AUREUS_FILE_COMPRESS",
 ];
 
-pub(crate) fn apply<K, V>(config: &mut Config, vars: impl IntoIterator<Item = (K, V)>) -> Result<()>
+/// Which configuration key each standard `OTEL_*` variable set, so that a
+/// check made later on that key (at validation) names the variable.
+#[derive(Debug, Default)]
+pub(crate) struct Origins(Vec<(String, String)>);
+
+impl Origins {
+    /// `var` set the configuration key `key`.
+    pub(crate) fn record(&mut self, key: impl Into<String>, var: impl Into<String>) {
+        self.0.push((key.into(), var.into()));
+    }
+
+    /// `err` with its key replaced by the variable that set it (the key and
+    /// any key under it, e.g. `otlp.headers.x-tenant` for `otlp.headers`).
+    pub(crate) fn name_variable(&self, err: Error) -> Error {
+        let Error::InvalidConfig { key, value, reason } = err else {
+            return err;
+        };
+        let origin =
+            self.0.iter().rev().find(|(set, _)| {
+                key == *set || key.strip_prefix(set.as_str()).is_some_and(|rest| rest.starts_with('.'))
+            });
+        match origin {
+            Some((set, var)) => Error::InvalidConfig {
+                key: var.clone(),
+                value,
+                reason: format!("{reason} (`{var}` sets `{set}`)"),
+            },
+            None => Error::InvalidConfig { key, value, reason },
+        }
+    }
+}
+
+pub(crate) fn apply<K, V>(config: &mut Config, vars: impl IntoIterator<Item = (K, V)>) -> Result<Origins>
 where
     K: AsRef<str>,
     V: AsRef<str>,
@@ -41,23 +74,33 @@ where
         .filter(|(k, _)| VARIABLES.contains(&k.as_ref()) || super::otlp_env::OTLP_VARIABLES.contains(&k.as_ref()))
         .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
         .collect();
+    // The specification: an empty value means unset (whitespace only counts as empty).
     let get = |key: &str| vars.get(key).map(String::as_str).filter(|v| !v.trim().is_empty());
+    let mut origins = Origins::default();
 
     if let Some(level) = get("AUREUS_LOG").or_else(|| get("RUST_LOG")) {
         config.log_level = level.to_owned();
     }
     if let Some(raw) = get("OTEL_RESOURCE_ATTRIBUTES") {
-        for (key, value) in parse_resource_attributes(raw)? {
+        let attributes = otel_list::parse("OTEL_RESOURCE_ATTRIBUTES", raw, ListKind::ResourceAttributes)?;
+        for (key, value) in attributes {
             if key == "service.name" {
                 config.service_name = value;
-            } else if key == "deployment.environment" {
+                origins.record("service_name", "OTEL_RESOURCE_ATTRIBUTES");
+            } else if key == "deployment.environment" || key == "deployment.environment.name" {
                 config.environment = Some(value);
             } else {
                 config.resource_attributes.insert(key, value);
             }
         }
+        origins.record("resource_attributes", "OTEL_RESOURCE_ATTRIBUTES");
     }
-    if let Some(name) = get("AUREUS_SERVICE_NAME").or_else(|| get("OTEL_SERVICE_NAME")) {
+    // OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES.
+    if let Some(name) = get("OTEL_SERVICE_NAME") {
+        config.service_name = name.to_owned();
+        origins.record("service_name", "OTEL_SERVICE_NAME");
+    }
+    if let Some(name) = get("AUREUS_SERVICE_NAME") {
         config.service_name = name.to_owned();
     }
     if let Some(environment) = get("AUREUS_ENVIRONMENT") {
@@ -123,8 +166,8 @@ where
         apply_console(config, raw)?;
     }
     apply_file(config, &get)?;
-    super::otlp_env::apply(config, &get)?;
-    Ok(())
+    super::otlp_env::apply(config, &get, &mut origins)?;
+    Ok(origins)
 }
 
 fn apply_console(config: &mut Config, raw: &str) -> Result<()> {
@@ -204,25 +247,4 @@ fn apply_file<'a>(config: &mut Config, get: &dyn Fn(&str) -> Option<&'a str>) ->
         break;
     }
     Ok(())
-}
-
-/// Parses the W3C-baggage-like `key1=value1,key2=value2` list of
-/// `OTEL_RESOURCE_ATTRIBUTES`, percent-decoding keys and values.
-pub(crate) fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>> {
-    let decode = |text: &str| {
-        percent_encoding::percent_decode_str(text.trim())
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    raw.split(',')
-        .filter(|pair| !pair.trim().is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((key, value)) if !key.trim().is_empty() => Ok((decode(key), decode(value))),
-            _ => Err(Error::config(
-                "OTEL_RESOURCE_ATTRIBUTES",
-                raw,
-                format!("entry {pair:?} is not key=value"),
-            )),
-        })
-        .collect()
 }

@@ -34,6 +34,7 @@ mod builder;
 mod env;
 mod metrics;
 mod monitoring;
+mod otel_list;
 mod otlp;
 mod otlp_env;
 mod pipeline;
@@ -46,7 +47,7 @@ use std::path::Path;
 pub use builder::ConfigBuilder;
 pub use metrics::{MetricsConfig, ServerConfig};
 pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};
-pub use otlp::{OtlpBatchConfig, OtlpConfig, OtlpProtocol, OtlpRetryConfig, OtlpSignalConfig};
+pub use otlp::{OtlpBatchConfig, OtlpConfig, OtlpProtocol, OtlpRetryConfig, OtlpSignalBatch, OtlpSignalConfig};
 pub(crate) use otlp::{ValidatedOtlp, ValidatedRetry, ValidatedSignal};
 pub use pipeline::{RedactionConfig, SamplingConfig, StoreConfig};
 pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};
@@ -165,8 +166,8 @@ impl Config {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        env::apply(self, vars)?;
-        self.validate().map(|_| ())
+        let origins = env::apply(self, vars)?;
+        self.validate().map_err(|err| origins.name_variable(err))
     }
 
     /// Checks every value, returning the first problem as a typed error that

@@ -28,9 +28,11 @@ pub enum OtlpProtocol {
 }
 
 impl OtlpProtocol {
-    /// Parses the spelling of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    /// Parses the spelling of `OTEL_EXPORTER_OTLP_PROTOCOL`, ignoring case
+    /// (an enum value, which the specification reads case-insensitively)
+    /// and surrounding whitespace.
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim() {
+        match raw.trim().to_ascii_lowercase().as_str() {
             "grpc" => Some(OtlpProtocol::Grpc),
             "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
             "http/json" => Some(OtlpProtocol::HttpJson),
@@ -77,14 +79,20 @@ impl OtlpProtocol {
 pub struct OtlpConfig {
     /// Export at all (default false).
     pub enabled: bool,
-    /// Base URL; for HTTP the signal's path (`/v1/traces` …) is appended
+    /// Base URL; for HTTP the signal's relative path `v1/traces` (`v1/logs`,
+    /// `v1/metrics`) is appended after a `/` (added if the base does not end
+    /// with one): `http://h:4318` and `http://h:4318/` → `http://h:4318/v1/traces`,
+    /// `http://h:4318/prefix` → `http://h:4318/prefix/v1/traces`; a query is
+    /// kept after the path. gRPC uses it as is
     /// (env `OTEL_EXPORTER_OTLP_ENDPOINT`). Default `http://localhost:4318`
     /// (`:4317` for gRPC). `https://` turns TLS on.
     pub endpoint: Option<String>,
     /// `grpc`, `http/protobuf` (default) or `http/json` (env `OTEL_EXPORTER_OTLP_PROTOCOL`).
     pub protocol: Option<OtlpProtocol>,
     /// Headers (gRPC metadata) sent with every export, e.g. authorization
-    /// (env `OTEL_EXPORTER_OTLP_HEADERS`, `k=v,k=v`, percent-encoded).
+    /// (env `OTEL_EXPORTER_OTLP_HEADERS`, `k=v,k=v`, percent-encoded). A
+    /// signal with headers of its own sends those instead (see
+    /// [`OtlpSignalConfig::headers`]).
     pub headers: BTreeMap<String, String>,
     /// `gzip` or `none` (default) (env `OTEL_EXPORTER_OTLP_COMPRESSION`).
     pub compression: Option<String>,
@@ -114,12 +122,16 @@ pub struct OtlpSignalConfig {
     /// Export this signal (default true when `[otlp]` is enabled; env
     /// `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER` / `OTEL_METRICS_EXPORTER` = `none` turns it off).
     pub enabled: bool,
-    /// The FULL URL for this signal (nothing is appended), e.g.
+    /// The FULL URL for this signal, used as is (nothing is appended; a URL
+    /// without a path posts to the root path `/`), e.g.
     /// `http://collector:4318/v1/logs` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`).
     pub endpoint: Option<String>,
     /// Overrides `otlp.protocol` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`).
     pub protocol: Option<OtlpProtocol>,
-    /// Added to (and overriding) `otlp.headers` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS`).
+    /// This signal's headers, sent INSTEAD of `otlp.headers` when not empty
+    /// (the OTLP exporter specification: a signal-specific option overrides
+    /// the generic one; the two lists are not merged)
+    /// (env `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS`).
     pub headers: BTreeMap<String, String>,
     /// Overrides `otlp.compression` (env `OTEL_EXPORTER_OTLP_<SIGNAL>_COMPRESSION`).
     pub compression: Option<String>,
@@ -129,6 +141,26 @@ pub struct OtlpSignalConfig {
     pub ca_file: Option<PathBuf>,
     /// Metrics only: how often metrics are exported, e.g. `10s` (default 10 s;
     /// env `OTEL_METRIC_EXPORT_INTERVAL`, ms).
+    pub interval: Option<String>,
+    /// Traces and logs only: batching settings of this signal, each falling
+    /// back to `[otlp.batch]` (env `OTEL_BSP_*` for spans, `OTEL_BLRP_*` for
+    /// log records).
+    pub batch: OtlpSignalBatch,
+}
+
+/// `[otlp.traces.batch]` / `[otlp.logs.batch]`: one signal's batching, each
+/// key falling back to `[otlp.batch]`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpSignalBatch {
+    /// Overrides `otlp.batch.queue_capacity` (env `OTEL_BSP_MAX_QUEUE_SIZE`
+    /// for spans, `OTEL_BLRP_MAX_QUEUE_SIZE` for log records).
+    pub queue_capacity: Option<usize>,
+    /// Overrides `otlp.batch.max_batch` (env `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`).
+    pub max_batch: Option<usize>,
+    /// Overrides `otlp.batch.interval` (env `OTEL_BSP_SCHEDULE_DELAY`,
+    /// `OTEL_BLRP_SCHEDULE_DELAY`, ms).
     pub interval: Option<String>,
 }
 
@@ -143,16 +175,18 @@ impl Default for OtlpSignalConfig {
             timeout: None,
             ca_file: None,
             interval: None,
+            batch: OtlpSignalBatch::default(),
         }
     }
 }
 
-/// `[otlp.batch]`: how spans and log records are queued and batched.
+/// `[otlp.batch]`: how spans and log records are queued and batched (each
+/// signal may override it in `[otlp.traces.batch]` / `[otlp.logs.batch]`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpBatchConfig {
     /// Records (or spans) held per signal before new ones are dropped and
-    /// counted (default 8192; env `OTEL_BSP_MAX_QUEUE_SIZE`).
+    /// counted (default 8192).
     pub queue_capacity: usize,
     /// Bytes the queued spans (or log records) of one signal may hold
     /// before new ones are dropped and counted as `queue_full`, e.g. `"16MiB"`
@@ -160,10 +194,9 @@ pub struct OtlpBatchConfig {
     /// spans carry (a long workflow span holds up to 128 events); the byte
     /// count is an estimate of the heap each item holds.
     pub queue_max_bytes: String,
-    /// Most records per export request (default 512; env `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+    /// Most records per export request (default 512; at most `queue_capacity`).
     pub max_batch: usize,
-    /// Longest a record waits for its batch to fill, e.g. `1s` (default)
-    /// (env `OTEL_BSP_SCHEDULE_DELAY`, ms).
+    /// Longest a record waits for its batch to fill, e.g. `1s` (default).
     pub interval: String,
 }
 
@@ -246,6 +279,18 @@ pub(crate) struct ValidatedSignal {
     pub(crate) ca_pem: Option<Vec<u8>>,
     /// Whether the endpoint is `https://`.
     pub(crate) tls: bool,
+    /// Queueing and batching (spans and log records; metrics ignore it).
+    pub(crate) batch: ValidatedBatch,
+}
+
+/// One signal's resolved batching.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValidatedBatch {
+    pub(crate) queue_capacity: usize,
+    /// Bytes the signal's queue may hold (`otlp.batch.queue_max_bytes`).
+    pub(crate) queue_max_bytes: u64,
+    pub(crate) max_batch: usize,
+    pub(crate) interval: Duration,
 }
 
 /// Resolved `[otlp]`.
@@ -254,11 +299,6 @@ pub(crate) struct ValidatedOtlp {
     pub(crate) traces: Option<ValidatedSignal>,
     pub(crate) logs: Option<ValidatedSignal>,
     pub(crate) metrics: Option<ValidatedSignal>,
-    pub(crate) queue_capacity: usize,
-    /// Bytes one signal's queue may hold.
-    pub(crate) queue_max_bytes: u64,
-    pub(crate) max_batch: usize,
-    pub(crate) batch_interval: Duration,
     pub(crate) metrics_interval: Duration,
     pub(crate) retry: ValidatedRetry,
 }
@@ -277,20 +317,13 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default byte bound of one signal's queue.
 pub(crate) const DEFAULT_QUEUE_MAX_BYTES: &str = "16MiB";
 
+/// The largest `queue_capacity` accepted (2^20 records per signal).
+pub(crate) const MAX_QUEUE_CAPACITY: usize = 1 << 20;
+
 pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<Option<ValidatedOtlp>> {
     if !otlp.enabled {
         return Ok(None);
     }
-    let batch = &otlp.batch;
-    if batch.queue_capacity == 0 {
-        return Err(Error::config("otlp.batch.queue_capacity", "0", "must be at least 1"));
-    }
-    if batch.max_batch == 0 {
-        return Err(Error::config("otlp.batch.max_batch", "0", "must be at least 1"));
-    }
-    let batch_interval = positive("otlp.batch.interval", &batch.interval)?;
-    let queue_max_bytes =
-        super::validate::parse_size("otlp.batch.queue_max_bytes", Some(&batch.queue_max_bytes))?.unwrap_or(16 << 20);
     let retry = &otlp.retry;
     let retry = ValidatedRetry {
         max_retries: retry.max_retries,
@@ -311,6 +344,15 @@ pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<
             ));
         }
     }
+    if otlp.metrics.batch != OtlpSignalBatch::default() {
+        return Err(Error::config(
+            "otlp.metrics.batch",
+            format!("{:?}", otlp.metrics.batch),
+            "metrics are not batched; they are exported every otlp.metrics.interval",
+        ));
+    }
+    // Checked even when every signal is off, so a bad shared value is never silently kept.
+    resolve_batch(otlp, Signal::Metrics)?;
     let traces = resolve_signal(otlp, Signal::Traces)?;
     let logs = resolve_signal(otlp, Signal::Logs)?;
     let metrics = resolve_signal(otlp, Signal::Metrics)?;
@@ -325,10 +367,6 @@ pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<
         traces,
         logs,
         metrics,
-        queue_capacity: batch.queue_capacity,
-        queue_max_bytes,
-        max_batch: batch.max_batch,
-        batch_interval,
         metrics_interval,
         retry,
     }))
@@ -349,6 +387,63 @@ fn signal_config(otlp: &OtlpConfig, signal: Signal) -> &OtlpSignalConfig {
     }
 }
 
+/// The signal's batching: its own `[otlp.<signal>.batch]` keys, else `[otlp.batch]`.
+fn resolve_batch(otlp: &OtlpConfig, signal: Signal) -> Result<ValidatedBatch> {
+    let own = &signal_config(otlp, signal).batch;
+    let name = signal.as_str();
+    let pick = |own_set: bool, field: &str| {
+        if own_set {
+            format!("otlp.{name}.batch.{field}")
+        } else {
+            format!("otlp.batch.{field}")
+        }
+    };
+    let (queue_capacity, queue_key) = (
+        own.queue_capacity.unwrap_or(otlp.batch.queue_capacity),
+        pick(own.queue_capacity.is_some(), "queue_capacity"),
+    );
+    // A signal with its own queue size but the shared batch size gets a batch
+    // no larger than its queue (as the SDKs do for the spec's default of 512).
+    let max_batch = match own.max_batch {
+        Some(n) => n,
+        None if own.queue_capacity.is_some() => otlp.batch.max_batch.min(queue_capacity),
+        None => otlp.batch.max_batch,
+    };
+    let batch_key = pick(own.max_batch.is_some(), "max_batch");
+    let (interval, interval_key) = (
+        own.interval.as_deref().unwrap_or(&otlp.batch.interval),
+        pick(own.interval.is_some(), "interval"),
+    );
+    if queue_capacity == 0 {
+        return Err(Error::config(queue_key, "0", "must be at least 1"));
+    }
+    if max_batch == 0 {
+        return Err(Error::config(batch_key, "0", "must be at least 1"));
+    }
+    if queue_capacity > MAX_QUEUE_CAPACITY {
+        return Err(Error::config(
+            queue_key,
+            queue_capacity.to_string(),
+            format!("must be at most {MAX_QUEUE_CAPACITY} (the queue is allocated up front)"),
+        ));
+    }
+    if max_batch > queue_capacity {
+        return Err(Error::config(
+            batch_key,
+            max_batch.to_string(),
+            format!("must be at most the queue capacity ({queue_key} = {queue_capacity})"),
+        ));
+    }
+    let queue_max_bytes = super::validate::parse_size("otlp.batch.queue_max_bytes", Some(&otlp.batch.queue_max_bytes))?
+        .unwrap_or(16 << 20);
+    Ok(ValidatedBatch {
+        queue_capacity,
+        queue_max_bytes,
+        max_batch,
+        interval: positive(&interval_key, interval)?,
+    })
+}
+
 /// The signal's settings, or `None` when it is switched off.
 fn resolve_signal(otlp: &OtlpConfig, signal: Signal) -> Result<Option<ValidatedSignal>> {
     let own = signal_config(otlp, signal);
@@ -362,40 +457,41 @@ fn resolve_enabled_signal(otlp: &OtlpConfig, own: &OtlpSignalConfig, signal: Sig
     let name = signal.as_str();
     let protocol = own.protocol.or(otlp.protocol).unwrap_or(OtlpProtocol::HttpProtobuf);
     let (endpoint, key) = match (&own.endpoint, &otlp.endpoint) {
-        (Some(full), _) => (full.trim().to_owned(), format!("otlp.{name}.endpoint")),
-        (None, Some(base)) => (signal_url(base.trim(), protocol, signal), "otlp.endpoint".to_owned()),
+        (Some(full), _) => {
+            let key = format!("otlp.{name}.endpoint");
+            check_url(&key, full.trim())?;
+            (signal_url_as_is(full.trim(), protocol), key)
+        }
+        (None, Some(base)) => {
+            check_url("otlp.endpoint", base.trim())?;
+            (signal_url(base.trim(), protocol, signal), "otlp.endpoint".to_owned())
+        }
         (None, None) => (
             signal_url(protocol.default_endpoint(), protocol, signal),
             "otlp.endpoint".to_owned(),
         ),
     };
-    let uri: http::Uri = endpoint
-        .parse()
-        .map_err(|err: http::uri::InvalidUri| Error::config(&key, &endpoint, format!("not a URL: {err}")))?;
-    let tls = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => return Err(Error::config(&key, &endpoint, "use an http:// or https:// URL")),
+    let tls = check_url(&key, &endpoint)?;
+    // A signal's own headers replace the shared ones (never merged).
+    let (headers, headers_key) = if own.headers.is_empty() {
+        (&otlp.headers, "otlp.headers".to_owned())
+    } else {
+        (&own.headers, format!("otlp.{name}.headers"))
     };
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(Error::config(&key, &endpoint, "the URL has no host"));
-    }
-    let mut headers: BTreeMap<String, String> = otlp.headers.clone();
-    headers.extend(own.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-    for (header, value) in &headers {
+    for (header, value) in headers {
         let valid_name = http::HeaderName::from_bytes(header.as_bytes()).is_ok();
         if !valid_name || header.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(Error::config(
-                format!("otlp.headers.{header}"),
+                format!("{headers_key}.{header}"),
                 header,
                 "not a valid lower-case header name",
             ));
         }
-        if http::HeaderValue::from_str(value).is_err() {
+        if !valid_header_value(value) {
             return Err(Error::config(
-                format!("otlp.headers.{header}"),
+                format!("{headers_key}.{header}"),
                 "<hidden>",
-                "the value has characters a header cannot carry",
+                "the value has characters a header cannot carry (only printable ASCII, space and tab)",
             ));
         }
     }
@@ -428,30 +524,78 @@ fn resolve_enabled_signal(otlp: &OtlpConfig, own: &OtlpSignalConfig, signal: Sig
         signal,
         endpoint,
         protocol,
-        headers: headers.into_iter().collect(),
+        headers: headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         gzip,
         timeout,
         ca_pem,
         tls,
+        batch: resolve_batch(otlp, signal)?,
     })
 }
 
-/// The URL a signal posts to, from a base URL: HTTP appends `/v1/<signal>`
-/// (after any path the base has), gRPC uses the base as it is.
+/// Checks that `url` is an `http://` or `https://` URL with a host; returns
+/// whether it is `https://`.
+fn check_url(key: &str, url: &str) -> Result<bool> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|err: http::uri::InvalidUri| Error::config(key, url, format!("not a URL: {err}")))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(Error::config(key, url, "use an http:// or https:// URL")),
+    };
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(Error::config(key, url, "the URL has no host"));
+    }
+    Ok(tls)
+}
+
+/// A header value both HTTP/1.1 and gRPC metadata accept: printable ASCII,
+/// space and tab, not starting or ending with whitespace.
+fn valid_header_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) && value.trim() == value
+}
+
+/// The URL a signal posts to, from a base URL (OTLP exporter specification,
+/// "Endpoint URLs for OTLP/HTTP"): HTTP appends the relative path
+/// `v1/<signal>` to the base's path, after a `/` unless the path already
+/// ends with one; a query stays after the path. gRPC uses the base as is.
 fn signal_url(base: &str, protocol: OtlpProtocol, signal: Signal) -> String {
     match protocol {
         OtlpProtocol::Grpc => base.to_owned(),
         OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
-            format!("{}{}", base.trim_end_matches('/'), signal.path())
+            let (before_query, query) = match base.find(['?', '#']) {
+                Some(at) => base.split_at(at),
+                None => (base, ""),
+            };
+            let relative = signal.path().trim_start_matches('/');
+            let slash = if before_query.ends_with('/') { "" } else { "/" };
+            format!("{before_query}{slash}{relative}{query}")
         }
     }
 }
 
+/// A per-signal URL is used as is, except that an HTTP URL without a path
+/// gets the root path `/` (OTLP exporter specification, example 2).
+fn signal_url_as_is(full: &str, protocol: OtlpProtocol) -> String {
+    if protocol == OtlpProtocol::Grpc {
+        return full.to_owned();
+    }
+    let after_scheme = full.find("://").map_or(0, |at| at + 3);
+    let (before_query, query) = match full.find(['?', '#']) {
+        Some(at) => full.split_at(at),
+        None => (full, ""),
+    };
+    if before_query.len() > after_scheme && !before_query[after_scheme..].contains('/') {
+        format!("{before_query}/{query}")
+    } else {
+        full.to_owned()
+    }
+}
+
 fn read_ca(key: &str, path: &std::path::Path) -> Result<Vec<u8>> {
-    let pem = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let pem = std::fs::read(path)
+        .map_err(|err| Error::config(key, path.display().to_string(), format!("cannot be read: {err}")))?;
     if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
         return Err(Error::config(
             key,
@@ -486,6 +630,96 @@ mod tests {
         let logs = v.logs.unwrap();
         assert_eq!(logs.endpoint, "https://collector:4317");
         assert!(logs.tls);
+    }
+
+    #[test]
+    fn endpoint_urls_follow_the_exporter_specification_examples() {
+        use OtlpProtocol::{Grpc, HttpProtobuf as Http};
+        for (base, signal, url) in [
+            (
+                "http://collector:4318",
+                Signal::Traces,
+                "http://collector:4318/v1/traces",
+            ),
+            (
+                "http://collector:4318",
+                Signal::Metrics,
+                "http://collector:4318/v1/metrics",
+            ),
+            ("http://collector:4318/", Signal::Logs, "http://collector:4318/v1/logs"),
+            (
+                "http://collector:4318/mycollector/",
+                Signal::Traces,
+                "http://collector:4318/mycollector/v1/traces",
+            ),
+            (
+                "http://collector:4318/mycollector",
+                Signal::Logs,
+                "http://collector:4318/mycollector/v1/logs",
+            ),
+            ("https://h/p?x=1", Signal::Traces, "https://h/p/v1/traces?x=1"),
+            ("http://h//", Signal::Traces, "http://h//v1/traces"),
+        ] {
+            assert_eq!(signal_url(base, Http, signal), url, "{base}");
+            assert_eq!(signal_url(base, Grpc, signal), base, "gRPC: {base}");
+        }
+        for (full, url) in [
+            ("http://collector:4318", "http://collector:4318/"),
+            (
+                "https://collector.example.com/v1/metrics",
+                "https://collector.example.com/v1/metrics",
+            ),
+            (
+                "https://collector.example.com/v1/metrics/",
+                "https://collector.example.com/v1/metrics/",
+            ),
+            ("http://h:1?x=1", "http://h:1/?x=1"),
+            ("http://h:1/", "http://h:1/"),
+        ] {
+            assert_eq!(signal_url_as_is(full, Http), url, "{full}");
+            assert_eq!(signal_url_as_is(full, Grpc), full, "gRPC: {full}");
+        }
+    }
+
+    #[test]
+    fn batching_is_per_signal_and_bounded() {
+        let mut config = enabled();
+        config.traces.batch.queue_capacity = Some(100);
+        config.logs.batch.max_batch = Some(64);
+        config.logs.batch.interval = Some("250ms".into());
+        let v = validate_otlp(&config, true).unwrap().unwrap();
+        let (traces, logs) = (v.traces.unwrap().batch, v.logs.unwrap().batch);
+        assert_eq!(
+            (traces.queue_capacity, traces.max_batch),
+            (100, 100),
+            "the shared batch is capped at the queue"
+        );
+        assert_eq!(traces.interval, Duration::from_secs(1));
+        assert_eq!((logs.queue_capacity, logs.max_batch), (8192, 64));
+        assert_eq!(logs.interval, Duration::from_millis(250));
+        for (change, key) in [
+            (
+                Box::new(|c: &mut OtlpConfig| c.traces.batch.max_batch = Some(200)) as Box<dyn Fn(&mut OtlpConfig)>,
+                "otlp.traces.batch.max_batch",
+            ),
+            (
+                Box::new(|c: &mut OtlpConfig| c.batch.max_batch = 9000),
+                "otlp.batch.max_batch",
+            ),
+            (
+                Box::new(|c: &mut OtlpConfig| c.batch.queue_capacity = MAX_QUEUE_CAPACITY + 1),
+                "otlp.batch.queue_capacity",
+            ),
+            (
+                Box::new(|c: &mut OtlpConfig| c.metrics.batch.max_batch = Some(1)),
+                "otlp.metrics.batch",
+            ),
+        ] {
+            let mut bad = config.clone();
+            change(&mut bad);
+            let err = validate_otlp(&bad, true).unwrap_err().to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        }
     }
 
     #[test]

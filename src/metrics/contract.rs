@@ -94,7 +94,7 @@ pub struct MetricNames {
     /// that failed after all retries.
     pub otlp_export_errors: String,
     /// `<prefix>_telemetry_propagation_rejected_total{header}`: malformed
-    /// `traceparent` / `baggage` headers ignored by [`crate::propagation`].
+    /// `traceparent` / `tracestate` / `baggage` headers refused by [`crate::propagation`].
     pub propagation_rejected: String,
     /// `<prefix>_telemetry_otlp_export_duration_seconds{signal}` (histogram):
     /// how long each OTLP export call took, retries included.

@@ -108,10 +108,10 @@ impl Otlp {
                     exporter,
                     &resource,
                     traces::Batching {
-                        capacity: config.queue_capacity,
-                        max_bytes: config.queue_max_bytes,
-                        max_batch: config.max_batch,
-                        interval: config.batch_interval,
+                        capacity: signal.batch.queue_capacity,
+                        max_bytes: signal.batch.queue_max_bytes,
+                        max_batch: signal.batch.max_batch,
+                        interval: signal.batch.interval,
                         flush_timeout: signal.timeout + Duration::from_secs(1),
                     },
                     scrub.clone(),
@@ -141,13 +141,13 @@ impl Otlp {
                 let sink: Box<dyn Sink> =
                     Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats));
                 let mut queue = QueueSettings::new(
-                    config.queue_capacity,
+                    signal.batch.queue_capacity,
                     OverflowPolicy::Drop,
                     tracing::level_filters::LevelFilter::TRACE,
                 );
-                queue.max_batch = config.max_batch;
-                queue.max_bytes = config.queue_max_bytes;
-                queue.linger = config.batch_interval;
+                queue.max_batch = signal.batch.max_batch;
+                queue.max_bytes = signal.batch.queue_max_bytes;
+                queue.linger = signal.batch.interval;
                 Some((sink, queue))
             }
             None => None,
