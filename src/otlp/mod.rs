@@ -213,7 +213,10 @@ impl Otlp {
         static METADATA: ::metrics::Metadata<'static> =
             ::metrics::Metadata::new("aureus::telemetry", ::metrics::Level::INFO, Some(module_path!()));
         for (signal, stats) in self.all_stats() {
-            let key = ::metrics::Key::from_parts(name.to_owned(), vec![::metrics::Label::new("signal", signal)]);
+            let key = ::metrics::Key::from_parts(
+                name.to_owned(),
+                vec![::metrics::Label::new(crate::metrics::label::SIGNAL, signal)],
+            );
             stats.time_into(recorder.register_histogram(&key, &METADATA));
         }
     }
