@@ -206,3 +206,139 @@ impl PrometheusExporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::event::EventKind;
+    use crate::metrics::{AureusMetrics, DurationUnit, MetricSample, DEFAULT_DURATION_BUCKETS_MS};
+
+    fn sink(name: &str) -> SinkHealth {
+        SinkHealth {
+            name: name.to_owned(),
+            kind: "file".to_owned(),
+            enabled: true,
+            queue_depth: 1,
+            queue_capacity: 8,
+            accepted: 3,
+            delivered: 2,
+            failed: 1,
+            dropped_queue_full: 1,
+            dropped_closed: 1,
+            dropped_circuit_open: 1,
+            panics: 0,
+            circuit_open: false,
+            busy_for: None,
+            last_error: None,
+        }
+    }
+
+    /// The label names on every line of `text` (the exposition of our series).
+    fn label_names(text: &str) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((_, labels)) = line.split_once('{') else {
+                continue;
+            };
+            // Our test values hold no `"`, `,` or `=`.
+            for pair in labels.split(',') {
+                if let Some((name, _)) = pair.split_once('=') {
+                    names.insert(name.to_owned());
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn every_label_of_our_own_series_is_in_label_names() {
+        let names = MetricNames::new("aureus", DurationUnit::Milliseconds);
+        let exporter =
+            PrometheusExporter::new(names, &DEFAULT_DURATION_BUCKETS_MS, &std::collections::BTreeMap::new()).unwrap();
+        let aureus = AureusMetrics::new(exporter.recorder(), "aureus", 4);
+        for kind in [
+            EventKind::StepStart,
+            EventKind::StepEnd,
+            EventKind::ToolCall,
+            EventKind::CrvResult,
+            EventKind::PolicyCheck,
+            EventKind::SnapshotCommit,
+            EventKind::Rollback,
+        ] {
+            // Past the cardinality limit too: the overflow counter's label.
+            for label in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
+                aureus.observe(&MetricSample {
+                    kind,
+                    label: Some(label),
+                    first: true,
+                    second: false,
+                    number: Some(5.0),
+                });
+            }
+        }
+        let stats = Arc::new(crate::otlp::ExportStats::default());
+        exporter.watch_otlp(vec![("traces", Arc::clone(&stats)), ("logs", stats)]);
+        let bad = std::collections::HashMap::from([("traceparent".to_owned(), "nonsense".to_owned())]);
+        let _ = crate::propagation::extract_map(&bad);
+        let text = exporter.render(&[sink("file")], &[("step_end", 2)]);
+
+        let used = label_names(&text);
+        let known: BTreeSet<String> = super::super::contract::LABEL_NAMES
+            .iter()
+            .chain(&["le"])
+            .map(|s| s.to_string())
+            .collect();
+        assert!(
+            used.is_subset(&known),
+            "not in LABEL_NAMES: {:?}",
+            used.difference(&known)
+        );
+        for expected in [
+            "task_type",
+            "tool_name",
+            "metric",
+            "sink",
+            "reason",
+            "kind",
+            "signal",
+            "header",
+        ] {
+            assert!(used.contains(expected), "{expected} not exercised:\n{text}");
+        }
+    }
+
+    /// Every label name reaches a `metrics::Label` through a constant of
+    /// `contract::label`, so `LABEL_NAMES` (built from the same table) cannot
+    /// miss one.
+    #[test]
+    fn no_label_name_is_spelled_out_at_a_registration() {
+        fn scan(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    scan(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (n, line) in text.lines().enumerate() {
+                        let code = line.trim_start();
+                        if !code.starts_with("//") && code.contains("Label::new(\"") {
+                            found.push(format!("{}:{}: {code}", path.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        scan(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(
+            found.is_empty(),
+            "use a constant of metrics::contract::label:\n{}",
+            found.join("\n")
+        );
+    }
+}

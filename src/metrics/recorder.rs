@@ -630,3 +630,187 @@ fn write_sample_head(out: &mut String, family: &str, suffix: &str, labels: &str,
     }
     out.push(' ');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics::{Label, Recorder as _};
+
+    static META: Metadata<'static> = Metadata::new("test", metrics::Level::INFO, None);
+
+    fn key(name: &str, labels: &[(&str, &str)]) -> Key {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| Label::new(k.to_string(), v.to_string()))
+            .collect::<Vec<_>>();
+        Key::from_parts(name.to_owned(), labels)
+    }
+
+    fn refused(recorder: &ExpositionRecorder) -> Vec<(&'static str, u64)> {
+        recorder.refused_series().into_iter().filter(|(_, n)| *n > 0).collect()
+    }
+
+    #[test]
+    fn series_the_format_cannot_express_are_refused_and_counted() {
+        let recorder = ExpositionRecorder::builder()
+            .global_label("instance", "a")
+            .unwrap()
+            .build();
+        for name in ["9lives", "a-b", "__internal", "", "é"] {
+            recorder.register_counter(&key(name, &[]), &META).increment(1);
+        }
+        for labels in [
+            &[("le", "1")][..],
+            &[("quantile", "0.5")],
+            &[("__name__", "x")],
+            &[("a-b", "x")],
+            &[("a", "1"), ("a", "2")],
+            &[("instance", "b")],
+        ] {
+            recorder.register_counter(&key("ok_total", labels), &META).increment(1);
+        }
+        // Registering a refused key again counts it once.
+        recorder.register_counter(&key("a-b", &[]), &META).increment(1);
+        assert_eq!(refused(&recorder), [("invalid_name", 5), ("invalid_label", 6)]);
+        assert_eq!(recorder.render(), "", "nothing refused is rendered");
+    }
+
+    #[test]
+    fn one_name_is_one_type_and_histogram_lines_keep_their_names() {
+        let recorder = ExpositionRecorder::new();
+        recorder.register_counter(&key("x", &[]), &META).increment(1);
+        recorder.register_gauge(&key("x", &[("a", "1")]), &META).set(1.0);
+        recorder.register_histogram(&key("h", &[]), &META).record(1.0);
+        recorder.register_counter(&key("h_count", &[]), &META).increment(1);
+        recorder.register_gauge(&key("h_bucket", &[]), &META).set(1.0);
+        recorder.register_counter(&key("c_sum", &[]), &META).increment(1);
+        recorder.register_histogram(&key("c", &[]), &META).record(1.0);
+        assert_eq!(refused(&recorder), [("type_conflict", 4)]);
+        let text = recorder.render();
+        assert_eq!(text.matches("# TYPE").count(), 3, "{text}");
+        assert!(text.contains("# TYPE x counter\nx 1\n"), "{text}");
+        assert!(text.contains("# TYPE c_sum counter\nc_sum 1\n"), "{text}");
+    }
+
+    #[test]
+    fn the_same_labels_in_another_order_are_the_same_series() {
+        let recorder = ExpositionRecorder::new();
+        let first = recorder.register_counter(&key("calls_total", &[("a", "1"), ("b", "2")]), &META);
+        let second = recorder.register_counter(&key("calls_total", &[("b", "2"), ("a", "1")]), &META);
+        first.increment(1);
+        second.increment(2);
+        let hist = [
+            recorder.register_histogram(&key("h", &[("x", "1"), ("y", "2")]), &META),
+            recorder.register_histogram(&key("h", &[("y", "2"), ("x", "1")]), &META),
+        ];
+        hist[0].record(0.1);
+        hist[1].record(0.2);
+        let text = recorder.render();
+        assert_eq!(text.matches("calls_total{").count(), 1, "{text}");
+        assert!(text.contains("calls_total{a=\"1\",b=\"2\"} 3\n"), "{text}");
+        assert!(text.contains("h_count{x=\"1\",y=\"2\"} 2\n"), "{text}");
+        assert_eq!(text.matches("h_count").count(), 1, "{text}");
+        assert_eq!(refused(&recorder), []);
+    }
+
+    #[test]
+    fn families_are_whole_sorted_and_headed_once() {
+        let recorder = ExpositionRecorder::new();
+        recorder.describe_counter("b_total".into(), None, "Bees.\nBackslash \\ and \"quotes\".".into());
+        recorder.describe_counter("b_total".into(), None, "A second description is ignored.".into());
+        recorder.describe_gauge("never_registered".into(), None, "No series, no lines.".into());
+        for v in ["z", "a", "m"] {
+            recorder
+                .register_counter(&key("b_total", &[("v", v)]), &META)
+                .increment(1);
+            recorder.register_gauge(&key("a", &[("v", v)]), &META).set(2.5);
+        }
+        assert_eq!(
+            recorder.render(),
+            "# TYPE a gauge\n\
+             a{v=\"a\"} 2.5\na{v=\"m\"} 2.5\na{v=\"z\"} 2.5\n\
+             # HELP b_total Bees.\\nBackslash \\\\ and \"quotes\".\n\
+             # TYPE b_total counter\n\
+             b_total{v=\"a\"} 1\nb_total{v=\"m\"} 1\nb_total{v=\"z\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn histograms_are_cumulative_with_inf_equal_to_count() {
+        let recorder = ExpositionRecorder::builder()
+            .buckets("d_seconds", &[0.1, 1.0])
+            .unwrap()
+            .global_label("g", "1")
+            .unwrap()
+            .build();
+        let h = recorder.register_histogram(&key("d_seconds", &[("op", "x")]), &META);
+        for v in [0.05, 0.1, 0.5, 3.0] {
+            h.record(v);
+        }
+        recorder.register_histogram(&key("plain", &[]), &META).record(0.007);
+        let text = recorder.render();
+        assert!(
+            text.contains(
+                "# TYPE d_seconds histogram\n\
+                 d_seconds_bucket{g=\"1\",op=\"x\",le=\"0.1\"} 2\n\
+                 d_seconds_bucket{g=\"1\",op=\"x\",le=\"1\"} 3\n\
+                 d_seconds_bucket{g=\"1\",op=\"x\",le=\"+Inf\"} 4\n\
+                 d_seconds_sum{g=\"1\",op=\"x\"} 3.65\n\
+                 d_seconds_count{g=\"1\",op=\"x\"} 4\n"
+            ),
+            "{text}"
+        );
+        // Default buckets; a series without labels of its own still has the global one.
+        assert!(
+            text.contains("plain_bucket{g=\"1\",le=\"0.005\"} 0\nplain_bucket{g=\"1\",le=\"0.01\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("plain_bucket{g=\"1\",le=\"+Inf\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn gauges_write_the_special_values_as_the_format_does() {
+        let recorder = ExpositionRecorder::new();
+        for (v, value) in [("pos", f64::INFINITY), ("neg", f64::NEG_INFINITY), ("nan", f64::NAN)] {
+            recorder.register_gauge(&key("g", &[("v", v)]), &META).set(value);
+        }
+        assert_eq!(
+            recorder.render(),
+            "# TYPE g gauge\ng{v=\"nan\"} NaN\ng{v=\"neg\"} -Inf\ng{v=\"pos\"} +Inf\n"
+        );
+    }
+
+    #[test]
+    fn counters_take_absolute_values_without_going_back() {
+        let recorder = ExpositionRecorder::new();
+        let c = recorder.register_counter(&key("c_total", &[]), &META);
+        c.absolute(10);
+        c.absolute(7);
+        c.increment(1);
+        assert_eq!(recorder.render(), "# TYPE c_total counter\nc_total 11\n");
+    }
+
+    #[test]
+    fn global_labels_are_checked() {
+        for (name, value) in [
+            ("le", "x"),
+            ("quantile", "x"),
+            ("__x", "x"),
+            ("a-b", "x"),
+            ("9", "x"),
+            ("ok", ""),
+        ] {
+            let err = ExpositionRecorder::builder().global_label(name, value).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidConfig { key, .. } if *key == format!("metrics.global_labels.{name}")),
+                "{err}"
+            );
+        }
+        let twice = ExpositionRecorder::builder()
+            .global_label("a", "1")
+            .unwrap()
+            .global_label("a", "2");
+        assert!(twice.is_err());
+        assert!(ExpositionRecorder::builder().buckets("h", &[2.0, 1.0]).is_err());
+    }
+}

@@ -45,7 +45,7 @@ pub(crate) use resource::ResourceSettings;
 pub(crate) use self_metrics::{register_self_metrics, SignalStats};
 pub(crate) use span_layer::span_layer;
 pub use stats::ExportCounts;
-use stats::ExportStats;
+pub(crate) use stats::ExportStats;
 use transport::ExportRuntime;
 
 use crate::config::ValidatedOtlp;
