@@ -32,6 +32,15 @@ use serde_json::json;
 // A strict reader of the text format (the third parser)
 // ---------------------------------------------------------------------------
 
+/// Label pairs in written order.
+type Labels = Vec<(String, String)>;
+
+/// Per histogram series: (le, cumulative count) per bucket, `_sum`, `_count`.
+type HistogramLines = (Vec<(f64, f64)>, Option<f64>, Option<f64>);
+
+/// A table case's expected sample: name, labels, value.
+type Expected = (&'static str, &'static [(&'static str, &'static str)], f64);
+
 /// One sample line: name, labels in written order (unescaped), value text.
 #[derive(Debug, Clone, PartialEq)]
 struct Line {
@@ -82,7 +91,7 @@ fn unescape_help(text: &str) -> Result<String, String> {
 }
 
 /// Reads `{…}` from the start of `text`: the labels and what follows `}`.
-fn read_labels(text: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn read_labels(text: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     let mut rest = text.strip_prefix('{').ok_or("no {")?;
     loop {
@@ -234,7 +243,7 @@ fn same_number(a: f64, b: f64) -> bool {
 /// `_count`, and a `_sum`.
 fn check_histograms(families: &[Family]) -> Result<(), String> {
     for family in families.iter().filter(|f| f.kind == "histogram") {
-        let mut series: BTreeMap<Vec<(String, String)>, (Vec<(f64, f64)>, Option<f64>, Option<f64>)> = BTreeMap::new();
+        let mut series: BTreeMap<Labels, HistogramLines> = BTreeMap::new();
         for line in &family.lines {
             let mut labels = line.labels.clone();
             let le = labels.iter().position(|(n, _)| n == "le").map(|i| labels.remove(i).1);
@@ -583,7 +592,7 @@ struct Case {
     rule: &'static str,
     record: fn(&ExpositionRecorder),
     text: &'static str,
-    samples: &'static [(&'static str, &'static [(&'static str, &'static str)], f64)],
+    samples: &'static [Expected],
 }
 
 fn counter(r: &ExpositionRecorder, name: &'static str, help: &'static str, labels: &[(&str, &str)], n: u64) {
@@ -605,6 +614,23 @@ fn table_recorder() -> ExpositionRecorder {
 }
 
 const CASES: &[Case] = &[
+    Case {
+        rule: "the specification's own example of escaping in label values",
+        record: |r| {
+            r.describe_gauge("msdos_file_access_time_seconds".into(), None, "The spec's example.".into());
+            let labels = [("path", r"C:\DIR\FILE.TXT"), ("error", "Cannot find file:\n\"FILE.TXT\"")];
+            r.register_gauge(&key("msdos_file_access_time_seconds", &labels), &META)
+                .set(1.458255915e9);
+        },
+        text: "# HELP msdos_file_access_time_seconds The spec's example.\n\
+               # TYPE msdos_file_access_time_seconds gauge\n\
+               msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find file:\\n\\\"FILE.TXT\\\"\"} 1458255915\n",
+        samples: &[(
+            "msdos_file_access_time_seconds",
+            &[("path", r"C:\DIR\FILE.TXT"), ("error", "Cannot find file:\n\"FILE.TXT\"")],
+            1.458255915e9,
+        )],
+    },
     Case {
         rule: "label value: backslash is written \\\\",
         record: |r| counter(r, "paths_total", "Paths.", &[("path", r"C:\dir\\x\")], 1),
@@ -820,8 +846,10 @@ fn reserved_invalid_and_colliding_global_labels_are_config_errors() {
         let toml = format!("[metrics.global_labels]\n{:?} = \"v\"\n", name);
         assert_eq!(config_error(Config::from_toml_str(&toml)).0, expected_key, "{toml}");
         // A Config put together by hand and handed to build().
-        let mut config = Config::default();
-        config.metrics = with_global_label(name, "v");
+        let config = Config {
+            metrics: with_global_label(name, "v"),
+            ..Default::default()
+        };
         match aureus_observability::build(config) {
             Err(Error::InvalidConfig { key, .. }) => assert_eq!(key, expected_key),
             Err(other) => panic!("{name}: {other}"),

@@ -18,8 +18,6 @@ use crate::metrics::MetricsHandle;
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// The exposition format's content type.
-
 pub(crate) fn router(metrics: MetricsHandle, metrics_token: Option<String>, monitoring: Option<Monitoring>) -> Router {
     let mut metrics_route = Router::new().route("/metrics", get(render_metrics)).with_state(metrics);
     if let Some(token) = metrics_token {
