@@ -557,6 +557,12 @@ fn every_label_value_round_trips_through_two_independent_parsers() {
             "{sample:?}"
         );
     }
+    // HELP says the unit the name says.
+    let duration = parsed
+        .iter()
+        .find(|f| f.name == "aureus_task_duration_seconds")
+        .unwrap();
+    assert!(duration.help.contains("in seconds"), "{}", duration.help);
     // Names and HELP texts: every family described, every name as written.
     for family in &ours {
         assert!(
@@ -569,6 +575,52 @@ fn every_label_value_round_trips_through_two_independent_parsers() {
     // No series twice (the strict reader checks it too).
     let identities: BTreeSet<_> = samples.iter().map(|s| (s.name.clone(), s.labels.clone())).collect();
     assert_eq!(identities.len(), samples.len(), "a series appears twice");
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+/// A real Prometheus server (its own scrape parser, not promtool's) stores
+/// every corpus value exactly: queried back over its HTTP API as JSON.
+#[test]
+#[ignore = "needs prometheus; run via the README test command"]
+fn a_prometheus_server_stores_every_label_value_as_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, telemetry, addr) = corpus_stack(dir.path());
+    let values = corpus();
+    emit_corpus(&dispatch, &values);
+    let server = prometheus::PrometheusServer::start(&[addr], Duration::from_millis(500)).unwrap();
+    let wanted = values.len() as f64;
+    server
+        .wait_until(
+            "count(aureus_tool_calls_total)",
+            |v| v == Some(wanted),
+            Duration::from_secs(40),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.logs()));
+    let result = server.query("aureus_tool_calls_total").unwrap();
+    let mut stored = BTreeMap::new();
+    for series in result.as_array().unwrap() {
+        let labels = &series["metric"];
+        // Prometheus stores an empty label as no label, and renames our
+        // `instance` to `exported_instance` (the target's own wins).
+        let tool = labels["tool_name"].as_str().unwrap_or("").to_owned();
+        assert_eq!(labels["exported_instance"], GLOBAL_VALUE, "{series}");
+        assert_eq!(labels["zone"], "eu-1", "{series}");
+        let value: f64 = series["value"][1].as_str().unwrap().parse().unwrap();
+        assert!(
+            stored.insert(tool, value).is_none(),
+            "two series for one value: {series}"
+        );
+    }
+    let expected: BTreeMap<String, f64> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.clone(), (i + 1) as f64))
+        .collect();
+    assert_eq!(stored, expected);
+    // The whole scrape went in: no sample refused by the server's parser.
+    let up = server.query_scalar("up").unwrap();
+    assert_eq!(up, Some(1.0));
+    drop(server);
     telemetry.shutdown(Duration::from_secs(5));
 }
 

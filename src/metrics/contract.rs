@@ -142,7 +142,11 @@ impl MetricNames {
             ),
             (
                 &self.task_duration,
-                "Task step duration in milliseconds (step_end.duration_ms).",
+                if self.task_duration.ends_with("_seconds") {
+                    "Task step duration in seconds (step_end.duration_ms / 1000)."
+                } else {
+                    "Task step duration in milliseconds (step_end.duration_ms)."
+                },
             ),
             (&self.tool_calls, "Tool calls made by tasks (tool_call events)."),
             (&self.crv_checks, "CRV gate checks (crv_result events), by outcome."),
