@@ -480,6 +480,35 @@ fn issue_11_label_values_are_escaped_exactly() {
     telemetry.shutdown(Duration::from_secs(5));
 }
 
+/// The standalone `MetricsLayer` on an `ExpositionRecorder` keeps every
+/// corpus value whole too (1 KiB included) — no peers needed.
+#[test]
+fn the_standalone_layer_keeps_every_label_value_whole() {
+    use aureus_observability::metrics::{AureusMetrics, MetricsLayer};
+    use tracing_subscriber::prelude::*;
+
+    let recorder = std::sync::Arc::new(ExpositionRecorder::new());
+    let aureus = std::sync::Arc::new(AureusMetrics::new(recorder.clone(), "aureus", 1000));
+    let subscriber = tracing_subscriber::registry().with(MetricsLayer::new(aureus));
+    let values = corpus();
+    tracing::subscriber::with_default(subscriber, || {
+        for (i, value) in values.iter().enumerate() {
+            for _ in 0..=i {
+                tracing::info!(target: "aureus", event_type = "tool_call", tool_name = value.as_str());
+            }
+        }
+    });
+    let text = recorder.render();
+    let families = read_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let tools = values_of(&families, "aureus_tool_calls_total", "tool_name", &[]);
+    let expected: HashMap<String, String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.clone(), (i + 1).to_string()))
+        .collect();
+    assert_eq!(tools, expected);
+}
+
 /// Every label value, HELP text and name of `/metrics` — contract metrics,
 /// self-metrics, alert gauges, global labels — reads back exactly as
 /// recorded, by promtool, by `prometheus_client` and by the strict reader.
