@@ -9,19 +9,19 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aureus_observability::metrics::ExpositionRecorder;
 use aureus_observability::metrics::{AureusMetrics, MetricsLayer};
 use criterion::{criterion_group, criterion_main, Criterion};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 use tracing_subscriber::prelude::*;
 
-fn recorder() -> Arc<PrometheusRecorder> {
-    let builder = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full("aureus_task_duration_ms".into()),
+fn recorder() -> Arc<ExpositionRecorder> {
+    let builder = ExpositionRecorder::builder()
+        .buckets(
+            "aureus_task_duration_ms",
             &aureus_observability::metrics::DEFAULT_DURATION_BUCKETS_MS,
         )
         .expect("buckets");
-    Arc::new(builder.build_recorder())
+    Arc::new(builder.build())
 }
 
 fn step_end(n: u64) {
@@ -78,9 +78,6 @@ fn event_to_metrics(c: &mut Criterion) {
         });
     });
     group.finish();
-    // Keep histogram buffers bounded between groups.
-    direct.handle().run_upkeep();
-    ours.handle().run_upkeep();
 }
 
 fn render(c: &mut Criterion) {
@@ -94,8 +91,7 @@ fn render(c: &mut Criterion) {
                 tracing::info!(target: "aureus", event_type = "tool_call", tool_name = %format!("tool-{n}"));
             }
         });
-        let handle = recorder.handle();
-        group.bench_function(format!("{series}_series"), |b| b.iter(|| black_box(handle.render())));
+        group.bench_function(format!("{series}_series"), |b| b.iter(|| black_box(recorder.render())));
     }
     group.finish();
 }

@@ -12,13 +12,17 @@
 #   rotel       PyPI package `rotel` (an OpenTelemetry collector) in the virtualenv
 #               target/peers/rotel; its `rotel-agent` binary is linked as
 #               target/peers/bin/rotel-agent (tests/support/rotel.rs)
+#   prometheus_client
+#               PyPI package `prometheus-client` (the Python client's text-format
+#               parser, an independent reader of /metrics) in the virtualenv
+#               target/peers/prometheus-client (tests/support/prometheus.rs)
 #
 # To add a peer, write an `install_<name>` function (check, install, clean up)
 # and a `version_<name>` function, and list <name> in PEERS below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEERS=(prometheus chromium rotel)
+PEERS=(prometheus chromium rotel prometheus_client)
 
 APT_UPDATED=0
 
@@ -171,6 +175,50 @@ version_rotel() {
   local package
   package="$("$ROTEL_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("rotel"))' 2>/dev/null || echo unknown)"
   printf '%s (PyPI rotel %s)\n' "$("$ROTEL_LINK" --version 2>&1 | head -n1)" "$package"
+}
+
+# --- prometheus_client -------------------------------------------------------
+
+# The Python client library's parser of the text exposition format
+# (`prometheus_client.parser.text_string_to_metric_families`), used by the
+# exposition conformance tests as a second parser next to promtool. Its own
+# virtualenv, so rotel's stays as it was; tests run its python
+# (target/peers/prometheus-client/bin/python, or $PROMETHEUS_CLIENT_PYTHON).
+PROMETHEUS_CLIENT_VENV=target/peers/prometheus-client
+# The version the tests were checked against.
+PROMETHEUS_CLIENT_VERSION=0.26.0
+
+prometheus_client_installed() {
+  "$PROMETHEUS_CLIENT_VENV/bin/python" - "$PROMETHEUS_CLIENT_VERSION" >/dev/null 2>&1 <<'PY'
+import sys, importlib.metadata as m
+import prometheus_client.parser
+sys.exit(0 if m.version("prometheus-client") == sys.argv[1] else 1)
+PY
+}
+
+install_prometheus_client() {
+  if prometheus_client_installed; then
+    return 0
+  fi
+  if [[ ! -x "$PROMETHEUS_CLIENT_VENV/bin/pip" ]]; then
+    have python3 || apt_install python3
+    log "python3 -m venv $PROMETHEUS_CLIENT_VENV"
+    if ! python3 -m venv "$PROMETHEUS_CLIENT_VENV" >/dev/null 2>&1; then
+      rm -rf "$PROMETHEUS_CLIENT_VENV"
+      apt_install python3-venv
+      python3 -m venv "$PROMETHEUS_CLIENT_VENV"
+    fi
+  fi
+  log "pip install prometheus-client==$PROMETHEUS_CLIENT_VERSION (into $PROMETHEUS_CLIENT_VENV)"
+  "$PROMETHEUS_CLIENT_VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+  prometheus_client_installed
+}
+
+version_prometheus_client() {
+  printf 'prometheus_client %s (%s)\n' \
+    "$("$PROMETHEUS_CLIENT_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("prometheus-client"))')" \
+    "$("$PROMETHEUS_CLIENT_VENV/bin/python" --version 2>&1)"
 }
 
 # --- main --------------------------------------------------------------------

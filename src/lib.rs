@@ -219,11 +219,7 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
         (Some(server), Some(handle)) => Some(server::Server::start(server, handle.clone(), monitoring)?),
         _ => None,
     };
-    let upkeep = match (&server, &metrics_handle) {
-        (None, Some(handle)) => Some(metrics::Upkeep::start(handle.clone())?),
-        _ => None,
-    };
-    let telemetry = Telemetry::new(pipeline, metrics_handle, server, store, alerting, upkeep, otlp);
+    let telemetry = Telemetry::new(pipeline, metrics_handle, server, store, alerting, otlp);
     if let Some(id) = validated.default_correlation_id {
         correlation::set_default(Some(id));
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::alerts::{AckError, Alert, Alerting};
-use crate::metrics::{MetricsHandle, Upkeep};
+use crate::metrics::MetricsHandle;
 use crate::otlp::{ExportCounts, Otlp};
 use crate::pipeline::Pipeline;
 use crate::server::Server;
@@ -25,8 +25,6 @@ pub struct Telemetry {
     server: Option<Server>,
     store: Option<EventStore>,
     alerting: Option<Arc<Alerting>>,
-    /// Histogram upkeep when no listener does it; stops on drop.
-    _upkeep: Option<Upkeep>,
     otlp: Option<Otlp>,
     done: bool,
 }
@@ -120,7 +118,6 @@ impl Telemetry {
         server: Option<Server>,
         store: Option<EventStore>,
         alerting: Option<Arc<Alerting>>,
-        upkeep: Option<Upkeep>,
         otlp: Option<Otlp>,
     ) -> Self {
         Telemetry {
@@ -129,7 +126,6 @@ impl Telemetry {
             server,
             store,
             alerting,
-            _upkeep: upkeep,
             otlp,
             done: false,
         }

@@ -66,8 +66,8 @@ impl Publisher {
             for rule in rules {
                 for severity in [rule.severity, rule.escalated] {
                     let labels = vec![
-                        metrics::Label::new("alert", rule.id),
-                        metrics::Label::new("severity", severity.as_str()),
+                        metrics::Label::new(crate::metrics::label::ALERT, rule.id),
+                        metrics::Label::new(crate::metrics::label::SEVERITY, severity.as_str()),
                     ];
                     let key = metrics::Key::from_parts(name.clone(), labels);
                     gauges.insert((rule.id.to_owned(), severity), recorder.register_gauge(&key, &METADATA));

@@ -128,6 +128,7 @@ where
         config.server.metrics_token = Some(token.to_owned());
     }
     if let Some(prefix) = get("AUREUS_METRICS_PREFIX") {
+        super::validate::check_metrics_prefix("AUREUS_METRICS_PREFIX", prefix.trim())?;
         config.metrics.prefix = prefix.trim().to_owned();
     }
     if let Some(raw) = get("AUREUS_METRICS_DURATION_UNIT") {

@@ -279,21 +279,9 @@ fn validate_metrics(metrics: &super::MetricsConfig) -> Result<Option<ValidatedMe
     if !metrics.enabled {
         return Ok(None);
     }
-    if !crate::metrics::is_valid_prefix(&metrics.prefix) {
-        return Err(Error::config(
-            "metrics.prefix",
-            &metrics.prefix,
-            "use [A-Za-z_][A-Za-z0-9_]*",
-        ));
-    }
-    for name in metrics.global_labels.keys() {
-        if !crate::metrics::is_valid_label_name(name) {
-            return Err(Error::config(
-                format!("metrics.global_labels.{name}"),
-                name,
-                "not a valid Prometheus label name ([A-Za-z_][A-Za-z0-9_]*, not starting with __)",
-            ));
-        }
+    check_metrics_prefix("metrics.prefix", &metrics.prefix)?;
+    for (name, value) in &metrics.global_labels {
+        crate::metrics::check_global_label(name, value)?;
     }
     if metrics.cardinality_limit == 0 {
         return Err(Error::config("metrics.cardinality_limit", "0", "must be at least 1"));
@@ -327,6 +315,18 @@ fn validate_metrics(metrics: &super::MetricsConfig) -> Result<Option<ValidatedMe
         summary_retention,
         summary_bucket,
     }))
+}
+
+/// Checks a metric-name prefix; `key` names where it came from.
+pub(crate) fn check_metrics_prefix(key: &str, prefix: &str) -> Result<()> {
+    if crate::metrics::is_valid_prefix(prefix) {
+        return Ok(());
+    }
+    Err(Error::config(
+        key,
+        prefix,
+        "not a metric-name prefix: use [a-zA-Z_][a-zA-Z0-9_]*, not starting with __",
+    ))
 }
 
 fn validate_server(server: &super::ServerConfig) -> Result<Option<ValidatedServer>> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use metrics::{Counter, Histogram, Key, Label, Recorder};
 
-use super::contract::{DurationUnit, MetricNames, MISSING_LABEL_VALUE};
+use super::contract::{label, DurationUnit, MetricNames, MISSING_LABEL_VALUE};
 use super::family::Family;
 use super::sample::MetricSample;
 use crate::event::EventKind;
@@ -107,7 +107,7 @@ impl AureusMetrics {
         let overflow = |metric: &str| {
             counter(
                 &names.cardinality_overflow,
-                vec![Label::new("metric", metric.to_owned())],
+                vec![Label::new(label::METRIC, metric.to_owned())],
             )
         };
 
@@ -116,7 +116,7 @@ impl AureusMetrics {
             Family::new(
                 series_limit,
                 overflow(&names.tasks_started),
-                Box::new(move |v: &str| counter(&name, vec![Label::new("task_type", v.to_owned())])),
+                Box::new(move |v: &str| counter(&name, vec![Label::new(label::TASK_TYPE, v.to_owned())])),
             )
         };
         let step_end = {
@@ -128,8 +128,8 @@ impl AureusMetrics {
                 Box::new(move |v: &str| {
                     let labels = |success: bool| {
                         vec![
-                            Label::new("task_type", v.to_owned()),
-                            Label::new("success", bool_label(success)),
+                            Label::new(label::TASK_TYPE, v.to_owned()),
+                            Label::new(label::SUCCESS, bool_label(success)),
                         ]
                     };
                     let histogram = |success| {
@@ -147,7 +147,7 @@ impl AureusMetrics {
             Family::new(
                 series_limit,
                 overflow(&names.tool_calls),
-                Box::new(move |v: &str| counter(&name, vec![Label::new("tool_name", v.to_owned())])),
+                Box::new(move |v: &str| counter(&name, vec![Label::new(label::TOOL_NAME, v.to_owned())])),
             )
         };
         let crv = {
@@ -160,9 +160,9 @@ impl AureusMetrics {
                         counter(
                             &name,
                             vec![
-                                Label::new("gate_name", v.to_owned()),
-                                Label::new("passed", bool_label(passed)),
-                                Label::new("blocked", bool_label(blocked)),
+                                Label::new(label::GATE_NAME, v.to_owned()),
+                                Label::new(label::PASSED, bool_label(passed)),
+                                Label::new(label::BLOCKED, bool_label(blocked)),
                             ],
                         )
                     })
@@ -173,8 +173,8 @@ impl AureusMetrics {
             counter(
                 &names.policy_checks,
                 vec![
-                    Label::new("allowed", bool_label(allowed)),
-                    Label::new("requires_approval", bool_label(approval)),
+                    Label::new(label::ALLOWED, bool_label(allowed)),
+                    Label::new(label::REQUIRES_APPROVAL, bool_label(approval)),
                 ],
             )
         });
@@ -183,7 +183,7 @@ impl AureusMetrics {
         let refused_duration = DurationRefusal::REASONS.map(|reason| {
             counter(
                 &names.refused_values,
-                vec![Label::new("field", "duration_ms"), Label::new("reason", reason)],
+                vec![Label::new(label::FIELD, "duration_ms"), Label::new(label::REASON, reason)],
             )
         });
         AureusMetrics {

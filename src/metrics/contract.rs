@@ -104,6 +104,9 @@ pub struct MetricNames {
     /// `infinite`, `negative` or `missing`), so that every gap between
     /// `tasks_completed` and the duration histogram's `_count` is counted.
     pub refused_values: String,
+    /// `<prefix>_telemetry_refused_series_total{reason}`: series `/metrics`
+    /// could not express (invalid names, colliding labels, type conflicts).
+    pub refused_series: String,
 }
 
 impl MetricNames {
@@ -131,11 +134,12 @@ impl MetricNames {
             propagation_rejected: name("telemetry_propagation_rejected_total"),
             otlp_export_duration: name("telemetry_otlp_export_duration_seconds"),
             refused_values: name("telemetry_refused_values_total"),
+            refused_series: name("telemetry_refused_series_total"),
         }
     }
 
     /// Every name with its help text, for the exposition's `# HELP` lines.
-    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 20] {
+    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 21] {
         [
             (&self.tasks_started, "Task steps started (step_start events)."),
             (
@@ -144,7 +148,11 @@ impl MetricNames {
             ),
             (
                 &self.task_duration,
-                "Task step duration in milliseconds (step_end.duration_ms).",
+                if self.task_duration.ends_with("_seconds") {
+                    "Task step duration in seconds (step_end.duration_ms / 1000)."
+                } else {
+                    "Task step duration in milliseconds (step_end.duration_ms)."
+                },
             ),
             (&self.tool_calls, "Tool calls made by tasks (tool_call events)."),
             (&self.crv_checks, "CRV gate checks (crv_result events), by outcome."),
@@ -193,23 +201,95 @@ impl MetricNames {
                 &self.refused_values,
                 "Field values a metric could not use (e.g. a NaN or negative step_end.duration_ms), by field and reason.",
             ),
+            (
+                &self.refused_series,
+                "Series the exposition refused (invalid name or label, type conflict), by reason.",
+            ),
         ]
     }
 }
 
-/// Whether `prefix` is a valid Prometheus metric-name prefix.
+/// Whether `prefix` can start the crate's metric names: a metric name of the
+/// data model (`[a-zA-Z_][a-zA-Z0-9_]*` — no `:`, which Prometheus keeps for
+/// recording rules) not in the reserved `__` namespace.
 pub(crate) fn is_valid_prefix(prefix: &str) -> bool {
-    let mut chars = prefix.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    super::text::is_metric_name(prefix) && !prefix.contains(':')
 }
 
-/// Whether `name` is a valid Prometheus label name (not reserved).
-pub(crate) fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    !name.starts_with("__")
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// Defines the label-name constants and [`LABEL_NAMES`], the list of them all,
+/// from one table, so that the list cannot miss a constant.
+macro_rules! label_names {
+    ($($(#[$doc:meta])* $constant:ident = $name:literal;)*) => {
+        /// The names of the labels the crate's own series carry.
+        pub(crate) mod label {
+            $($(#[$doc])* pub(crate) const $constant: &str = $name;)*
+        }
+        /// Every label name the crate's own series carry (contract metrics,
+        /// self-metrics, alert gauges). A global label may use none of them:
+        /// it would collide with the series' own label.
+        pub(crate) const LABEL_NAMES: &[&str] = &[$($name),*];
+    };
+}
+
+label_names! {
+    /// `tasks_started_total`, `tasks_completed_total`, `task_duration_*`.
+    TASK_TYPE = "task_type";
+    /// `tasks_completed_total`, `task_duration_*`.
+    SUCCESS = "success";
+    /// `tool_calls_total`.
+    TOOL_NAME = "tool_name";
+    /// `crv_checks_total`.
+    GATE_NAME = "gate_name";
+    /// `crv_checks_total`.
+    PASSED = "passed";
+    /// `crv_checks_total`.
+    BLOCKED = "blocked";
+    /// `policy_checks_total`.
+    ALLOWED = "allowed";
+    /// `policy_checks_total`.
+    REQUIRES_APPROVAL = "requires_approval";
+    /// `telemetry_cardinality_overflow_total`.
+    METRIC = "metric";
+    /// The pipeline's per-sink self-metrics.
+    SINK = "sink";
+    /// `telemetry_dropped_total`, `telemetry_otlp_dropped_total`, `telemetry_refused_series_total`,
+    /// `telemetry_refused_values_total`.
+    REASON = "reason";
+    /// `telemetry_sampled_out_total`.
+    KIND = "kind";
+    /// `telemetry_refused_values_total`: the field whose value was refused.
+    FIELD = "field";
+    /// The OTLP self-metrics.
+    SIGNAL = "signal";
+    /// `telemetry_propagation_rejected_total`.
+    HEADER = "header";
+    /// `alerts_firing`.
+    ALERT = "alert";
+    /// `alerts_firing`.
+    SEVERITY = "severity";
+}
+
+/// Checks a global label: a valid, unreserved Prometheus label name, a
+/// non-empty value, and no label the crate's own series carry.
+///
+/// # Errors
+///
+/// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming
+/// `metrics.global_labels.<name>`.
+pub(crate) fn check_global_label(name: &str, value: &str) -> crate::Result<()> {
+    super::recorder::check_global_label(name, value)?;
+    if LABEL_NAMES.contains(&name) {
+        return Err(crate::Error::config(
+            format!("metrics.global_labels.{name}"),
+            value,
+            format!(
+                "`{name}` is a label of the crate's own series; a global label of that name would \
+                 replace it. Taken: {}",
+                LABEL_NAMES.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Bucket bounds of the OTLP export-duration histogram, in seconds.

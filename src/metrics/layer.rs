@@ -21,14 +21,13 @@ use crate::event::{fields, is_aureus_target};
 /// use tracing_subscriber::prelude::*;
 /// use aureus_observability::metrics::{AureusMetrics, MetricsLayer};
 ///
-/// let recorder = Arc::new(metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder());
-/// let handle = recorder.handle();
-/// let metrics = Arc::new(AureusMetrics::new(recorder, "aureus", 1000));
+/// let recorder = Arc::new(aureus_observability::metrics::ExpositionRecorder::new());
+/// let metrics = Arc::new(AureusMetrics::new(recorder.clone(), "aureus", 1000));
 /// let subscriber = tracing_subscriber::registry().with(MetricsLayer::new(metrics));
 /// tracing::subscriber::with_default(subscriber, || {
 ///     tracing::info!(target: "aureus", event_type = "tool_call", tool_name = "fs.read");
 /// });
-/// assert!(handle.render().contains(r#"aureus_tool_calls_total{tool_name="fs.read"} 1"#));
+/// assert!(recorder.render().contains(r#"aureus_tool_calls_total{tool_name="fs.read"} 1"#));
 /// ```
 #[derive(Debug, Clone)]
 pub struct MetricsLayer {

@@ -2,8 +2,9 @@
 //!
 //! Every Aureus event (target `aureus`, field `event_type`) updates the
 //! contract's metrics — regardless of the level filter and of sink sampling —
-//! through the `metrics` facade's `Recorder`
-//! interface into `metrics-exporter-prometheus`:
+//! through the `metrics` facade's `Recorder` interface into an
+//! [`ExpositionRecorder`], which renders the Prometheus text exposition
+//! format 0.0.4 itself:
 //!
 //! | metric | type | labels |
 //! | --- | --- | --- |
@@ -19,17 +20,21 @@
 //! plus the pipeline's self-metrics (`aureus_telemetry_records_total{sink}`,
 //! `aureus_telemetry_dropped_total{sink,reason}`,
 //! `aureus_telemetry_errors_total{sink}`, `aureus_telemetry_queue_depth{sink}`,
-//! `aureus_telemetry_cardinality_overflow_total{metric}`). The prefix and
-//! global labels are configurable. The same events also feed the
+//! `aureus_telemetry_cardinality_overflow_total{metric}`, …). The prefix and
+//! global labels are configurable; a global label may not reuse a label name
+//! of these series, nor `le`, `quantile` or a `__` name. The same events also feed the
 //! [`SummaryWindow`] behind [`MetricsHandle::summary`].
 
 mod aureus;
 mod contract;
 mod exporter;
 mod family;
+mod histogram;
 mod layer;
+mod recorder;
 mod sample;
 mod summary;
+mod text;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -40,9 +45,13 @@ pub use contract::{DurationUnit, MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSI
 pub use layer::MetricsLayer;
 pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
 
-pub(crate) use contract::{is_valid_label_name, is_valid_prefix, EXPORT_DURATION_BUCKETS_S};
+pub use histogram::DEFAULT_BUCKETS;
+pub use recorder::{ExpositionBuilder, ExpositionRecorder};
+
+pub(crate) use contract::{check_global_label, is_valid_prefix, label, EXPORT_DURATION_BUCKETS_S};
 pub(crate) use exporter::PrometheusExporter;
 pub(crate) use sample::MetricSample;
+pub(crate) use text::CONTENT_TYPE;
 
 use crate::event::{fields, EventKind};
 use crate::pipeline::Pipeline;
@@ -132,52 +141,6 @@ fn summary_event<'a>(record: &'a Record, sample: &MetricSample<'a>) -> SummaryEv
     }
 }
 
-/// Moves histogram samples into their buckets every few seconds when no HTTP
-/// listener does it (samples would otherwise pile up until a render).
-pub(crate) struct Upkeep {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Upkeep {
-    /// How often.
-    const EVERY: Duration = Duration::from_secs(5);
-
-    pub(crate) fn start(metrics: MetricsHandle) -> crate::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("aureus-metrics-upkeep".to_owned())
-            .spawn(move || {
-                let mut since = std::time::Instant::now();
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(50));
-                    if since.elapsed() >= Self::EVERY {
-                        metrics.run_upkeep();
-                        since = std::time::Instant::now();
-                    }
-                }
-            })
-            .map_err(|source| crate::Error::Worker {
-                sink: "metrics-upkeep".to_owned(),
-                source,
-            })?;
-        Ok(Upkeep {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Upkeep {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// A cheap, cloneable handle on the running stack's metrics: render the
 /// Prometheus exposition, read the summary figures.
 #[derive(Clone)]
@@ -197,17 +160,16 @@ impl MetricsHandle {
         MetricsHandle { state, pipeline }
     }
 
-    /// The Prometheus text exposition of every metric, self-metrics refreshed.
+    /// The Prometheus text exposition (format 0.0.4) of every metric,
+    /// self-metrics refreshed.
     pub fn render(&self) -> String {
         let sinks = crate::telemetry::health_of(&self.pipeline);
         self.state.exporter.render(&sinks, &self.pipeline.sampler.sampled_out())
     }
 
-    /// Moves recorded histogram samples into their buckets. The server does
-    /// this every few seconds; call it if you render rarely.
-    pub fn run_upkeep(&self) {
-        self.state.exporter.run_upkeep();
-    }
+    /// Nothing to do any more: each histogram observation is counted into
+    /// its bucket as it is recorded. Kept so that callers still compile.
+    pub fn run_upkeep(&self) {}
 
     /// Summary figures over the last `window`, optionally for one task type.
     pub fn summary(&self, window: Duration, task_type: Option<&str>) -> Summary {

@@ -55,15 +55,16 @@ impl<'a> MetricSample<'a> {
     }
 }
 
-/// Longest label kept by the field visitor; longer values are cut (on a
-/// character boundary) before lookup.
+/// Longest label the field visitor copies onto the stack; a longer one is
+/// copied to the heap (kept whole: a label value is never altered).
 const MAX_LABEL: usize = 200;
 
-/// A label copied onto the stack.
+/// A label copied onto the stack (or, past [`MAX_LABEL`] bytes, the heap).
 struct StackLabel {
     bytes: [u8; MAX_LABEL],
     len: usize,
     set: bool,
+    long: Option<String>,
 }
 
 impl StackLabel {
@@ -72,24 +73,29 @@ impl StackLabel {
             bytes: [0; MAX_LABEL],
             len: 0,
             set: false,
+            long: None,
         }
     }
 
     fn set(&mut self, value: &str) {
-        let mut cut = value.len().min(MAX_LABEL);
-        while !value.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.bytes[..cut].copy_from_slice(&value.as_bytes()[..cut]);
-        self.len = cut;
         self.set = true;
+        if value.len() > MAX_LABEL {
+            self.long = Some(value.to_owned());
+            return;
+        }
+        self.long = None;
+        self.bytes[..value.len()].copy_from_slice(value.as_bytes());
+        self.len = value.len();
     }
 
     fn get(&self) -> Option<&str> {
         if !self.set {
             return None;
         }
-        std::str::from_utf8(&self.bytes[..self.len]).ok()
+        match &self.long {
+            Some(long) => Some(long),
+            None => std::str::from_utf8(&self.bytes[..self.len]).ok(),
+        }
     }
 }
 

@@ -46,7 +46,7 @@ pub(crate) use resource::ResourceSettings;
 pub(crate) use self_metrics::{register_self_metrics, SignalStats};
 pub(crate) use span_layer::span_layer;
 pub use stats::ExportCounts;
-use stats::ExportStats;
+pub(crate) use stats::ExportStats;
 pub(crate) use traces::Scrub;
 use transport::ExportRuntime;
 
@@ -218,7 +218,10 @@ impl Otlp {
         static METADATA: ::metrics::Metadata<'static> =
             ::metrics::Metadata::new("aureus::telemetry", ::metrics::Level::INFO, Some(module_path!()));
         for (signal, stats) in self.all_stats() {
-            let key = ::metrics::Key::from_parts(name.to_owned(), vec![::metrics::Label::new("signal", signal)]);
+            let key = ::metrics::Key::from_parts(
+                name.to_owned(),
+                vec![::metrics::Label::new(crate::metrics::label::SIGNAL, signal)],
+            );
             stats.time_into(recorder.register_histogram(&key, &METADATA));
         }
     }

@@ -23,9 +23,6 @@ use crate::dashboard::Monitoring;
 use crate::error::{Error, Result};
 use crate::metrics::MetricsHandle;
 
-/// How often histogram samples are moved into their buckets.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
-
 /// The running listener.
 pub(crate) struct Server {
     addr: SocketAddr,
@@ -64,7 +61,7 @@ impl Server {
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("aureus-http".to_owned())
-            .spawn(move || runtime.block_on(serve(listener, app, metrics, stopped)))
+            .spawn(move || runtime.block_on(serve(listener, app, stopped)))
             .map_err(|source| Error::Worker {
                 sink: "http-server".to_owned(),
                 source,
@@ -103,12 +100,7 @@ impl Drop for Server {
     }
 }
 
-async fn serve(
-    listener: std::net::TcpListener,
-    app: axum::Router,
-    metrics: MetricsHandle,
-    stopped: oneshot::Receiver<()>,
-) {
+async fn serve(listener: std::net::TcpListener, app: axum::Router, stopped: oneshot::Receiver<()>) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(err) => {
@@ -116,18 +108,10 @@ async fn serve(
             return;
         }
     };
-    let upkeep = tokio::spawn(async move {
-        let mut every = tokio::time::interval(UPKEEP_EVERY);
-        loop {
-            every.tick().await;
-            metrics.run_upkeep();
-        }
-    });
     let shutdown = async {
         let _ = stopped.await;
     };
     if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         eprintln!("aureus-observability: HTTP listener stopped: {err}");
     }
-    upkeep.abort();
 }

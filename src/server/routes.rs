@@ -18,9 +18,6 @@ use crate::metrics::MetricsHandle;
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// The exposition format's content type.
-const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
-
 pub(crate) fn router(metrics: MetricsHandle, metrics_token: Option<String>, monitoring: Option<Monitoring>) -> Router {
     let mut metrics_route = Router::new().route("/metrics", get(render_metrics)).with_state(metrics);
     if let Some(token) = metrics_token {
@@ -61,7 +58,7 @@ fn dashboard_routes(monitoring: Monitoring) -> Router {
 async fn render_metrics(State(metrics): State<MetricsHandle>) -> Response {
     // Rendering many series takes milliseconds: keep it off the I/O thread.
     match tokio::task::spawn_blocking(move || metrics.render()).await {
-        Ok(body) => ([(header::CONTENT_TYPE, EXPOSITION)], body).into_response(),
+        Ok(body) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n").into_response(),
     }
 }

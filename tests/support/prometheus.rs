@@ -18,13 +18,18 @@
 //! `scripts/install-peers.sh`. A missing binary is always an `Err` (never a
 //! silent pass). Every wait in this module is bounded. Only `std`,
 //! `serde_json` and `tempfile` are used.
+//!
+//! A second, independent reader of the text format: [`python_parse`] runs
+//! the Python client library's parser (PyPI `prometheus-client`, installed by
+//! the same script into `target/peers/prometheus-client`).
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -181,6 +186,108 @@ fn spawn_error(name: &str, e: &io::Error) -> String {
     } else {
         format!("cannot start {name}: {e}")
     }
+}
+
+// ---------------------------------------------------------------------------
+// The Python client library's parser
+// ---------------------------------------------------------------------------
+
+/// One metric family as `prometheus_client` read it. Its parser names a
+/// counter family without the `_total` suffix (the samples keep it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedFamily {
+    pub name: String,
+    /// `counter`, `gauge`, `histogram`, `summary` or `untyped`.
+    pub kind: String,
+    /// The `# HELP` text, unescaped (empty without one).
+    pub help: String,
+    pub samples: Vec<ParsedSample>,
+}
+
+/// One sample line as `prometheus_client` read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedSample {
+    pub name: String,
+    /// Label values unescaped.
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+    /// The timestamp, when the line had one.
+    pub timestamp: Option<String>,
+}
+
+/// Upper bound for one parse by the Python parser.
+const PYTHON_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The Python with `prometheus_client`: `$PROMETHEUS_CLIENT_PYTHON` when set,
+/// else `<repo>/target/peers/prometheus-client/bin/python`.
+pub fn prometheus_client_python() -> Result<PathBuf, String> {
+    let path = match std::env::var_os("PROMETHEUS_CLIENT_PYTHON").filter(|v| !v.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/prometheus-client/bin/python"),
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{} not found; {INSTALL_HINT}", path.display()))
+    }
+}
+
+/// Parses `exposition` with `prometheus_client.parser.text_string_to_metric_families`
+/// (through `tests/support/parse_exposition.py`). `Err` with the parser's
+/// message when it rejects the text, or when Python or the package is missing.
+pub fn python_parse(exposition: &str) -> Result<Vec<ParsedFamily>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/parse_exposition.py");
+    let mut cmd = Command::new(prometheus_client_python()?);
+    cmd.arg(&script);
+    let out = run_bounded(
+        cmd,
+        "python (prometheus_client)",
+        Some(exposition.as_bytes()),
+        PYTHON_TIMEOUT,
+    )?;
+    if !out.status.success() {
+        return Err(format!("{}: {}{}", out.status, out.stderr.trim(), out.stdout.trim()));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("parser output is not JSON ({e}): {}", out.stdout))?;
+    let families = json["families"]
+        .as_array()
+        .ok_or_else(|| format!("no families in {json}"))?;
+    families.iter().map(parsed_family).collect()
+}
+
+fn parsed_family(family: &serde_json::Value) -> Result<ParsedFamily, String> {
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("not a string: {v}"))
+    };
+    let samples = family["samples"]
+        .as_array()
+        .ok_or_else(|| format!("no samples in {family}"))?
+        .iter()
+        .map(|s| {
+            let labels = s["labels"]
+                .as_object()
+                .ok_or_else(|| format!("no labels in {s}"))?
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), text(v)?)))
+                .collect::<Result<_, String>>()?;
+            let value = text(&s["value"])?;
+            Ok(ParsedSample {
+                name: text(&s["name"])?,
+                labels,
+                value: value.parse().map_err(|e| format!("value {value:?}: {e}"))?,
+                timestamp: s["timestamp"].as_str().map(str::to_owned),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(ParsedFamily {
+        name: text(&family["name"])?,
+        kind: text(&family["type"])?,
+        help: text(&family["help"])?,
+        samples,
+    })
 }
 
 // ---------------------------------------------------------------------------
