@@ -183,7 +183,10 @@ impl AureusMetrics {
         let refused_duration = DurationRefusal::REASONS.map(|reason| {
             counter(
                 &names.refused_values,
-                vec![Label::new(label::FIELD, "duration_ms"), Label::new(label::REASON, reason)],
+                vec![
+                    Label::new(label::FIELD, "duration_ms"),
+                    Label::new(label::REASON, reason),
+                ],
             )
         });
         AureusMetrics {

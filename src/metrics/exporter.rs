@@ -232,6 +232,7 @@ mod tests {
             circuit_open: false,
             busy_for: None,
             last_error: None,
+            ..Default::default()
         }
     }
 

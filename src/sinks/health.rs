@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::pipeline::SinkHandle;
 
 /// A snapshot of one sink's state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SinkHealth {
     /// The sink's name.
     pub name: String,
