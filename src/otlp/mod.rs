@@ -43,7 +43,7 @@ pub use logs::CORRELATION_ATTRIBUTE;
 pub(crate) use metrics::MirrorRecorder;
 pub(crate) use resource::ResourceSettings;
 pub(crate) use self_metrics::{register_self_metrics, SignalStats};
-pub(crate) use span_layer::span_layer;
+pub(crate) use span_layer::{span_layer, SpanExport};
 pub use stats::ExportCounts;
 use stats::ExportStats;
 use transport::ExportRuntime;
