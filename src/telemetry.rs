@@ -230,6 +230,9 @@ impl Telemetry {
     fn shutdown_inner(&mut self, deadline: Duration) -> ShutdownReport {
         self.done = true;
         let started = Instant::now();
+        if let Some(metrics) = &self.metrics {
+            metrics.release_global();
+        }
         let until = started + deadline;
         if let Some(alerting) = &self.alerting {
             alerting.stop(until);

@@ -26,6 +26,7 @@
 mod aureus;
 mod contract;
 mod exporter;
+mod facade;
 mod family;
 mod layer;
 mod sample;
@@ -37,11 +38,13 @@ use std::time::Duration;
 
 pub use aureus::AureusMetrics;
 pub use contract::{DurationUnit, MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
+pub use facade::{GlobalRecorder, DEFAULT_HISTOGRAM_BUCKETS};
 pub use layer::MetricsLayer;
 pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
 
 pub(crate) use contract::{is_valid_label_name, is_valid_prefix, EXPORT_DURATION_BUCKETS_S};
 pub(crate) use exporter::PrometheusExporter;
+pub(crate) use facade::{FacadeRecorder, FacadeSettings};
 pub(crate) use sample::MetricSample;
 
 use crate::event::{fields, EventKind};
@@ -60,6 +63,10 @@ pub(crate) struct MetricsState {
     /// Switched by the sink manager (sink `prometheus`).
     pub(crate) enabled: AtomicBool,
     pub(crate) observed: AtomicU64,
+    /// What the `metrics` facade records into, when it is on.
+    pub(crate) facade: std::sync::OnceLock<Arc<FacadeRecorder>>,
+    /// Whether the facade's global recorder forwards to `facade`.
+    pub(crate) global: AtomicBool,
 }
 
 impl MetricsState {
@@ -76,6 +83,8 @@ impl MetricsState {
             recorder,
             enabled: AtomicBool::new(true),
             observed: AtomicU64::new(0),
+            facade: std::sync::OnceLock::new(),
+            global: AtomicBool::new(false),
         }
     }
 
@@ -198,13 +207,43 @@ impl MetricsHandle {
     /// The Prometheus text exposition of every metric, self-metrics refreshed.
     pub fn render(&self) -> String {
         let sinks = crate::telemetry::health_of(&self.pipeline);
-        self.state.exporter.render(&sinks, &self.pipeline.sampler.sampled_out())
+        let mut text = self.state.exporter.render(&sinks, &self.pipeline.sampler.sampled_out());
+        if let Some(facade) = self.state.facade.get() {
+            facade.render_into(&mut text);
+        }
+        text
     }
 
     /// Moves recorded histogram samples into their buckets. The server does
     /// this every few seconds; call it if you render rarely.
     pub fn run_upkeep(&self) {
         self.state.exporter.run_upkeep();
+        if let Some(facade) = self.state.facade.get() {
+            facade.run_upkeep();
+        }
+    }
+
+    /// Whether the `metrics` facade's global recorder records into these
+    /// metrics (see `metrics.global_recorder`).
+    pub fn is_global_recorder(&self) -> bool {
+        self.state.global.load(Ordering::Relaxed)
+    }
+
+    /// Makes these metrics the facade's global recorder, per the policy.
+    pub(crate) fn install_global(&self, policy: GlobalRecorder) -> crate::Result<()> {
+        if let Some(facade) = self.state.facade.get() {
+            let installed = facade::install(facade, policy)?;
+            self.state.global.store(installed, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Stops the facade's global recorder from recording into these metrics.
+    pub(crate) fn release_global(&self) {
+        if let Some(facade) = self.state.facade.get() {
+            facade::uninstall(facade);
+            self.state.global.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Summary figures over the last `window`, optionally for one task type.

@@ -115,6 +115,9 @@ pub(super) fn start(config: Config) -> Result<Started> {
         _ => None,
     };
     let keep_aureus_events = validated.metrics.is_some();
+    let global = metrics_handle
+        .clone()
+        .zip(validated.metrics.as_ref().map(|m| m.facade.policy));
     let telemetry = Telemetry::new(
         Arc::clone(&pipeline),
         metrics_handle,
@@ -124,6 +127,10 @@ pub(super) fn start(config: Config) -> Result<Started> {
         upkeep,
         otlp,
     );
+    // Last: once everything else runs (a failure drops `telemetry`, which stops it all).
+    if let Some((handle, policy)) = global {
+        handle.install_global(policy)?;
+    }
     if let Some(id) = validated.default_correlation_id {
         crate::correlation::set_default(Some(id));
     }
@@ -217,10 +224,10 @@ fn start_metrics(
         ),
     ];
     let exporter = metrics::PrometheusExporter::new(names, &buckets, &config.global_labels)?;
-    let recorder = match meter {
+    let recorder = match &meter {
         Some(meter) => Arc::new(otlp::MirrorRecorder::new(
             exporter.recorder(),
-            meter,
+            meter.clone(),
             &config.global_labels,
             mirrored.to_vec(),
         )) as Arc<dyn ::metrics::Recorder + Send + Sync>,
@@ -232,10 +239,23 @@ fn start_metrics(
         config.cardinality_limit,
         unit,
     ));
+    let facade = match config.facade.policy {
+        metrics::GlobalRecorder::Off => None,
+        _ => Some(metrics::FacadeRecorder::new(
+            config.facade.clone(),
+            config.cardinality_limit,
+            Arc::clone(&recorder),
+            meter,
+            &config.global_labels,
+            aureus.names().cardinality_overflow.clone(),
+        )?),
+    };
     let summary = metrics::SummaryWindow::new(config.summary_retention, config.summary_bucket);
-    Ok(Arc::new(metrics::MetricsState::new(
-        aureus, exporter, summary, recorder,
-    )))
+    let state = Arc::new(metrics::MetricsState::new(aureus, exporter, summary, recorder));
+    if let Some(facade) = facade {
+        let _ = state.facade.set(Arc::new(facade));
+    }
+    Ok(state)
 }
 
 fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {
