@@ -107,7 +107,7 @@ impl LevelControl {
     fn audit(&self, by: &str, setting: &str, previous: &str, level: &str) {
         self.emitter.emit(|| {
             tracing::info!(target: AUDIT_TARGET, event_type = "custom", name = "log_level_changed",
-                by, setting, previous, level, "{by} changed {setting} from {previous:?} to {level:?}");
+                by, setting, from = previous, to = level, "{by} changed {setting} from {previous:?} to {level:?}");
         });
     }
 }

@@ -20,6 +20,7 @@ use tracing_subscriber::EnvFilter;
 use crate::error::{Error, Result};
 use crate::event::fields::{CORRELATION_ID, EVENT_TYPE};
 use crate::event::is_aureus_target;
+use crate::stack::Emitter;
 
 /// Target of audit events (who changed a log level, …): always recorded by
 /// our layer, whatever the level filter says.
@@ -64,13 +65,16 @@ pub(crate) struct LogLevels {
     current: ArcSwap<Directives>,
     /// Serialises changes (a swap and the interest rebuild that follows).
     changes: std::sync::Mutex<()>,
+    /// The subscriber our layer lives in, to rebuild interest from.
+    emitter: Emitter,
 }
 
 impl LogLevels {
-    pub(crate) fn new(directives: Directives) -> Self {
+    pub(crate) fn new(directives: Directives, emitter: Emitter) -> Self {
         LogLevels {
             current: ArcSwap::from_pointee(directives),
             changes: std::sync::Mutex::new(()),
+            emitter,
         }
     }
 
@@ -86,7 +90,11 @@ impl LogLevels {
         let _one_at_a_time = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         let previous = self.current.swap(Arc::new(next));
         // Callsites cache the Interest our filter gave them: ask them again.
-        tracing_core::callsite::rebuild_interest_cache();
+        // With our subscriber as this thread's default: while it is the only
+        // live dispatcher, tracing-core asks only the *current default*
+        // (this thread's), which here may be none at all — every callsite
+        // would then be cached as `never`, for every thread.
+        self.emitter.emit(tracing_core::callsite::rebuild_interest_cache);
         Ok(previous.text.clone())
     }
 
@@ -205,7 +213,7 @@ mod tests {
 
     #[test]
     fn bad_directives_are_typed_errors_and_change_nothing() {
-        let levels = LogLevels::new(Directives::parse("log_level", "info").unwrap());
+        let levels = LogLevels::new(Directives::parse("log_level", "info").unwrap(), Emitter::default());
         for bad in ["", "  ", "info,aureus=loud", "[{", "aureus::planner=debug=trace"] {
             let err = levels.set(bad).unwrap_err();
             assert!(

@@ -11,6 +11,14 @@ use tracing::dispatcher::{Dispatch, WeakDispatch};
 #[derive(Clone, Default)]
 pub(crate) struct Emitter(Arc<OnceLock<WeakDispatch>>);
 
+impl std::fmt::Debug for Emitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emitter")
+            .field("registered", &self.0.get().is_some())
+            .finish()
+    }
+}
+
 impl Emitter {
     /// Called when the subscriber holding our layer becomes a `Dispatch`.
     pub(crate) fn register(&self, dispatch: &Dispatch) {

@@ -39,7 +39,11 @@ pub(super) fn start(config: Config) -> Result<Started> {
         None => (None, None),
     };
     let meter = otlp.as_ref().and_then(otlp::Otlp::meter);
-    let levels = Arc::new(LogLevels::new(Directives::parse("log_level", &validated.filter)?));
+    let emitter = Emitter::default();
+    let levels = Arc::new(LogLevels::new(
+        Directives::parse("log_level", &validated.filter)?,
+        emitter.clone(),
+    ));
     let metrics_state = validated
         .metrics
         .as_ref()
@@ -91,7 +95,6 @@ pub(super) fn start(config: Config) -> Result<Started> {
         }
     }
     let metrics_handle = metrics_state.map(|state| metrics::MetricsHandle::new(state, Arc::clone(&pipeline)));
-    let emitter = Emitter::default();
     let prefix = validated.metrics.as_ref().map_or("aureus", |m| m.prefix.as_str());
     let monitoring = match &validated.monitoring {
         Some(settings) => Some(start_monitoring(
