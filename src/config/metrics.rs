@@ -34,9 +34,9 @@ pub struct MetricsConfig {
     /// (env `AUREUS_METRICS_GLOBAL_RECORDER`).
     pub global_recorder: GlobalRecorder,
     /// Bucket upper bounds of histograms recorded through the facade, by
-    /// metric-name pattern: a name, `prefix*` or `*suffix`, e.g.
-    /// `{ "*_seconds" = [0.01, 0.1, 1, 10], "kernel_queue_depth" = [1, 10, 100] }`.
-    /// The exact name wins, then the longest prefix, then the longest suffix.
+    /// metric-name pattern: a name with at most one `*` standing for any
+    /// text, e.g. `{ "*_seconds" = [0.01, 0.1, 1, 10], "kernel_queue_depth" = [1, 10, 100] }`.
+    /// An exact name wins; then the pattern with the most literal text.
     pub histogram_buckets: BTreeMap<String, Vec<f64>>,
     /// Buckets of facade histograms no pattern matches (default: the
     /// Prometheus client default, 0.005 … 10).

@@ -4,8 +4,8 @@
 //! [`FacadeRecorder`] is what the facade's global recorder forwards to. It
 //! keeps every series behind the cardinality guard (at most
 //! `metrics.cardinality_limit` label sets per metric name, later ones folded
-//! into one series whose label values read `other`; at most as many metric
-//! names, later ones dropped), every fold and drop counted in
+//! into one series whose label values read `other`; at most
+//! [`MAX_FACADE_METRICS`] metric names, later ones dropped), every fold and drop counted in
 //! `<prefix>_telemetry_cardinality_overflow_total{metric}` (`metric="other"`
 //! for dropped names). Counters and gauges go to the same recorder as ours
 //! (global labels, OTLP mirroring); histograms get real buckets chosen by
@@ -27,6 +27,10 @@ use metrics_util::registry::{Registry, Storage};
 use super::contract::OVERFLOW_LABEL_VALUE;
 use crate::error::{Error, Result};
 
+/// Most distinct metric names the facade admits (a name built from data —
+/// `format!("jobs_{id}_total")` — would otherwise grow without bound).
+pub const MAX_FACADE_METRICS: usize = 10_000;
+
 /// Prometheus client libraries' default histogram buckets (seconds).
 pub const DEFAULT_HISTOGRAM_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
@@ -46,34 +50,44 @@ pub enum GlobalRecorder {
     Off,
 }
 
-/// Which histograms a bucket layout applies to.
+/// Which histograms a bucket layout applies to: a metric name, or a name
+/// with one `*` standing for any text (`kernel_*`, `*_seconds`,
+/// `kernel_*_seconds`).
 #[derive(Debug, Clone, PartialEq)]
 enum Pattern {
     Exact(String),
-    Prefix(String),
-    Suffix(String),
+    Glob { prefix: String, suffix: String },
 }
 
 impl Pattern {
     fn parse(raw: &str) -> Option<Self> {
-        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_:.".contains(c));
-        let pattern = match (raw.strip_suffix('*'), raw.strip_prefix('*')) {
-            (Some(prefix), None) => Pattern::Prefix(prefix.to_owned()),
-            (None, Some(suffix)) => Pattern::Suffix(suffix.to_owned()),
-            (None, None) => Pattern::Exact(raw.to_owned()),
-            (Some(_), Some(_)) => return None,
+        let valid = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || "_:.".contains(c));
+        let pattern = match raw.split_once('*') {
+            None => Pattern::Exact(raw.to_owned()),
+            Some((prefix, suffix)) => Pattern::Glob {
+                prefix: prefix.to_owned(),
+                suffix: suffix.to_owned(),
+            },
         };
-        let (Pattern::Exact(s) | Pattern::Prefix(s) | Pattern::Suffix(s)) = &pattern;
-        valid(s).then_some(pattern)
+        let ok = match &pattern {
+            Pattern::Exact(name) => !name.is_empty() && valid(name),
+            Pattern::Glob { prefix, suffix } => {
+                !(prefix.is_empty() && suffix.is_empty()) && valid(prefix) && valid(suffix)
+            }
+        };
+        ok.then_some(pattern)
     }
 
-    /// How well `name` matches: exact names beat prefixes beat suffixes,
-    /// longer beats shorter; `None` when it does not match.
-    fn score(&self, name: &str) -> Option<(u8, usize)> {
+    /// How well `name` matches, `None` when it does not: an exact name
+    /// beats any `*` pattern; among those, more literal text wins, then the
+    /// longer prefix.
+    fn score(&self, name: &str) -> Option<(u8, usize, usize)> {
         match self {
-            Pattern::Exact(s) => (name == s).then_some((3, s.len())),
-            Pattern::Prefix(s) => name.starts_with(s.as_str()).then_some((2, s.len())),
-            Pattern::Suffix(s) => name.ends_with(s.as_str()).then_some((1, s.len())),
+            Pattern::Exact(s) => (name == s).then_some((2, s.len(), 0)),
+            Pattern::Glob { prefix, suffix } => (name.len() >= prefix.len() + suffix.len()
+                && name.starts_with(prefix.as_str())
+                && name.ends_with(suffix.as_str()))
+            .then_some((1, prefix.len() + suffix.len(), prefix.len())),
         }
     }
 }
@@ -100,7 +114,7 @@ fn check_bounds(key: String, bounds: &[f64]) -> Result<Vec<f64>> {
 
 impl FacadeSettings {
     /// Checks `metrics.histogram_buckets` (pattern → bounds; a pattern is a
-    /// metric name, `prefix*` or `*suffix`) and `metrics.default_histogram_buckets`.
+    /// metric name with at most one `*`) and `metrics.default_histogram_buckets`.
     pub(crate) fn validate(
         policy: GlobalRecorder,
         histogram_buckets: &BTreeMap<String, Vec<f64>>,
@@ -113,7 +127,7 @@ impl FacadeSettings {
                 Error::config(
                     &key,
                     raw,
-                    "a pattern is a metric name, `prefix*` or `*suffix` of [A-Za-z0-9_:.]",
+                    "a pattern is a metric name of [A-Za-z0-9_:.], with at most one `*` (e.g. `*_seconds`)",
                 )
             })?;
             patterns.push((pattern, check_bounds(key, bounds)?));
@@ -125,9 +139,9 @@ impl FacadeSettings {
         })
     }
 
-    /// The bucket bounds of histogram `name`: the exact name's, else the
-    /// longest matching prefix's, else the longest matching suffix's, else
-    /// the default.
+    /// The bucket bounds of histogram `name`: the exact name's, else those
+    /// of the matching `*` pattern with the most literal text (then the
+    /// longer prefix), else the default.
     fn bounds_for(&self, name: &str) -> &[f64] {
         self.patterns
             .iter()
@@ -160,7 +174,10 @@ struct Layout {
 /// Where registrations go and what the guard has admitted so far.
 struct Guard {
     settings: FacadeSettings,
+    /// Label sets per metric name.
     limit: usize,
+    /// Metric names.
+    name_limit: usize,
     /// Our recorder (Prometheus, mirrored to OTLP when that is on): counters, gauges.
     main: Arc<dyn Recorder + Send + Sync>,
     layouts: Vec<Layout>,
@@ -215,7 +232,7 @@ impl Guard {
                     .collect::<Vec<_>>();
                 return Admission::Folded(Key::from_parts(name.to_owned(), labels), self.overflow_counter(name));
             }
-            None if names < self.limit => {
+            None if names < self.name_limit => {
                 series.insert(name.to_owned(), 1);
             }
             None => {
@@ -387,11 +404,11 @@ pub(crate) struct FacadeRecorder {
 }
 
 impl FacadeRecorder {
-    /// A recorder admitting at most `limit` label sets per metric (and
-    /// `limit` metric names), counting into `overflow_name`.
+    /// A recorder admitting at most `limits.0` label sets per metric and
+    /// `limits.1` metric names, counting into `overflow_name`.
     pub(crate) fn new(
         settings: FacadeSettings,
-        limit: usize,
+        limits: (usize, usize),
         main: Arc<dyn Recorder + Send + Sync>,
         meter: Option<opentelemetry::metrics::Meter>,
         global_labels: &BTreeMap<String, String>,
@@ -416,7 +433,8 @@ impl FacadeRecorder {
         Ok(FacadeRecorder {
             registry: Registry::new(Guard {
                 settings,
-                limit: limit.max(1),
+                limit: limits.0.max(1),
+                name_limit: limits.1.max(1),
                 main,
                 layouts,
                 meter,
@@ -596,12 +614,21 @@ mod tests {
             ("kernel_job_*", &[2.0]),
             ("*_seconds", &[3.0]),
             ("kernel_job_wait_seconds", &[4.0]),
+            ("kernel_*_seconds", &[5.0]),
+            ("ab*ba", &[6.0]),
         ]);
         assert_eq!(s.bounds_for("kernel_job_wait_seconds"), [4.0]);
-        assert_eq!(s.bounds_for("kernel_job_run_seconds"), [2.0]);
-        assert_eq!(s.bounds_for("kernel_queue_seconds"), [1.0]);
+        assert_eq!(s.bounds_for("kernel_job_run_seconds"), [5.0]);
+        assert_eq!(s.bounds_for("kernel_job_run_bytes"), [2.0]);
+        assert_eq!(s.bounds_for("kernel_queue_bytes"), [1.0]);
         assert_eq!(s.bounds_for("db_query_seconds"), [3.0]);
         assert_eq!(s.bounds_for("db_rows"), DEFAULT_HISTOGRAM_BUCKETS);
+        assert_eq!(
+            s.bounds_for("aba"),
+            DEFAULT_HISTOGRAM_BUCKETS,
+            "prefix and suffix may not overlap"
+        );
+        assert_eq!(s.bounds_for("abba"), [6.0]);
     }
 
     #[test]
@@ -612,6 +639,7 @@ mod tests {
             assert!(matches!(&err, Error::InvalidConfig { key: k, .. } if k == key), "{err}");
         };
         check("*a*", &[1.0], "metrics.histogram_buckets.*a*");
+        check("a**", &[1.0], "metrics.histogram_buckets.a**");
         check("a b", &[1.0], "metrics.histogram_buckets.a b");
         check("*", &[1.0], "metrics.histogram_buckets.*");
         check("x", &[], "metrics.histogram_buckets.x");
@@ -627,7 +655,7 @@ mod tests {
         let handle = prometheus.handle();
         let facade = FacadeRecorder::new(
             settings(&[]),
-            2,
+            (2, 2),
             prometheus,
             None,
             &BTreeMap::new(),

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 pub use aureus::AureusMetrics;
 pub use contract::{DurationUnit, MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
-pub use facade::{GlobalRecorder, DEFAULT_HISTOGRAM_BUCKETS};
+pub use facade::{GlobalRecorder, DEFAULT_HISTOGRAM_BUCKETS, MAX_FACADE_METRICS};
 pub use layer::MetricsLayer;
 pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
 

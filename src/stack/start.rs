@@ -246,7 +246,7 @@ fn start_metrics(
         metrics::GlobalRecorder::Off => None,
         _ => Some(metrics::FacadeRecorder::new(
             config.facade.clone(),
-            config.cardinality_limit,
+            (config.cardinality_limit, metrics::MAX_FACADE_METRICS),
             Arc::clone(&recorder),
             meter,
             &config.global_labels,
