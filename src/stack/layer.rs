@@ -38,6 +38,12 @@ type Stack<S> = Layered<PipelineLayer, Layered<Spans<S>, CorrelationLayer, S>, S
 /// would hide the `info` Aureus events the metrics count, and the
 /// correlation spans).
 ///
+/// Next to the service's own tracing-opentelemetry layer, turn our span
+/// export off (`config.otlp.traces.enabled = false`): both layers would store
+/// their span data under the same type in each span's extensions, and
+/// tracing-opentelemetry panics on the second. The service's layer then
+/// exports the spans, and our OTLP log records carry its trace and span ids.
+///
 /// ```
 /// use tracing_subscriber::prelude::*;
 ///
