@@ -106,9 +106,7 @@ fn next_to_the_services_own_opentelemetry_layer_logs_carry_its_trace_ids() {
     let collector = Rotel::start();
     // The service's own OpenTelemetry setup.
     let kept = Kept::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(kept.clone())
-        .build();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(kept.clone()).build();
     let theirs = tracing_opentelemetry::layer().with_tracer(provider.tracer("service"));
     // Ours, as recommended next to it: span export off, logs and metrics on.
     let mut config = config("beside-otel", &collector);
@@ -132,7 +130,10 @@ fn next_to_the_services_own_opentelemetry_layer_logs_carry_its_trace_ids() {
     let span_id = format!("{:016x}", u64::from_be_bytes(span.span_context.span_id().to_bytes()));
     assert_eq!(got.logs.len(), 1);
     let log = &got.logs[0];
-    assert_eq!((log.trace_id.as_str(), log.span_id.as_str()), (trace_id.as_str(), span_id.as_str()));
+    assert_eq!(
+        (log.trace_id.as_str(), log.span_id.as_str()),
+        (trace_id.as_str(), span_id.as_str())
+    );
     assert_eq!(
         log.attributes.get("aureus.correlation_id"),
         Some(&AttrValue::Str("req-42".into()))

@@ -168,7 +168,9 @@ fn the_log_level_shows_and_changes_in_a_real_browser() {
     by.clear().unwrap();
     by.send_keys("chromium-tester").unwrap();
     browser.find("#log-level-apply").unwrap().click().unwrap();
-    browser.wait_until(&current("info,aureus::planner=debug"), WAIT).unwrap();
+    browser
+        .wait_until(&current("info,aureus::planner=debug"), WAIT)
+        .unwrap();
     let (_, body) = prometheus::http_get(demo.addr, "/api/monitoring/log-level", &[]).unwrap();
     let view: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(view["filter"], "info,aureus::planner=debug", "{body}");
@@ -196,6 +198,8 @@ fn the_log_level_shows_and_changes_in_a_real_browser() {
         .unwrap();
     let (_, body) = prometheus::http_get(demo.addr, "/api/monitoring/log-level", &[]).unwrap();
     assert!(body.contains(r#""filter":"info,aureus::planner=debug""#), "{body}");
-    browser.screenshot_png(screenshot_path("dashboard-log-level.png")).unwrap();
+    browser
+        .screenshot_png(screenshot_path("dashboard-log-level.png"))
+        .unwrap();
     demo.terminate();
 }

@@ -108,8 +108,8 @@ impl LogLevels {
     }
 }
 
-/// Our layer's per-layer filter: the [`LogLevels`] in force (e.g.
-/// `info,aureus=debug`), except that spans carrying a `correlation_id` field
+/// Our layer's per-layer filter: the level directives in force (e.g.
+/// `info,aureus=debug`, changed with [`crate::Telemetry::set_log_level`]), except that spans carrying a `correlation_id` field
 /// are always kept, whatever their level, so that filtering verbosity never
 /// breaks correlation; audit events ([`AUDIT_TARGET`]) are always kept; and,
 /// when metrics are on, every Aureus event is kept, so metrics count them
