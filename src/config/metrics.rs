@@ -31,7 +31,7 @@ pub struct MetricsConfig {
     /// `histogram!` appear on `/metrics` and in the OTLP metrics: `install`
     /// (default; an error if another global recorder is installed),
     /// `if_free` (a warning then, and our metrics alone) or `off`
-    /// (env `AUREUS_METRICS_GLOBAL_RECORDER`).
+    /// (env `AUREUS_METRICS_GLOBAL_RECORDER`). Needs `enabled`.
     pub global_recorder: GlobalRecorder,
     /// Bucket upper bounds of histograms recorded through the facade, by
     /// metric-name pattern: a name with at most one `*` standing for any
