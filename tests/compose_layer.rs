@@ -405,3 +405,61 @@ fn a_change_made_from_another_thread_applies_to_a_scoped_subscriber() {
     emit(3);
     assert_eq!(stored(), 3);
 }
+
+/// A correlation scope entered inside a span only the service's layers see
+/// (hidden by our filter) still bounds the spans outside it: the event in
+/// the scope carries the scope's id, not the enclosing span's.
+#[test]
+fn a_scope_entered_in_a_span_our_filter_hides_wins_over_the_enclosing_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scope.jsonl");
+    let mut config = Config::builder()
+        .log_level("info")
+        .no_sinks()
+        .no_server()
+        .sink(FileSinkConfig::at(&file))
+        .build()
+        .unwrap();
+    config.metrics.global_recorder = aureus_observability::metrics::GlobalRecorder::Off;
+    let (layer, telemetry) = aureus_observability::layer(config).unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::sink)
+                .with_filter(LevelFilter::DEBUG),
+        )
+        .with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        let outer = tracing::info_span!("request", correlation_id = "outer");
+        let _outer = outer.enter();
+        let hidden = tracing::debug_span!("poll");
+        let _hidden = hidden.enter();
+        let id = aureus_observability::CorrelationId::new("inner").unwrap();
+        aureus_observability::correlation::scope(id, || {
+            tracing::info!(target: "app", "in the scope");
+            let child = tracing::info_span!("step");
+            child.in_scope(|| tracing::info!(target: "app", "in a span in the scope"));
+        });
+        tracing::info!(target: "app", "after the scope");
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let records = file_messages(&file);
+    let ids: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["message"].as_str().unwrap(),
+                r["correlation_id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("in the scope", "inner"),
+            ("in a span in the scope", "inner"),
+            ("after the scope", "outer")
+        ]
+    );
+    telemetry.shutdown(Duration::from_secs(5));
+}
