@@ -29,7 +29,10 @@
  *      "Investigate") live in `state.filters`. Changing them bumps
  *      `state.filterGeneration`, so responses to requests made for older filters
  *      are dropped, and reloads the affected data.
- *   5. Acknowledging an alert POSTs to the server and renders the ALERT it
+ *   5. The log level (GET/PUT /api/monitoring/log-level) shows in the header
+ *      and is polled with the metrics; Apply PUTs the typed filter and shows
+ *      what the server answered (the filter in force, or why nothing changed).
+ *   6. Acknowledging an alert POSTs to the server and renders the ALERT it
  *      returns: acknowledgements therefore come from the server and survive a
  *      reload.
  *   Failures never throw to the console: they are shown in #error-banner and the
@@ -1082,10 +1085,58 @@
     }
   }
 
+  // ------------------------------------------------------------ log level
+
+  /** Shows the level filter in force (unless the operator is editing it). */
+  function showLogLevel(view, message) {
+    if (!isObject(view) || typeof view.filter !== "string") return;
+    const control = byId("log-level-control");
+    const input = byId("log-level");
+    control.setAttribute("data-current", view.filter);
+    if (document.activeElement !== input || message) input.value = view.filter;
+    byId("log-level-status").textContent = message || "in force: " + view.filter;
+  }
+
+  async function loadLogLevel() {
+    const result = await requestJson(API + "/log-level");
+    if (result.ok) showLogLevel(result.data);
+  }
+
+  /** PUTs the typed filter; the server validates it (nothing changes on an error). */
+  async function applyLogLevel() {
+    const input = byId("log-level");
+    const button = byId("log-level-apply");
+    const filter = input.value.trim();
+    const by = byId("log-level-by").value.trim() || DEFAULT_ACK_BY;
+    const control = byId("log-level-control");
+    button.disabled = true;
+    const result = await requestJson(API + "/log-level", {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ by: by, filter: filter }),
+    });
+    button.disabled = false;
+    if (result.ok) {
+      control.removeAttribute("data-error");
+      showLogLevel(result.data, "changed to: " + result.data.filter);
+    } else {
+      control.setAttribute("data-error", "true");
+      byId("log-level-status").textContent = "not changed: " + (result.error || "unexpected response");
+    }
+  }
+
+  function bindLogLevel() {
+    byId("log-level-apply").addEventListener("click", applyLogLevel);
+    byId("log-level").addEventListener("keydown", function (event) {
+      if (event.key === "Enter") applyLogLevel();
+    });
+  }
+
   function startTimers() {
     setInterval(function () {
       loadMetrics(false);
       loadTimeseries(false);
+      loadLogLevel();
     }, METRICS_INTERVAL_MS);
     setInterval(function () {
       if (state.mode === "live") loadAlerts(false); // periodic resync; "since" ages refresh too
@@ -1098,6 +1149,8 @@
     document.body.dataset.alertsVersion = "0";
     document.body.dataset.timelineVersion = "0";
     bindControls();
+    bindLogLevel();
+    loadLogLevel();
     renderFilterState();
     setMode("polling");
     try {

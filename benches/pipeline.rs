@@ -3,6 +3,8 @@
 //! tracing-appender's non-blocking writer), in the same run.
 //!
 //! Run: `cargo bench --bench pipeline`. Compare ratios, not absolute times.
+//! `cargo bench --bench pipeline -- filter/` compares the run-time
+//! changeable level filter with a static one and with `reload`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -156,9 +158,76 @@ fn fan_out(c: &mut Criterion) {
     }
 }
 
+/// A layer that does nothing: what is left is the filtering.
+struct Nothing;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Nothing {}
+
+/// The reloadable filter's design, in isolation: an `EnvFilter` behind an
+/// `ArcSwap` (one lock-free load per check) instead of `reload`'s `RwLock`.
+struct SwappedFilter(arc_swap::ArcSwap<tracing_subscriber::EnvFilter>);
+
+impl<S> tracing_subscriber::layer::Filter<S> for SwappedFilter
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn enabled(&self, meta: &tracing::Metadata<'_>, cx: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        tracing_subscriber::layer::Filter::<S>::enabled(&**self.0.load(), meta, cx)
+    }
+
+    fn callsite_enabled(&self, meta: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing_subscriber::layer::Filter::<S>::callsite_enabled(&**self.0.load(), meta)
+    }
+}
+
+/// Per-event cost of the level filter when it cannot be decided once per
+/// callsite (a composed subscriber whose layers' filters disagree: here a
+/// `warn` layer next to an `info` one, so every info event asks both): a
+/// static `EnvFilter`, the same behind tracing-subscriber's `reload`, behind
+/// an `ArcSwap`; then our whole layer with nothing behind it, composed the
+/// same way and installed bare (`build`).
+fn filters(c: &mut Criterion) {
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::EnvFilter;
+    let env = || EnvFilter::new("info,aureus=debug");
+    let composed = |filtered: Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>| {
+        tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(filtered)
+                .with(Nothing.with_filter(LevelFilter::WARN)),
+        )
+    };
+    let static_env = composed(Box::new(Nothing.with_filter(env())));
+    bench_with(c, "filter/static_env_filter", &static_env);
+    let (reloadable, _handle) = tracing_subscriber::reload::Layer::new(env());
+    let reload = composed(Box::new(Nothing.with_filter(reloadable)));
+    bench_with(c, "filter/reload_env_filter", &reload);
+    let swapped = composed(Box::new(
+        Nothing.with_filter(SwappedFilter(arc_swap::ArcSwap::from_pointee(env()))),
+    ));
+    bench_with(c, "filter/arc_swap_env_filter", &swapped);
+
+    let config = || Config {
+        log_level: "info,aureus=debug".into(),
+        ..minimal()
+    };
+    let (layer, telemetry) = aureus_observability::layer(config()).expect("layer");
+    let ours_composed = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(layer)
+            .with(Nothing.with_filter(LevelFilter::WARN)),
+    );
+    bench_with(c, "filter/aureus_layer_composed", &ours_composed);
+    drop(ours_composed);
+    telemetry.shutdown(Duration::from_secs(5));
+    let (ours_bare, telemetry) = aureus_observability::build(config()).expect("build");
+    bench_with(c, "filter/aureus_build", &ours_bare);
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
-    targets = events, fan_out
+    targets = events, fan_out, filters
 }
 criterion_main!(benches);

@@ -77,6 +77,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another `metrics` global recorder is already installed in this
+    /// process, so the service's `metrics::counter!` & co. cannot reach ours.
+    #[error(
+        "another `metrics` global recorder is already installed in this process; set \
+         metrics.global_recorder = \"if_free\" to run with our own metrics alone, or \"off\""
+    )]
+    GlobalRecorderTaken,
     /// A worker thread could not be started.
     #[error("cannot start worker thread for sink `{sink}`: {source}")]
     Worker {

@@ -54,13 +54,28 @@
 //! # run_step("wf-1");
 //! ```
 //!
-//! ## Composing by hand
+//! ## Next to the service's own `tracing` setup
 //!
-//! [`build`] returns the subscriber as a [`tracing::Dispatch`] without
-//! installing it (handy in tests: `tracing::dispatcher::with_default`). The
-//! layers ([`pipeline::AureusFilter`],
-//! [`correlation::CorrelationLayer`],
-//! [`pipeline::PipelineLayer`]) are public for inspection.
+//! A service that already composes its own subscriber adds ours as one more
+//! layer ([`layer`]); our level filter applies to our layer only, so its own
+//! layers keep seeing exactly what their own filters allow:
+//!
+//! ```no_run
+//! use tracing_subscriber::prelude::*;
+//!
+//! # fn main() -> Result<(), aureus_observability::Error> {
+//! let (layer, telemetry) = aureus_observability::layer(aureus_observability::Config::from_env()?)?;
+//! tracing_subscriber::registry()
+//!     .with(tracing_subscriber::fmt::layer().with_filter(tracing_subscriber::EnvFilter::new("warn")))
+//!     .with(layer)
+//!     .init();
+//! telemetry.set_log_level("info,aureus::planner=debug")?; // at run time, without a restart
+//! # Ok(()) }
+//! ```
+//!
+//! [`build`] returns a bare registry with that layer as a
+//! [`tracing::Dispatch`] without installing it (handy in tests:
+//! `tracing::dispatcher::with_default`); [`init`] installs it.
 
 #![warn(missing_docs)]
 
@@ -78,28 +93,60 @@ pub mod propagation;
 mod record;
 mod server;
 pub mod sinks;
+mod stack;
 pub mod store;
 mod telemetry;
 
-use std::sync::Arc;
-
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::EnvFilter;
 
 pub use config::Config;
 pub use correlation::CorrelationId;
 pub use error::{Error, Result};
 pub use record::{Record, Value};
 pub use sinks::{AsyncSink, Sink, SinkError, SinkHealth, SinkManager, SinkOptions, SinkReport};
+pub use stack::AureusLayer;
 pub use store::{EventQuery, EventStore};
 pub use telemetry::{OtlpReport, ShutdownReport, Telemetry, DROP_DEADLINE};
 
-use config::ValidatedSink;
-use pipeline::{AureusFilter, Pipeline, PipelineLayer, RecordPool, SinkHandle};
+/// Builds the whole stack from `config` as a [`Layer`](tracing_subscriber::Layer)
+/// to compose into the service's own subscriber, next to its own layers,
+/// and the [`Telemetry`] handle that runs and stops the rest. Keep the
+/// handle alive for the life of the process; dropping it flushes and stops
+/// every sink.
+///
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+///
+/// # fn main() -> Result<(), aureus_observability::Error> {
+/// let config = aureus_observability::Config::from_env()?;
+/// let (layer, telemetry) = aureus_observability::layer(config)?;
+/// tracing_subscriber::registry()
+///     .with(tracing_subscriber::fmt::layer()) // the service's own layer
+///     .with(layer)
+///     .init();
+/// # Ok(()) }
+/// ```
+///
+/// The layer's level filter (`log_level`) is a per-layer filter: it decides
+/// what this crate records, and nothing about what the service's other
+/// layers see (see [`AureusLayer`]). Everything works as with [`init`]:
+/// correlation, metrics, sinks, the store, OTLP spans and logs, the HTTP
+/// listener and the alerts, and the `metrics` facade's global recorder.
+///
+/// Sets the process-wide default correlation id when the config has one.
+/// Fails with a typed error on a bad configuration, an unwritable file or a
+/// port in use (nothing is left running then).
+pub fn layer<S>(config: Config) -> Result<(AureusLayer<S>, Telemetry)>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    stack::layer(config)
+}
 
 /// Builds the whole stack from `config` and installs it as the global
-/// subscriber. Keep the returned [`Telemetry`] alive for the life of the
-/// process; dropping it flushes and stops every sink.
+/// subscriber (a bare registry with [`layer`]'s layer). Keep the returned
+/// [`Telemetry`] alive for the life of the process; dropping it flushes and
+/// stops every sink.
 ///
 /// Sets the process-wide default correlation id when the config has one.
 /// Fails with a typed error on a bad configuration, an unwritable file, or
@@ -110,7 +157,8 @@ pub fn init(config: Config) -> Result<Telemetry> {
     Ok(telemetry)
 }
 
-/// Builds the whole stack from `config` without installing it.
+/// Builds the whole stack from `config` without installing it: a bare
+/// registry with [`layer`]'s layer, as a [`tracing::Dispatch`].
 ///
 /// ```
 /// use aureus_observability::{build, Config};
@@ -122,225 +170,9 @@ pub fn init(config: Config) -> Result<Telemetry> {
 /// # Ok::<(), aureus_observability::Error>(())
 /// ```
 pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
-    let validated = config.validated()?;
-    let resource = otlp::ResourceSettings {
-        service_name: config.service_name.clone(),
-        service_version: config.service_version.clone(),
-        environment: config.environment.clone(),
-        attributes: config.resource_attributes.clone().into_iter().collect(),
-    };
-    let started = validated
-        .otlp
-        .as_ref()
-        .map(|settings| {
-            let scrub = otlp::Scrub {
-                redactor: Arc::clone(&validated.redactor),
-                max_field_bytes: validated.max_field_bytes,
-            };
-            otlp::Otlp::start(settings, &resource, scrub)
-        })
-        .transpose()?;
-    let (otlp, log_sink) = match started {
-        Some(started) => (Some(started.otlp), started.log_sink),
-        None => (None, None),
-    };
-    let meter = otlp.as_ref().and_then(otlp::Otlp::meter);
-    let env = Arc::new(
-        EnvFilter::try_new(&validated.filter)
-            .map_err(|err| Error::config("log_level", &validated.filter, err.to_string()))?,
-    );
-    let metrics_state = validated
-        .metrics
-        .as_ref()
-        .map(|settings| start_metrics(settings, meter.clone()))
-        .transpose()?;
-    let pool = Arc::new(RecordPool::new());
-    let (records, _) = tokio::sync::broadcast::channel(1024);
-    let mut handles = Vec::with_capacity(validated.sinks.len() + 1);
-    for sink in validated.sinks {
-        handles.push(Arc::new(start_sink(sink, Arc::clone(&pool))?));
-    }
-    let store = match &validated.store {
-        Some(settings) => {
-            let (store, handle) = start_store(settings, Arc::clone(&pool), records.clone())?;
-            handles.push(Arc::new(handle));
-            Some(store)
-        }
-        None => None,
-    };
-    if let Some((sink, queue)) = log_sink {
-        handles.push(Arc::new(SinkHandle::spawn(
-            otlp::OTLP_SINK,
-            "otlp",
-            sink,
-            queue,
-            Arc::clone(&pool),
-        )?));
-    }
-    let pipeline = Arc::new(Pipeline::new(
-        handles,
-        pool,
-        validated.max_field_bytes,
-        metrics_state.clone(),
-        Arc::clone(&env),
-        (validated.redactor, validated.sampler),
-    ));
-    let tracer = otlp.as_ref().and_then(otlp::Otlp::tracer);
-    pipeline.set_annotate_spans(tracer.is_some());
-    if let (Some(otlp), Some(state)) = (&otlp, &metrics_state) {
-        let names = state.aureus.names();
-        otlp.time_exports(&*state.recorder, &names.otlp_export_duration);
-        state.exporter.watch_otlp(otlp.all_stats());
-        if let Some(meter) = &meter {
-            otlp::register_self_metrics(meter, names, Arc::downgrade(&pipeline), otlp.all_stats());
-        }
-    }
-    let metrics_handle = metrics_state.map(|state| metrics::MetricsHandle::new(state, Arc::clone(&pipeline)));
-    let subscriber = tracing_subscriber::registry()
-        .with(AureusFilter::new(env, validated.metrics.is_some()))
-        .with(correlation::CorrelationLayer::new())
-        .with(tracer.map(otlp::span_layer))
-        .with(PipelineLayer::new(Arc::clone(&pipeline)));
-    let dispatch = tracing::Dispatch::new(subscriber);
-    let prefix = validated.metrics.as_ref().map_or("aureus", |m| m.prefix.as_str());
-    let monitoring = match &validated.monitoring {
-        Some(settings) => start_monitoring(
-            settings,
-            &dispatch,
-            metrics_handle.as_ref(),
-            store.clone(),
-            records,
-            prefix,
-        )?,
-        None => None,
-    };
-    let alerting = monitoring.as_ref().and_then(|m| m.alerting.clone());
-    let server = match (&validated.server, &metrics_handle) {
-        (Some(server), Some(handle)) => Some(server::Server::start(server, handle.clone(), monitoring)?),
-        _ => None,
-    };
-    let telemetry = Telemetry::new(pipeline, metrics_handle, server, store, alerting, otlp);
-    if let Some(id) = validated.default_correlation_id {
-        correlation::set_default(Some(id));
-    }
+    let (layer, telemetry) = layer::<tracing_subscriber::Registry>(config)?;
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     Ok((dispatch, telemetry))
-}
-
-/// The dashboard's state and the alert engine (local or fleet source).
-fn start_monitoring(
-    settings: &config::ValidatedMonitoring,
-    dispatch: &tracing::Dispatch,
-    metrics: Option<&metrics::MetricsHandle>,
-    store: Option<store::EventStore>,
-    records: tokio::sync::broadcast::Sender<Arc<Record>>,
-    prefix: &str,
-) -> Result<Option<dashboard::Monitoring>> {
-    let fleet = settings
-        .prometheus_url
-        .as_deref()
-        .map(|url| alerts::PrometheusApi::new(url, prefix));
-    let source = match (&fleet, metrics) {
-        (Some(api), _) => Some(alerts::AlertSource::Prometheus(api.clone())),
-        (None, Some(metrics)) => Some(alerts::AlertSource::Local {
-            metrics: metrics.clone(),
-            store: store.clone(),
-        }),
-        (None, None) => None,
-    };
-    let alerting = match source {
-        Some(source) => Some(Arc::new(alerts::Alerting::start(
-            Arc::new(alerts::AlertEngine::new(settings.rules.clone())),
-            source,
-            settings.evaluate_every,
-            dispatch.clone(),
-            metrics.map(metrics::MetricsHandle::recorder),
-            prefix,
-        )?)),
-        None => None,
-    };
-    Ok(Some(dashboard::Monitoring {
-        metrics: metrics.cloned(),
-        store,
-        alerting,
-        records,
-        fleet,
-        token: settings.token.as_deref().map(Arc::from),
-    }))
-}
-
-/// The event store, fed by its own sink worker named `store`.
-fn start_store(
-    settings: &config::ValidatedStore,
-    pool: Arc<RecordPool>,
-    announce: tokio::sync::broadcast::Sender<Arc<Record>>,
-) -> Result<(store::EventStore, SinkHandle)> {
-    let store = store::EventStore::new(settings.max_records, settings.max_bytes);
-    let queue = pipeline::QueueSettings::new(65536, pipeline::OverflowPolicy::Drop, settings.min_level);
-    let sink = store::StoreSink {
-        store: store.clone(),
-        announce,
-    };
-    let handle = SinkHandle::spawn("store", "store", Box::new(sink), queue, pool)?;
-    Ok((store, handle))
-}
-
-fn start_metrics(
-    config: &config::ValidatedMetrics,
-    meter: Option<opentelemetry::metrics::Meter>,
-) -> Result<Arc<metrics::MetricsState>> {
-    let unit = config.duration_unit;
-    let names = metrics::MetricNames::new(&config.prefix, unit);
-    let buckets: Vec<f64> = config
-        .duration_buckets_ms
-        .iter()
-        .map(|b| b * unit.per_millisecond())
-        .collect();
-    let mirrored = [
-        (names.task_duration.clone(), buckets.clone(), unit.otlp_unit()),
-        (
-            names.otlp_export_duration.clone(),
-            metrics::EXPORT_DURATION_BUCKETS_S.to_vec(),
-            "s",
-        ),
-    ];
-    let exporter = metrics::PrometheusExporter::new(names, &buckets, &config.global_labels)?;
-    let recorder = match meter {
-        Some(meter) => Arc::new(otlp::MirrorRecorder::new(
-            exporter.recorder(),
-            meter,
-            &config.global_labels,
-            mirrored.to_vec(),
-        )) as Arc<dyn ::metrics::Recorder + Send + Sync>,
-        None => exporter.recorder(),
-    };
-    let aureus = Arc::new(metrics::AureusMetrics::with_duration_unit(
-        Arc::clone(&recorder),
-        &config.prefix,
-        config.cardinality_limit,
-        unit,
-    ));
-    let summary = metrics::SummaryWindow::new(config.summary_retention, config.summary_bucket);
-    Ok(Arc::new(metrics::MetricsState::new(
-        aureus, exporter, summary, recorder,
-    )))
-}
-
-fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {
-    use config::validate_kinds::SinkKind;
-    let kind = match sink.kind {
-        SinkKind::Console { .. } => "console",
-        SinkKind::File { .. } => "file",
-    };
-    let boxed: Box<dyn Sink> = match sink.kind {
-        SinkKind::Console { format, stream, ansi } => Box::new(sinks::console::ConsoleSink::new(format, stream, ansi)),
-        SinkKind::File {
-            path,
-            rotation,
-            retention,
-            compress,
-        } => Box::new(sinks::file::FileSink::open(path, rotation, retention, compress)?),
-    };
-    SinkHandle::spawn(&sink.name, kind, boxed, sink.queue, pool)
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -164,6 +164,26 @@ impl Telemetry {
         SinkManager::new(Arc::clone(&self.pipeline))
     }
 
+    /// Replaces the level filter of our layer (`EnvFilter` syntax, e.g.
+    /// `info,aureus::planner=debug`), from the next event on, without
+    /// restarting anything. Bad directives are an [`Error::InvalidConfig`]
+    /// naming `log_level`, and change nothing. Returns the previous filter.
+    ///
+    /// Correlation spans and (with metrics on) Aureus events still reach
+    /// the metrics whatever the level; span-scoped directives
+    /// (`[span{field=value}]`) apply to spans created after the change.
+    /// Sinks can narrow it further ([`SinkManager::set_level`]).
+    ///
+    /// [`Error::InvalidConfig`]: crate::Error::InvalidConfig
+    pub fn set_log_level(&self, filter: &str) -> crate::Result<String> {
+        self.pipeline.levels.set(filter)
+    }
+
+    /// The level filter in force, as text.
+    pub fn log_level(&self) -> String {
+        self.pipeline.levels.text()
+    }
+
     /// Events recorded on sink worker threads and deliberately not fed back
     /// into the pipeline (so a sink's own logging cannot loop).
     pub fn suppressed_feedback_events(&self) -> u64 {
@@ -207,6 +227,9 @@ impl Telemetry {
     fn shutdown_inner(&mut self, deadline: Duration) -> ShutdownReport {
         self.done = true;
         let started = Instant::now();
+        if let Some(metrics) = &self.metrics {
+            metrics.release_global();
+        }
         let until = started + deadline;
         if let Some(alerting) = &self.alerting {
             alerting.stop(until);

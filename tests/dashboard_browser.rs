@@ -142,3 +142,64 @@ fn alerts_fire_get_acknowledged_and_investigated_in_a_real_browser() {
     browser.screenshot_png(screenshot_path("dashboard.png")).unwrap();
     demo.terminate();
 }
+
+#[test]
+#[ignore = "needs chromium and chromedriver; run via the README test command"]
+fn the_log_level_shows_and_changes_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(
+        dir.path(),
+        &["--workflows", "2", "--rate", "20", "--duration", "0", "--seed", "5"],
+        &[("AUREUS_LOG", "info")],
+    );
+    let browser = Browser::start().unwrap();
+    browser.goto(&format!("http://{}/monitoring", demo.addr)).unwrap();
+    let current = |filter: &str| format!("document.querySelector('#log-level-control').dataset.current === '{filter}'");
+    browser
+        .wait_until(&current("info"), WAIT)
+        .unwrap_or_else(|e| panic!("{e}\n{}", browser.logs()));
+    assert_eq!(browser.find("#log-level").unwrap().property("value").unwrap(), "info");
+
+    // Change it from the page: the server applies it and the page shows what it answered.
+    let input = browser.find("#log-level").unwrap();
+    input.clear().unwrap();
+    input.send_keys("info,aureus::planner=debug").unwrap();
+    let by = browser.find("#log-level-by").unwrap();
+    by.clear().unwrap();
+    by.send_keys("chromium-tester").unwrap();
+    browser.find("#log-level-apply").unwrap().click().unwrap();
+    browser
+        .wait_until(&current("info,aureus::planner=debug"), WAIT)
+        .unwrap();
+    let (_, body) = prometheus::http_get(demo.addr, "/api/monitoring/log-level", &[]).unwrap();
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["filter"], "info,aureus::planner=debug", "{body}");
+    // Who changed what is on record.
+    let audited = || {
+        let (_, body) = prometheus::http_get(demo.addr, "/api/monitoring/events?type=custom&limit=1000", &[]).unwrap();
+        body.contains("log_level_changed") && body.contains("chromium-tester")
+    };
+    let until = std::time::Instant::now() + WAIT;
+    while !audited() {
+        assert!(std::time::Instant::now() < until, "no audit record of the change");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Bad directives: shown as not changed, and nothing changed.
+    input.clear().unwrap();
+    input.send_keys("info,aureus=loud").unwrap();
+    browser.find("#log-level-apply").unwrap().click().unwrap();
+    browser
+        .wait_until(
+            "document.querySelector('#log-level-control').dataset.error === 'true' && \
+             document.querySelector('#log-level-status').textContent.includes('not changed')",
+            WAIT,
+        )
+        .unwrap();
+    let (_, body) = prometheus::http_get(demo.addr, "/api/monitoring/log-level", &[]).unwrap();
+    assert!(body.contains(r#""filter":"info,aureus::planner=debug""#), "{body}");
+    browser
+        .screenshot_png(screenshot_path("dashboard-log-level.png"))
+        .unwrap();
+    demo.terminate();
+}

@@ -42,7 +42,7 @@ pub(crate) struct Alerting {
 struct Publisher {
     gauges: HashMap<(String, Severity), metrics::Gauge>,
     changes: tokio::sync::broadcast::Sender<Alert>,
-    dispatch: tracing::Dispatch,
+    emitter: crate::stack::Emitter,
 }
 
 impl Publisher {
@@ -51,7 +51,7 @@ impl Publisher {
         recorder: Option<Arc<dyn metrics::Recorder + Send + Sync>>,
         prefix: &str,
         changes: tokio::sync::broadcast::Sender<Alert>,
-        dispatch: tracing::Dispatch,
+        emitter: crate::stack::Emitter,
     ) -> Self {
         static METADATA: metrics::Metadata<'static> =
             metrics::Metadata::new("aureus::alerts", metrics::Level::INFO, Some(module_path!()));
@@ -77,7 +77,7 @@ impl Publisher {
         Publisher {
             gauges,
             changes,
-            dispatch,
+            emitter,
         }
     }
 
@@ -93,7 +93,7 @@ impl Publisher {
             AlertState::Firing => "firing",
             AlertState::Resolved => "resolved",
         };
-        tracing::dispatcher::with_default(&self.dispatch, || Self::emit(alert, state));
+        self.emitter.emit(|| Self::emit(alert, state));
         let _ = self.changes.send(alert.clone());
     }
 
@@ -114,12 +114,12 @@ impl Publisher {
 
 impl Alerting {
     /// Starts evaluating `engine`'s rules from `source` every `every`, emitting
-    /// change events through `dispatch`.
+    /// change events through `emitter`.
     pub(crate) fn start(
         engine: Arc<AlertEngine>,
         source: AlertSource,
         every: Duration,
-        dispatch: tracing::Dispatch,
+        emitter: crate::stack::Emitter,
         recorder: Option<Arc<dyn metrics::Recorder + Send + Sync>>,
         prefix: &str,
     ) -> crate::Result<Self> {
@@ -129,7 +129,7 @@ impl Alerting {
             recorder,
             prefix,
             changes.clone(),
-            dispatch,
+            emitter,
         ));
         let stop = Arc::new(AtomicBool::new(false));
         let (thread_engine, thread_stop, thread_publisher) =

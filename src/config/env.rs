@@ -8,11 +8,12 @@ use crate::error::{Error, Result};
 use crate::sinks::console::ConsoleFormat;
 
 /// The variables read, for documentation and tests.
-pub(crate) const VARIABLES: [&str; 21] = [
+pub(crate) const VARIABLES: [&str; 22] = [
     "AUREUS_MONITORING_TOKEN",
     "AUREUS_MONITORING_SOURCE",
     "AUREUS_PROMETHEUS_URL",
     "AUREUS_METRICS_DURATION_UNIT",
+    "AUREUS_METRICS_GLOBAL_RECORDER",
     "AUREUS_METRICS_LISTEN",
     "AUREUS_METRICS_TOKEN",
     "AUREUS_METRICS_PREFIX",
@@ -140,6 +141,20 @@ where
                     "AUREUS_METRICS_DURATION_UNIT",
                     raw,
                     "expected milliseconds or seconds",
+                ))
+            }
+        };
+    }
+    if let Some(raw) = get("AUREUS_METRICS_GLOBAL_RECORDER") {
+        config.metrics.global_recorder = match raw.trim().to_ascii_lowercase().as_str() {
+            "install" => crate::metrics::GlobalRecorder::Install,
+            "if_free" => crate::metrics::GlobalRecorder::IfFree,
+            "off" => crate::metrics::GlobalRecorder::Off,
+            _ => {
+                return Err(Error::config(
+                    "AUREUS_METRICS_GLOBAL_RECORDER",
+                    raw,
+                    "expected install, if_free or off",
                 ))
             }
         };

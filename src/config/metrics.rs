@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::metrics::{DurationUnit, DEFAULT_DURATION_BUCKETS_MS};
+use crate::metrics::{DurationUnit, GlobalRecorder, DEFAULT_DURATION_BUCKETS_MS, DEFAULT_HISTOGRAM_BUCKETS};
 
 /// `[metrics]`: Prometheus metrics from Aureus events.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -26,6 +26,21 @@ pub struct MetricsConfig {
     /// Granularity of the summary window (default `10s`): figures over a time
     /// range include the buckets it overlaps.
     pub summary_bucket: String,
+    /// Whether our recorder becomes the `metrics` facade's global recorder,
+    /// so that the service's own `metrics::counter!` / `gauge!` /
+    /// `histogram!` appear on `/metrics` and in the OTLP metrics: `install`
+    /// (default; an error if another global recorder is installed),
+    /// `if_free` (a warning then, and our metrics alone) or `off`
+    /// (env `AUREUS_METRICS_GLOBAL_RECORDER`). Needs `enabled`.
+    pub global_recorder: GlobalRecorder,
+    /// Bucket upper bounds of histograms recorded through the facade, by
+    /// metric-name pattern: a name with at most one `*` standing for any
+    /// text, e.g. `{ "*_seconds" = [0.01, 0.1, 1, 10], "kernel_queue_depth" = [1, 10, 100] }`.
+    /// An exact name wins; then the pattern with the most literal text.
+    pub histogram_buckets: BTreeMap<String, Vec<f64>>,
+    /// Buckets of facade histograms no pattern matches (default: the
+    /// Prometheus client default, 0.005 … 10).
+    pub default_histogram_buckets: Vec<f64>,
 }
 
 impl Default for MetricsConfig {
@@ -39,6 +54,9 @@ impl Default for MetricsConfig {
             duration_unit: DurationUnit::Milliseconds,
             summary_retention: "7days".to_owned(),
             summary_bucket: "10s".to_owned(),
+            global_recorder: GlobalRecorder::Install,
+            histogram_buckets: BTreeMap::new(),
+            default_histogram_buckets: DEFAULT_HISTOGRAM_BUCKETS.to_vec(),
         }
     }
 }

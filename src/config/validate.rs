@@ -57,6 +57,7 @@ pub(crate) struct ValidatedMetrics {
     pub(crate) duration_unit: crate::metrics::DurationUnit,
     pub(crate) summary_retention: Duration,
     pub(crate) summary_bucket: Duration,
+    pub(crate) facade: crate::metrics::FacadeSettings,
 }
 
 /// Checked `[server]`.
@@ -314,6 +315,11 @@ fn validate_metrics(metrics: &super::MetricsConfig) -> Result<Option<ValidatedMe
         duration_unit: metrics.duration_unit,
         summary_retention,
         summary_bucket,
+        facade: crate::metrics::FacadeSettings::validate(
+            metrics.global_recorder,
+            &metrics.histogram_buckets,
+            &metrics.default_histogram_buckets,
+        )?,
     }))
 }
 

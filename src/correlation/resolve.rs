@@ -69,10 +69,29 @@ impl Drop for ScopeGuard {
 
 /// Enters a correlation scope on this thread until the guard drops.
 pub(crate) fn enter(id: &CorrelationId) -> ScopeGuard {
-    let anchor = tracing::dispatcher::get_default(|d| d.current_span().id().cloned());
+    let anchor = tracing::dispatcher::get_default(anchor_of);
     let frame = Frame { id: id.clone(), anchor };
     let previous = SCOPE.try_with(|scope| scope.borrow_mut().replace(frame)).ok().flatten();
     ScopeGuard { previous }
+}
+
+/// The span that bounds a scope entered now: the innermost current span
+/// that carries a correlation id. Spans without one cannot decide anything,
+/// and the current span itself may be one our layer's filter hides (in a
+/// composed subscriber the current span is whatever any layer enabled), so
+/// the walk in [`visit_resolved`] would never meet it.
+fn anchor_of(dispatch: &tracing::Dispatch) -> Option<span::Id> {
+    let current = dispatch.current_span();
+    let id = current.id()?;
+    let Some(registry) = dispatch.downcast_ref::<Registry>() else {
+        return Some(id.clone());
+    };
+    let leaf = registry.span(id)?;
+    let anchor = leaf
+        .scope()
+        .find(|span| span.extensions().get::<SpanCorrelation>().is_some())
+        .map(|span| span.id());
+    anchor
 }
 
 /// Runs `f` with `id` as the correlation id of everything it records

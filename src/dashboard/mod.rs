@@ -2,6 +2,9 @@
 //! come from. The HTTP side lives in `server/`.
 
 pub(crate) mod figures;
+mod levels;
+
+pub(crate) use levels::{LevelChange, LevelControl};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +26,8 @@ pub(crate) struct Monitoring {
     pub(crate) fleet: Option<PrometheusApi>,
     /// Bearer token required on page and API, when set.
     pub(crate) token: Option<Arc<str>>,
+    /// The log levels, read and changed at `/api/monitoring/log-level`.
+    pub(crate) levels: LevelControl,
 }
 
 impl Monitoring {

@@ -28,6 +28,7 @@
 mod aureus;
 mod contract;
 mod exporter;
+mod facade;
 mod family;
 mod histogram;
 mod layer;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 pub use aureus::AureusMetrics;
 pub use contract::{DurationUnit, MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
+pub use facade::{GlobalRecorder, DEFAULT_HISTOGRAM_BUCKETS, MAX_FACADE_METRICS};
 pub use layer::MetricsLayer;
 pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
 
@@ -50,6 +52,7 @@ pub use recorder::{ExpositionBuilder, ExpositionRecorder};
 
 pub(crate) use contract::{check_global_label, is_valid_prefix, label, EXPORT_DURATION_BUCKETS_S};
 pub(crate) use exporter::PrometheusExporter;
+pub(crate) use facade::{FacadeRecorder, FacadeSettings};
 pub(crate) use sample::MetricSample;
 pub(crate) use text::CONTENT_TYPE;
 
@@ -69,6 +72,10 @@ pub(crate) struct MetricsState {
     /// Switched by the sink manager (sink `prometheus`).
     pub(crate) enabled: AtomicBool,
     pub(crate) observed: AtomicU64,
+    /// What the `metrics` facade records into, when it is on.
+    pub(crate) facade: std::sync::OnceLock<Arc<FacadeRecorder>>,
+    /// Whether the facade's global recorder forwards to `facade`.
+    pub(crate) global: AtomicBool,
 }
 
 impl MetricsState {
@@ -85,6 +92,8 @@ impl MetricsState {
             recorder,
             enabled: AtomicBool::new(true),
             observed: AtomicU64::new(0),
+            facade: std::sync::OnceLock::new(),
+            global: AtomicBool::new(false),
         }
     }
 
@@ -164,12 +173,39 @@ impl MetricsHandle {
     /// self-metrics refreshed.
     pub fn render(&self) -> String {
         let sinks = crate::telemetry::health_of(&self.pipeline);
-        self.state.exporter.render(&sinks, &self.pipeline.sampler.sampled_out())
+        let mut text = self.state.exporter.render(&sinks, &self.pipeline.sampler.sampled_out());
+        if let Some(facade) = self.state.facade.get() {
+            facade.render_into(&mut text);
+        }
+        text
     }
 
     /// Nothing to do any more: each histogram observation is counted into
     /// its bucket as it is recorded. Kept so that callers still compile.
     pub fn run_upkeep(&self) {}
+
+    /// Whether the `metrics` facade's global recorder records into these
+    /// metrics (see `metrics.global_recorder`).
+    pub fn is_global_recorder(&self) -> bool {
+        self.state.global.load(Ordering::Relaxed)
+    }
+
+    /// Makes these metrics the facade's global recorder, per the policy.
+    pub(crate) fn install_global(&self, policy: GlobalRecorder) -> crate::Result<()> {
+        if let Some(facade) = self.state.facade.get() {
+            let installed = facade::install(facade, policy)?;
+            self.state.global.store(installed, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Stops the facade's global recorder from recording into these metrics.
+    pub(crate) fn release_global(&self) {
+        if let Some(facade) = self.state.facade.get() {
+            facade::uninstall(facade);
+            self.state.global.store(false, Ordering::Relaxed);
+        }
+    }
 
     /// Summary figures over the last `window`, optionally for one task type.
     pub fn summary(&self, window: Duration, task_type: Option<&str>) -> Summary {

@@ -103,6 +103,19 @@ impl ExpositionBuilder {
         Ok(self)
     }
 
+    /// Sets the bucket upper bounds of every histogram without bounds of its
+    /// own (default [`DEFAULT_BUCKETS`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] naming `buckets` unless the bounds are one or
+    /// more finite, strictly increasing numbers.
+    pub fn default_buckets(mut self, bounds: &[f64]) -> Result<Self> {
+        check_bounds("buckets", bounds)?;
+        self.storage.default_buckets = Some(Arc::from(bounds));
+        Ok(self)
+    }
+
     /// The recorder.
     pub fn build(self) -> ExpositionRecorder {
         ExpositionRecorder {
@@ -397,6 +410,7 @@ enum Owner {
 struct SeriesStorage {
     global: Vec<(String, String)>,
     buckets: HashMap<String, Arc<[f64]>>,
+    default_buckets: Option<Arc<[f64]>>,
     names: Mutex<HashMap<String, Owner>>,
     refused: [AtomicU64; 3],
 }
@@ -507,6 +521,7 @@ impl SeriesStorage {
     fn bounds(&self, metric: &str) -> Arc<[f64]> {
         self.buckets
             .get(metric)
+            .or(self.default_buckets.as_ref())
             .cloned()
             .unwrap_or_else(|| Arc::from(DEFAULT_BUCKETS.as_slice()))
     }

@@ -44,7 +44,7 @@ pub use logs::CORRELATION_ATTRIBUTE;
 pub(crate) use metrics::MirrorRecorder;
 pub(crate) use resource::ResourceSettings;
 pub(crate) use self_metrics::{register_self_metrics, SignalStats};
-pub(crate) use span_layer::span_layer;
+pub(crate) use span_layer::{span_layer, SpanExport};
 pub use stats::ExportCounts;
 pub(crate) use stats::ExportStats;
 pub(crate) use traces::Scrub;

@@ -8,9 +8,7 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use tracing_subscriber::EnvFilter;
-
-use super::filter::is_aureus_event;
+use super::filter::{is_aureus_event, LogLevels, AUDIT_TARGET};
 use super::pool::RecordPool;
 use super::queue::SinkHandle;
 use super::redact::Redactor;
@@ -30,7 +28,7 @@ pub(crate) struct Pipeline {
     /// Metrics fed by every Aureus event, when enabled.
     pub(crate) metrics: Option<Arc<MetricsState>>,
     /// The level filter, re-applied to Aureus events that passed only for metrics.
-    pub(crate) env: Arc<EnvFilter>,
+    pub(crate) levels: Arc<LogLevels>,
     /// Serialises sink additions and removals.
     pub(crate) changes: std::sync::Mutex<()>,
     pub(crate) redactor: Arc<Redactor>,
@@ -45,7 +43,7 @@ impl Pipeline {
         pool: Arc<RecordPool>,
         max_field_bytes: usize,
         metrics: Option<Arc<MetricsState>>,
-        env: Arc<EnvFilter>,
+        levels: Arc<LogLevels>,
         (redactor, sampler): (Arc<Redactor>, Sampler),
     ) -> Self {
         for sink in &sinks {
@@ -57,7 +55,7 @@ impl Pipeline {
             max_field_bytes,
             suppressed: AtomicU64::new(0),
             metrics,
-            env,
+            levels,
             changes: std::sync::Mutex::new(()),
             redactor,
             sampler,
@@ -72,7 +70,7 @@ impl Pipeline {
 }
 
 /// The [`Layer`] that captures each event once into a [`Record`] and hands it
-/// to every sink. Built by [`crate::init`] / [`crate::build`].
+/// to every sink. Part of the layer [`crate::layer`] returns.
 pub struct PipelineLayer {
     pipeline: Arc<Pipeline>,
 }
@@ -108,7 +106,8 @@ where
             .metrics
             .as_ref()
             .filter(|m| m.enabled.load(Ordering::Relaxed) && is_aureus_event(metadata));
-        let filter_passed = for_metrics.is_none() || Layer::<S>::enabled(&*self.pipeline.env, metadata, ctx.clone());
+        let filter_passed =
+            for_metrics.is_none() || metadata.target() == AUDIT_TARGET || self.pipeline.levels.enabled(metadata, &ctx);
         let sinks = self.pipeline.sinks.load();
         let mut for_sinks = filter_passed && sinks.iter().any(|sink| sink.accepts(level));
         if for_metrics.is_none() && !for_sinks {

@@ -22,11 +22,12 @@ mod stats;
 mod worker;
 pub(crate) mod worker_thread;
 
-pub use filter::AureusFilter;
+pub use filter::{AureusFilter, AUDIT_TARGET};
 pub use layer::PipelineLayer;
 pub use queue::{OverflowPolicy, DEFAULT_QUEUE_MAX_BYTES};
 pub use redact::{DEFAULT_SENSITIVE_FIELDS, REDACTED};
 
+pub(crate) use filter::{Directives, LogLevels};
 pub(crate) use layer::Pipeline;
 pub(crate) use pool::RecordPool;
 pub(crate) use queue::{QueueSettings, SinkHandle};

@@ -1,6 +1,6 @@
 //! One sink's producer side: its bounded queue, overflow policy and on/off switch.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,23 @@ impl QueueSettings {
     }
 }
 
+/// 1 for ERROR … 5 for TRACE.
+#[inline]
+fn rank(level: Level) -> u8 {
+    match level {
+        Level::ERROR => 1,
+        Level::WARN => 2,
+        Level::INFO => 3,
+        Level::DEBUG => 4,
+        Level::TRACE => 5,
+    }
+}
+
+/// 0 for OFF, else the [`rank`] of the most verbose level let through.
+fn filter_rank(filter: LevelFilter) -> u8 {
+    filter.into_level().map_or(0, rank)
+}
+
 /// The producer side of one sink: its queue, policy, switch and counters.
 pub(crate) struct SinkHandle {
     pub(crate) name: Arc<str>,
@@ -67,6 +84,8 @@ pub(crate) struct SinkHandle {
     pub(crate) settings: QueueSettings,
     pub(crate) stats: Arc<SinkStats>,
     enabled: AtomicBool,
+    /// The least severe level delivered, as [`rank`] (changeable at run time).
+    min_level: AtomicU8,
     tx: Sender<Message>,
     closed: AtomicBool,
     /// Disconnects when the worker thread ends.
@@ -110,6 +129,7 @@ impl SinkHandle {
             name: Arc::from(name),
             kind,
             enabled: AtomicBool::new(true),
+            min_level: AtomicU8::new(filter_rank(settings.min_level)),
             settings,
             stats,
             tx,
@@ -121,7 +141,24 @@ impl SinkHandle {
     /// Whether this sink is enabled and wants records of `level`.
     #[inline]
     pub(crate) fn accepts(&self, level: Level) -> bool {
-        self.settings.min_level >= level && self.enabled.load(Ordering::Relaxed)
+        rank(level) <= self.min_level.load(Ordering::Relaxed) && self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// The least severe level delivered to this sink.
+    pub(crate) fn min_level(&self) -> LevelFilter {
+        match self.min_level.load(Ordering::Relaxed) {
+            0 => LevelFilter::OFF,
+            1 => LevelFilter::ERROR,
+            2 => LevelFilter::WARN,
+            3 => LevelFilter::INFO,
+            4 => LevelFilter::DEBUG,
+            _ => LevelFilter::TRACE,
+        }
+    }
+
+    /// Changes the least severe level delivered, from the next record on.
+    pub(crate) fn set_min_level(&self, level: LevelFilter) {
+        self.min_level.store(filter_rank(level), Ordering::Relaxed);
     }
 
     /// Turns delivery to this sink on or off (records offered while off are not queued).

@@ -8,6 +8,7 @@
 
 mod api;
 mod auth;
+mod log_level;
 mod page;
 mod routes;
 mod stream;

@@ -11,7 +11,7 @@ use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use super::auth::{require_bearer, require_dashboard_token, BearerToken};
-use super::{api, page, stream};
+use super::{api, log_level, page, stream};
 use crate::dashboard::Monitoring;
 use crate::metrics::MetricsHandle;
 
@@ -45,6 +45,7 @@ fn dashboard_routes(monitoring: Monitoring) -> Router {
         .route("/api/monitoring/alerts", get(api::alerts))
         .route("/api/monitoring/alerts/{id}/ack", post(api::acknowledge))
         .route("/api/monitoring/stream", get(stream::stream))
+        .route("/api/monitoring/log-level", get(log_level::get).put(log_level::put))
         .with_state(monitoring);
     match token {
         Some(token) => routes.layer(axum::middleware::from_fn_with_state(

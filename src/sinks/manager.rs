@@ -116,6 +116,34 @@ impl SinkManager {
         self.switch(name, false)
     }
 
+    /// Sets the least severe level delivered to `name` (e.g.
+    /// [`LevelFilter::WARN`]: warnings and errors only; [`LevelFilter::OFF`]:
+    /// nothing), from the next record on. A sink only ever receives what our
+    /// layer's level filter ([`crate::Telemetry::set_log_level`]) lets
+    /// through: a sink level narrows it, never widens it.
+    ///
+    /// The metrics (`prometheus`) count every Aureus event whatever the
+    /// level: they have no level ([`Error::BuiltInSink`]).
+    pub fn set_level(&self, name: &str, level: LevelFilter) -> Result<()> {
+        if name == PROMETHEUS_SINK && self.pipeline.metrics.is_some() {
+            return Err(Error::BuiltInSink {
+                name: name.to_owned(),
+                reason: "the metrics count every Aureus event and have no level; disable them instead",
+            });
+        }
+        self.find(name)?.set_min_level(level);
+        Ok(())
+    }
+
+    /// The least severe level delivered to `name` (`None` for the metrics,
+    /// which have no level).
+    pub fn level(&self, name: &str) -> Result<Option<LevelFilter>> {
+        if name == PROMETHEUS_SINK && self.pipeline.metrics.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(self.find(name)?.min_level()))
+    }
+
     fn switch(&self, name: &str, enabled: bool) -> Result<()> {
         if name == PROMETHEUS_SINK {
             if let Some(metrics) = &self.pipeline.metrics {
