@@ -16,12 +16,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::ExpositionRecorder;
 use arc_swap::ArcSwapOption;
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Label, Metadata, Recorder, SharedString,
     Unit,
 };
-use super::ExpositionRecorder;
 use metrics_util::registry::{Registry, Storage};
 
 use super::contract::OVERFLOW_LABEL_VALUE;
@@ -209,7 +209,7 @@ impl Guard {
             .or_insert_with(|| {
                 let key = Key::from_parts(
                     self.overflow_name.clone(),
-                    vec![Label::new("metric", metric.to_owned())],
+                    vec![Label::new(super::contract::label::METRIC, metric.to_owned())],
                 );
                 self.main.register_counter(&key, &METADATA)
             })
@@ -458,7 +458,6 @@ impl FacadeRecorder {
             text.push_str(&rendered);
         }
     }
-
 }
 
 impl Recorder for FacadeRecorder {

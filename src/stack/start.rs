@@ -123,14 +123,7 @@ pub(super) fn start(config: Config) -> Result<Started> {
     let global = metrics_handle
         .clone()
         .zip(validated.metrics.as_ref().map(|m| m.facade.policy));
-    let telemetry = Telemetry::new(
-        Arc::clone(&pipeline),
-        metrics_handle,
-        server,
-        store,
-        alerting,
-        otlp,
-    );
+    let telemetry = Telemetry::new(Arc::clone(&pipeline), metrics_handle, server, store, alerting, otlp);
     // Last: once everything else runs (a failure drops `telemetry`, which stops it all).
     if let Some((handle, policy)) = global {
         handle.install_global(policy)?;
