@@ -89,7 +89,9 @@ pub use config::Config;
 pub use correlation::CorrelationId;
 pub use error::{Error, Result};
 pub use record::{Record, Value};
-pub use sinks::{AsyncSink, Sink, SinkError, SinkHealth, SinkManager, SinkOptions, SinkReport};
+pub use sinks::{
+    AsyncSink, FileHealth, PartialDelivery, Sink, SinkError, SinkHealth, SinkManager, SinkOptions, SinkReport,
+};
 pub use store::{EventQuery, EventStore};
 pub use telemetry::{OtlpReport, ShutdownReport, Telemetry, DROP_DEADLINE};
 
@@ -324,20 +326,28 @@ fn start_metrics(
 
 fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {
     use config::validate_kinds::SinkKind;
-    let kind = match sink.kind {
-        SinkKind::Console { .. } => "console",
-        SinkKind::File { .. } => "file",
-    };
-    let boxed: Box<dyn Sink> = match sink.kind {
-        SinkKind::Console { format, stream, ansi } => Box::new(sinks::console::ConsoleSink::new(format, stream, ansi)),
+    match sink.kind {
+        SinkKind::Console { format, stream, ansi } => {
+            let console = sinks::console::ConsoleSink::new(format, stream, ansi);
+            SinkHandle::spawn(&sink.name, "console", Box::new(console), sink.queue, pool)
+        }
         SinkKind::File {
             path,
             rotation,
             retention,
             compress,
-        } => Box::new(sinks::file::FileSink::open(path, rotation, retention, compress)?),
-    };
-    SinkHandle::spawn(&sink.name, kind, boxed, sink.queue, pool)
+        } => {
+            let file = sinks::file::FileSink::open(path, rotation, retention, compress)?;
+            let stats = file.stats();
+            // The file sink recovers by itself at every write: what it cannot
+            // write is counted as failed, not shed by a circuit breaker.
+            let queue = pipeline::QueueSettings {
+                circuit_breaker: false,
+                ..sink.queue
+            };
+            Ok(SinkHandle::spawn(&sink.name, "file", Box::new(file), queue, pool)?.with_file_stats(stats))
+        }
+    }
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.
