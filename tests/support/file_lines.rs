@@ -7,18 +7,33 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Rotated files of the active file `active` (`<stem>.<timestamp>-<seq><ext>[.gz]`),
-/// oldest first (their names sort that way).
+/// oldest first (their names sort that way). Other files beside it are ignored.
 pub fn rotated_files(active: &Path) -> Vec<PathBuf> {
     let dir = active.parent().unwrap();
     let stem = active.file_stem().unwrap().to_str().unwrap();
-    let name = active.file_name().unwrap().to_str().unwrap();
-    let mut rotated: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
+    let ext = active
+        .extension()
+        .map(|e| format!(".{}", e.to_str().unwrap()))
+        .unwrap_or_default();
+    let is_rotated = |name: &str| {
+        let Some(rest) = name.strip_prefix(&format!("{stem}.")) else {
+            return false;
+        };
+        let rest = rest.strip_suffix(".gz").unwrap_or(rest);
+        let Some(rest) = rest.strip_suffix(ext.as_str()) else {
+            return false;
+        };
+        let Some((ts, seq)) = rest.split_once('-') else {
+            return false;
+        };
+        ts.len() == 23 && ts.ends_with('Z') && !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit())
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut rotated: Vec<PathBuf> = entries
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_str().unwrap();
-            n != name && n.starts_with(&format!("{stem}.")) && !n.ends_with(".tmp")
-        })
+        .filter(|p| is_rotated(p.file_name().unwrap().to_str().unwrap()))
         .collect();
     rotated.sort();
     rotated
@@ -92,4 +107,28 @@ pub fn assert_contiguous_suffix(seqs: &[(u64, u64)], threads: u64, per_thread: u
             kept.get(&t).copied().unwrap_or(0)
         })
         .collect()
+}
+
+/// Each kept file with the runs of `seq` it holds, for failure messages.
+pub fn describe(active: &Path) -> String {
+    let mut out = String::new();
+    for path in rotated_files(active)
+        .iter()
+        .chain(std::iter::once(&active.to_path_buf()))
+    {
+        let seqs: Vec<u64> = read_text(path)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["seq"].as_u64())
+            .collect();
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for s in seqs {
+            match runs.last_mut() {
+                Some((_, end)) if *end + 1 == s => *end = s,
+                _ => runs.push((s, s)),
+            }
+        }
+        let name = path.file_name().unwrap().to_string_lossy();
+        out.push_str(&format!("\n  {name}: {runs:?}"));
+    }
+    out
 }

@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Sender};
@@ -203,23 +204,28 @@ impl Archive {
         Ok(())
     }
 
-    /// Gzips `src` to `src.gz` via `src.gz.tmp`, removes `src`, then applies retention. Does
-    /// nothing if retention deleted `src` meanwhile.
+    /// Gzips `src` to `src.gz` via `src.gz.tmp`, removes `src`, then applies retention. Publishes
+    /// nothing if `src` was deleted meanwhile — by retention (its compression was cancelled) or
+    /// by someone else (e.g. the whole directory removed): deleted data is never brought back.
     fn compress(&self, src: &Path) -> io::Result<()> {
         let tmp = with_suffix(src, ".gz.tmp");
+        let mut input = None;
         let written = (|| {
-            let mut input = File::open(src).map_err(|e| ctx(e, "opening", src))?;
+            let input = input.insert(File::open(src).map_err(|e| ctx(e, "opening", src))?);
             let out = File::create(&tmp).map_err(|e| ctx(e, "creating", &tmp))?;
             let mut enc = GzEncoder::new(BufWriter::new(out), Compression::default());
-            io::copy(&mut input, &mut enc).map_err(|e| ctx(e, "compressing", src))?;
+            io::copy(input, &mut enc).map_err(|e| ctx(e, "compressing", src))?;
             let out = enc
                 .finish()
                 .and_then(|w| w.into_inner().map_err(io::IntoInnerError::into_error));
             out.and_then(|f| f.sync_all()).map_err(|e| ctx(e, "writing", &tmp))
         })();
         let mut pending = lock(&self.pending);
-        if !pending.remove(src) {
-            // Retention deleted the file (it was the oldest): drop the partial output.
+        let still_named = input
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .is_none_or(|m| m.nlink() > 0);
+        if !pending.remove(src) || !still_named {
             let _ = fs::remove_file(&tmp);
             return Ok(());
         }
