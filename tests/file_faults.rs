@@ -11,7 +11,7 @@ mod file_lines;
 #[path = "support/fs_faults.rs"]
 mod fs_faults;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,6 @@ struct Stack {
     dispatch: tracing::Dispatch,
     telemetry: Telemetry,
     emitted: AtomicU64,
-    active: PathBuf,
 }
 
 impl Stack {
@@ -41,7 +40,6 @@ impl Stack {
             dispatch,
             telemetry,
             emitted: AtomicU64::new(0),
-            active: active.to_path_buf(),
         }
     }
 
@@ -104,15 +102,6 @@ fn remove_dir_all(dir: &Path) {
         }
     }
     panic!("rm -rf {} kept racing with the writer", dir.display());
-}
-
-/// Polls `cond` every 10 ms for up to 10 s.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn current_size(path: &Path, file: &File) -> Option<u64> {
         // Cannot tell (e.g. no search permission): keep writing to the linked handle.
         Err(e) => e.kind() != io::ErrorKind::NotFound,
     };
-    same.then(|| handle.len())
+    same.then_some(handle.len())
 }
 
 impl ActiveFile {
