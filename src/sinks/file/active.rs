@@ -47,8 +47,6 @@ pub(super) struct ActiveFile {
     dir: PathBuf,
     /// The open handle (`None` after a failed reopen: retried on the next write).
     file: Option<File>,
-    /// Device and inode of `file`.
-    id: (u64, u64),
     /// Bytes in the file as last seen (follows external truncation).
     size: u64,
     /// When the path's identity was last compared with the handle (`None`: compare now).
@@ -86,7 +84,6 @@ impl ActiveFile {
             path,
             dir,
             file: None,
-            id: (0, 0),
             size: 0,
             checked: None,
             torn: false,
@@ -122,7 +119,6 @@ impl ActiveFile {
             .open(&self.path)
             .map_err(|e| ctx(e, "opening", &self.path))?;
         let meta = file.metadata().map_err(|e| ctx(e, "reading metadata of", &self.path))?;
-        self.id = identity(&meta);
         self.size = meta.len();
         self.file = Some(file);
         self.checked = Some(Instant::now());
