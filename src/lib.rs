@@ -103,7 +103,9 @@ pub use config::Config;
 pub use correlation::CorrelationId;
 pub use error::{Error, Result};
 pub use record::{Record, Value};
-pub use sinks::{AsyncSink, Sink, SinkError, SinkHealth, SinkManager, SinkOptions, SinkReport};
+pub use sinks::{
+    AsyncSink, FileHealth, PartialDelivery, Sink, SinkError, SinkHealth, SinkManager, SinkOptions, SinkReport,
+};
 pub use stack::AureusLayer;
 pub use store::{EventQuery, EventStore};
 pub use telemetry::{OtlpReport, ShutdownReport, Telemetry, DROP_DEADLINE};

@@ -324,3 +324,51 @@ fn a_backed_off_sink_sheds_at_once_and_is_tried_again_later() {
     let fails = report.sink("fails").unwrap();
     assert_eq!(fails.undelivered, 0, "every shed record is settled: {fails:?}");
 }
+
+/// Delivers only the first half of every batch (rounded down) and reports
+/// the rest as a [`PartialDelivery`](aureus_observability::PartialDelivery).
+struct HalfDelivers(Arc<AtomicU64>);
+impl Sink for HalfDelivers {
+    fn write(&mut self, batch: &[Arc<Record>]) -> Result<(), SinkError> {
+        let half = batch.len() / 2;
+        self.0.fetch_add(half as u64, Ordering::Relaxed);
+        if half == batch.len() {
+            return Ok(());
+        }
+        Err(Box::new(aureus_observability::PartialDelivery {
+            delivered: half,
+            source: "disk full".into(),
+        }))
+    }
+}
+
+#[test]
+fn a_partial_delivery_counts_exactly_the_records_it_wrote() {
+    let (dispatch, telemetry, _) = common::collecting("info");
+    let written = Arc::new(AtomicU64::new(0));
+    let options = SinkOptions {
+        queue_capacity: 1 << 16,
+        overflow: OverflowPolicy::Block,
+        ..Default::default()
+    };
+    telemetry
+        .sinks()
+        .add("half", HalfDelivers(Arc::clone(&written)), options)
+        .unwrap();
+    const N: u64 = 5_000;
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..N {
+            tracing::info!(seq, "partial");
+        }
+    });
+    let report = telemetry.sinks().remove("half", Duration::from_secs(10)).unwrap();
+    let h = &report.health;
+    assert_eq!(h.delivered, written.load(Ordering::Relaxed), "{report:?}");
+    assert!(h.failed > 0 && h.delivered > 0, "{report:?}");
+    assert_eq!(
+        h.delivered + h.failed + h.dropped() + report.undelivered,
+        N,
+        "{report:?}"
+    );
+    assert!(h.last_error.as_ref().unwrap().0.contains("disk full"), "{report:?}");
+}

@@ -83,6 +83,15 @@ pub struct MetricNames {
     pub sink_errors: String,
     /// `<prefix>_telemetry_queue_depth{sink}` (gauge)
     pub sink_queue_depth: String,
+    /// `<prefix>_telemetry_file_retention_deleted_files_total{sink}`: rotated
+    /// files a file sink's retention deleted (always the oldest).
+    pub file_retention_deleted_files: String,
+    /// `<prefix>_telemetry_file_retention_deleted_bytes_total{sink}`: their
+    /// on-disk bytes.
+    pub file_retention_deleted_bytes: String,
+    /// `<prefix>_telemetry_file_reopens_total{sink}`: times a file sink
+    /// reopened its file after it was deleted, moved away or could not be opened.
+    pub file_reopens: String,
     /// `<prefix>_telemetry_sampled_out_total{kind}`
     pub sampled_out: String,
     /// `<prefix>_telemetry_otlp_exported_total{signal}`: spans, log records
@@ -127,6 +136,9 @@ impl MetricNames {
             sink_dropped: name("telemetry_dropped_total"),
             sink_errors: name("telemetry_errors_total"),
             sink_queue_depth: name("telemetry_queue_depth"),
+            file_retention_deleted_files: name("telemetry_file_retention_deleted_files_total"),
+            file_retention_deleted_bytes: name("telemetry_file_retention_deleted_bytes_total"),
+            file_reopens: name("telemetry_file_reopens_total"),
             sampled_out: name("telemetry_sampled_out_total"),
             otlp_exported: name("telemetry_otlp_exported_total"),
             otlp_dropped: name("telemetry_otlp_dropped_total"),
@@ -139,7 +151,7 @@ impl MetricNames {
     }
 
     /// Every name with its help text, for the exposition's `# HELP` lines.
-    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 21] {
+    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 24] {
         [
             (&self.tasks_started, "Task steps started (step_start events)."),
             (
@@ -172,6 +184,18 @@ impl MetricNames {
             (
                 &self.sink_queue_depth,
                 "Records waiting in each telemetry sink's queue.",
+            ),
+            (
+                &self.file_retention_deleted_files,
+                "Rotated files each file sink's retention deleted (always the oldest).",
+            ),
+            (
+                &self.file_retention_deleted_bytes,
+                "On-disk bytes of the rotated files each file sink's retention deleted.",
+            ),
+            (
+                &self.file_reopens,
+                "Times each file sink reopened its file after it was deleted, moved away or could not be opened.",
             ),
             (
                 &self.sampled_out,

@@ -22,6 +22,8 @@ struct SinkSeries {
     dropped_circuit_open: Counter,
     errors: Counter,
     queue_depth: Gauge,
+    /// File sinks only: retention deletions (files, bytes) and reopens.
+    file: Option<[Counter; 3]>,
 }
 
 /// Owns the Prometheus recorder and renders `/metrics`.
@@ -175,17 +177,22 @@ impl PrometheusExporter {
         for health in sinks {
             let s = series
                 .entry(health.name.clone())
-                .or_insert_with(|| self.register_sink(&health.name));
+                .or_insert_with(|| self.register_sink(&health.name, health.file.is_some()));
             s.records.absolute(health.delivered);
             s.dropped_queue_full.absolute(health.dropped_queue_full);
             s.dropped_closed.absolute(health.dropped_closed);
             s.dropped_circuit_open.absolute(health.dropped_circuit_open);
             s.errors.absolute(health.failed);
             s.queue_depth.set(health.queue_depth as f64);
+            if let (Some(counters), Some(file)) = (&s.file, &health.file) {
+                counters[0].absolute(file.retention_deleted_files);
+                counters[1].absolute(file.retention_deleted_bytes);
+                counters[2].absolute(file.reopens);
+            }
         }
     }
 
-    fn register_sink(&self, sink: &str) -> SinkSeries {
+    fn register_sink(&self, sink: &str, is_file: bool) -> SinkSeries {
         let key = |name: &str, reason: Option<&'static str>| {
             let mut labels = vec![Label::new(label::SINK, sink.to_owned())];
             if let Some(reason) = reason {
@@ -203,6 +210,13 @@ impl PrometheusExporter {
             queue_depth: self
                 .recorder
                 .register_gauge(&key(&self.names.sink_queue_depth, None), &METADATA),
+            file: is_file.then(|| {
+                [
+                    counter(&self.names.file_retention_deleted_files, None),
+                    counter(&self.names.file_retention_deleted_bytes, None),
+                    counter(&self.names.file_reopens, None),
+                ]
+            }),
         }
     }
 }

@@ -118,6 +118,7 @@ impl MetricsState {
             circuit_open: false,
             busy_for: None,
             last_error: None,
+            file: None,
         }
     }
 

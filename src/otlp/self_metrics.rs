@@ -74,6 +74,34 @@ pub(crate) fn register_self_metrics(
         .with_description("Records in failed sink writes")
         .with_callback(per_sink(|h| vec![(h.failed, None)]))
         .build();
+    for (name, description, pick) in [
+        (
+            &names.file_retention_deleted_files,
+            "Rotated files retention deleted per file sink",
+            (|f| f.retention_deleted_files) as fn(&crate::sinks::FileHealth) -> u64,
+        ),
+        (
+            &names.file_retention_deleted_bytes,
+            "On-disk bytes retention deleted per file sink",
+            |f| f.retention_deleted_bytes,
+        ),
+        (&names.file_reopens, "Reopens of the active file per file sink", |f| {
+            f.reopens
+        }),
+    ] {
+        let sinks = sinks.clone();
+        let _ = meter
+            .u64_observable_counter(otlp_name(name))
+            .with_description(description)
+            .with_callback(move |observer| {
+                for health in sinks() {
+                    if let Some(file) = &health.file {
+                        observer.observe(pick(file), &[KeyValue::new("sink", health.name.clone())]);
+                    }
+                }
+            })
+            .build();
+    }
     let _ = meter
         .u64_observable_gauge(names.sink_queue_depth.clone())
         .with_description("Records waiting per sink")

@@ -14,6 +14,7 @@ use super::worker::{Message, Worker};
 use super::worker_thread;
 use crate::error::{Error, Result};
 use crate::record::Record;
+use crate::sinks::file::FileStats;
 use crate::sinks::Sink;
 
 /// What a sink's queue does when it is full.
@@ -43,6 +44,10 @@ pub(crate) struct QueueSettings {
     pub(crate) max_batch: usize,
     /// How long a partial batch waits to fill.
     pub(crate) linger: Duration,
+    /// Whether consecutive failures back the sink off (circuit breaker). Off
+    /// for sinks that recover by themselves at every call (the file sink):
+    /// what they cannot write is then counted as failed, not dropped.
+    pub(crate) circuit_breaker: bool,
 }
 
 impl QueueSettings {
@@ -55,6 +60,7 @@ impl QueueSettings {
             min_level,
             max_batch: super::worker::DEFAULT_MAX_BATCH,
             linger: Duration::ZERO,
+            circuit_breaker: true,
         }
     }
 }
@@ -83,6 +89,8 @@ pub(crate) struct SinkHandle {
     pub(crate) kind: &'static str,
     pub(crate) settings: QueueSettings,
     pub(crate) stats: Arc<SinkStats>,
+    /// A file sink's own counters (retention, reopens).
+    pub(crate) file: Option<Arc<FileStats>>,
     enabled: AtomicBool,
     /// The least severe level delivered, as [`rank`] (changeable at run time).
     min_level: AtomicU8,
@@ -106,6 +114,7 @@ impl SinkHandle {
         let stats = Arc::new(SinkStats::default());
         let worker_stats = Arc::clone(&stats);
         let (max_batch, linger) = (settings.max_batch.max(1), settings.linger);
+        let circuit_breaker = settings.circuit_breaker;
         std::thread::Builder::new()
             .name(format!("aureus-sink-{name}"))
             .spawn(move || {
@@ -117,6 +126,7 @@ impl SinkHandle {
                     pool,
                     max_batch,
                     linger,
+                    circuit_breaker,
                 }
                 .run();
                 drop(finished_tx);
@@ -132,10 +142,17 @@ impl SinkHandle {
             min_level: AtomicU8::new(filter_rank(settings.min_level)),
             settings,
             stats,
+            file: None,
             tx,
             closed: AtomicBool::new(false),
             finished,
         })
+    }
+
+    /// Attaches a file sink's own counters, shown in its health.
+    pub(crate) fn with_file_stats(mut self, stats: Arc<FileStats>) -> Self {
+        self.file = Some(stats);
+        self
     }
 
     /// Whether this sink is enabled and wants records of `level`.

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::pool::RecordPool;
 use super::stats::SinkStats;
 use crate::record::Record;
-use crate::sinks::{Sink, SinkError};
+use crate::sinks::{PartialDelivery, Sink, SinkError};
 
 /// Largest batch a worker hands to its sink at once, unless the sink's
 /// settings say otherwise.
@@ -39,14 +39,17 @@ pub(crate) enum Message {
 /// the sink is not called for a while (batches are dropped and counted), then
 /// one batch is tried; success closes the circuit, failure doubles the wait.
 struct Breaker {
+    /// Off: failures are counted but never open the circuit.
+    enabled: bool,
     consecutive_failures: u32,
     open_until: Option<Instant>,
     backoff: Duration,
 }
 
 impl Breaker {
-    fn new() -> Self {
+    fn new(enabled: bool) -> Self {
         Breaker {
+            enabled,
             consecutive_failures: 0,
             open_until: None,
             backoff: FIRST_BACKOFF,
@@ -67,7 +70,7 @@ impl Breaker {
 
     fn failed(&mut self, stats: &SinkStats) {
         self.consecutive_failures += 1;
-        if self.consecutive_failures >= TRIP_AFTER {
+        if self.enabled && self.consecutive_failures >= TRIP_AFTER {
             self.open_until = Some(Instant::now() + self.backoff);
             let until = super::stats::now_ms().saturating_add(self.backoff.as_millis() as u64);
             stats.shed_until_ms.store(until, Ordering::Relaxed);
@@ -107,6 +110,8 @@ pub(crate) struct Worker {
     pub(crate) max_batch: usize,
     /// How long a partial batch waits for more records (zero: deliver at once).
     pub(crate) linger: Duration,
+    /// Whether consecutive failures open the circuit.
+    pub(crate) circuit_breaker: bool,
 }
 
 impl Worker {
@@ -114,7 +119,7 @@ impl Worker {
     pub(crate) fn run(mut self) {
         let mut batch: Vec<Arc<Record>> = Vec::with_capacity(self.max_batch.min(4096));
         let mut acks: Vec<Sender<()>> = Vec::new();
-        let mut breaker = Breaker::new();
+        let mut breaker = Breaker::new(self.circuit_breaker);
         let mut stopping = false;
         while !stopping {
             match next_message(&self.rx) {
@@ -172,8 +177,9 @@ impl Worker {
             self.stats.dropped_circuit_open.fetch_add(count, Ordering::Relaxed);
         } else {
             let sink = &mut self.sink;
-            if guarded(&self.stats, count, || sink.write(batch)) {
-                self.stats.delivered.fetch_add(count, Ordering::Relaxed);
+            let delivered = guarded(&self.stats, count, || sink.write(batch));
+            self.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+            if delivered == count {
                 breaker.succeeded(&self.stats);
             } else {
                 breaker.failed(&self.stats);
@@ -196,14 +202,23 @@ fn accept(message: Message, batch: &mut Vec<Arc<Record>>, acks: &mut Vec<Sender<
     }
 }
 
-/// Runs one sink call, catching errors and panics; `count` records fail with it.
-fn guarded(stats: &SinkStats, count: u64, call: impl FnOnce() -> Result<(), SinkError>) -> bool {
+/// Runs one sink call for `count` records, catching errors and panics.
+/// Returns how many were delivered; the others are counted as failed (all of
+/// them on an error or panic, those past the delivered ones of a
+/// [`PartialDelivery`]).
+fn guarded(stats: &SinkStats, count: u64, call: impl FnOnce() -> Result<(), SinkError>) -> u64 {
     stats.call_started();
     let outcome = catch_unwind(AssertUnwindSafe(call));
     stats.call_finished();
+    let mut delivered = 0;
     let message = match outcome {
-        Ok(Ok(())) => return true,
-        Ok(Err(err)) => err.to_string(),
+        Ok(Ok(())) => return count,
+        Ok(Err(err)) => {
+            if let Some(partial) = err.downcast_ref::<PartialDelivery>() {
+                delivered = (partial.delivered as u64).min(count);
+            }
+            err.to_string()
+        }
         Err(panic) => {
             stats.panics.fetch_add(1, Ordering::Relaxed);
             let text = panic
@@ -214,7 +229,7 @@ fn guarded(stats: &SinkStats, count: u64, call: impl FnOnce() -> Result<(), Sink
             format!("sink panicked: {text}")
         }
     };
-    stats.failed.fetch_add(count, Ordering::Relaxed);
+    stats.failed.fetch_add(count - delivered, Ordering::Relaxed);
     stats.note_error(message);
-    false
+    delivered
 }

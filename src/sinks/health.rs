@@ -42,8 +42,32 @@ pub struct SinkHealth {
     pub circuit_open: bool,
     /// How long the sink's current call has been running (a hang shows here).
     pub busy_for: Option<Duration>,
-    /// The last error and when it happened.
+    /// The last error and when it happened (for a file sink also a failed
+    /// rotation, compression or retention).
     pub last_error: Option<(String, SystemTime)>,
+    /// File sinks only: retention and recovery counters.
+    pub file: Option<FileHealth>,
+}
+
+/// What a file sink did besides writing: what retention deleted, how often
+/// it reopened its file, which of its own steps failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileHealth {
+    /// Rotated files deleted by retention (`max_files`, `max_total_bytes`),
+    /// always the oldest.
+    pub retention_deleted_files: u64,
+    /// On-disk bytes of those files (compressed size for `.gz`, uncompressed
+    /// for a file deleted before its compression finished).
+    pub retention_deleted_bytes: u64,
+    /// Times the active file was reopened because it changed under the
+    /// writer (deleted, moved away, directory removed) or could not be
+    /// opened before.
+    pub reopens: u64,
+    /// Rotations that failed (e.g. read-only directory); the active file
+    /// then keeps growing and rotation is retried a second later.
+    pub rotation_errors: u64,
+    /// Failed background steps: compressing a rotated file, retention.
+    pub background_errors: u64,
 }
 
 impl SinkHealth {
@@ -66,13 +90,22 @@ impl SinkHealth {
             panics: s.panics.load(Ordering::Relaxed),
             circuit_open: s.circuit_open.load(Ordering::Relaxed),
             busy_for: s.busy_for(),
-            last_error: s.last_error(),
+            last_error: latest(s.last_error(), sink.file.as_ref().and_then(|f| f.last_error())),
+            file: sink.file.as_ref().map(|f| f.health()),
         }
     }
 
     /// Every record lost so far, for whatever reason.
     pub fn dropped(&self) -> u64 {
         self.dropped_queue_full + self.dropped_closed + self.dropped_circuit_open
+    }
+}
+
+/// The later of two timestamped errors.
+fn latest(a: Option<(String, SystemTime)>, b: Option<(String, SystemTime)>) -> Option<(String, SystemTime)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
+        (a, b) => a.or(b),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::config::{self, Config, ValidatedSink};
 use crate::error::Result;
 use crate::pipeline::{self, Directives, LogLevels, Pipeline, RecordPool, SinkHandle};
 use crate::record::Record;
-use crate::sinks::{self, Sink};
+use crate::sinks;
 use crate::telemetry::Telemetry;
 use crate::{alerts, dashboard, metrics, otlp, server, store};
 
@@ -257,18 +257,26 @@ fn start_metrics(
 
 fn start_sink(sink: ValidatedSink, pool: Arc<RecordPool>) -> Result<SinkHandle> {
     use config::validate_kinds::SinkKind;
-    let kind = match sink.kind {
-        SinkKind::Console { .. } => "console",
-        SinkKind::File { .. } => "file",
-    };
-    let boxed: Box<dyn Sink> = match sink.kind {
-        SinkKind::Console { format, stream, ansi } => Box::new(sinks::console::ConsoleSink::new(format, stream, ansi)),
+    match sink.kind {
+        SinkKind::Console { format, stream, ansi } => {
+            let console = sinks::console::ConsoleSink::new(format, stream, ansi);
+            SinkHandle::spawn(&sink.name, "console", Box::new(console), sink.queue, pool)
+        }
         SinkKind::File {
             path,
             rotation,
             retention,
             compress,
-        } => Box::new(sinks::file::FileSink::open(path, rotation, retention, compress)?),
-    };
-    SinkHandle::spawn(&sink.name, kind, boxed, sink.queue, pool)
+        } => {
+            let file = sinks::file::FileSink::open(path, rotation, retention, compress)?;
+            let stats = file.stats();
+            // The file sink recovers by itself at every write: what it cannot
+            // write is counted as failed, not shed by a circuit breaker.
+            let queue = pipeline::QueueSettings {
+                circuit_breaker: false,
+                ..sink.queue
+            };
+            Ok(SinkHandle::spawn(&sink.name, "file", Box::new(file), queue, pool)?.with_file_stats(stats))
+        }
+    }
 }

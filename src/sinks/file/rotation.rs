@@ -1,24 +1,28 @@
 //! A size- and time-rotated, optionally gzip-compressed, retention-managed append-only file.
 //!
-//! The active file is `dir/<stem>.<ext>`. On rotation it is renamed to
+//! The active file is `dir/<stem>.<ext>` ([`ActiveFile`]). On rotation it is renamed to
 //! `dir/<stem>.<YYYYMMDDTHHMMSS.ffffffZ>-<NNNNNN>.<ext>` (UTC timestamp, sequence number that keeps
 //! growing across restarts), so rotated names sort oldest → newest. With compression enabled a
 //! background thread gzips each rotated file to `….<ext>.gz` (via a `.gz.tmp` name, renamed when
-//! complete) and removes the uncompressed one. Retention runs after every rotation and every
-//! finished compression and never touches a file that is still being compressed.
+//! complete) and removes the uncompressed one. Retention ([`Archive`]) runs after every rotation
+//! and every finished compression and only ever deletes the oldest rotated files.
+//!
+//! A rotation that fails (e.g. the directory became read-only) does not lose records: the active
+//! file keeps growing, the failure is counted, and rotation is tried again a second later.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use super::active::ActiveFile;
+use super::archive::{ctx, with_suffix, Archive, Compressor, Rotated};
+use super::stats::FileStats;
+
+/// How long the writer waits before trying a failed rotation again.
+const ROTATION_RETRY: Duration = Duration::from_secs(1);
 
 /// When the active file is rotated.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,6 +36,9 @@ pub struct RotationPolicy {
 }
 
 /// Which rotated files are kept (the active file is never deleted and does not count).
+///
+/// Retention only ever deletes the oldest rotated files (by sequence number), also while
+/// compression is still running: files waiting for compression count at their uncompressed size.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RetentionPolicy {
     /// Keep at most this many rotated files (the newest are kept).
@@ -43,81 +50,37 @@ pub struct RetentionPolicy {
 /// The clock used for interval rotation and rotated-file timestamps.
 pub(crate) type Clock = Box<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// Why [`RotatingFile::append`] stopped, and how far it got.
+#[derive(Debug)]
+pub(crate) struct AppendFault {
+    /// Records (from the start of the batch) whose bytes all reached the file.
+    pub(crate) records: usize,
+    /// Why the next one did not.
+    pub(crate) error: io::Error,
+}
+
 /// An append-only file that rotates, compresses and prunes its rotated predecessors.
 pub struct RotatingFile {
-    /// State shared with the compression worker.
-    shared: Arc<Shared>,
-    /// The active file's path.
-    path: PathBuf,
+    /// The rotated files: naming, retention, bookkeeping shared with the compression thread.
+    archive: Arc<Archive>,
+    /// The active file.
+    active: ActiveFile,
     /// When to rotate.
     rotation: RotationPolicy,
     /// Whether rotated files are gzip-compressed.
     compress: bool,
-    /// Buffered writer on the active file (`None` after a failed reopen; retried on next write).
-    writer: Option<BufWriter<File>>,
-    /// Bytes in the active file, including bytes still buffered.
-    size: u64,
     /// Interval period (multiples of `rotation.interval` since the epoch) the active file belongs to.
     period: u128,
     /// Sequence number of the next rotated file.
     next_seq: u64,
     /// Rotations performed by this writer.
     rotations: u64,
-    /// Background compression worker, started on demand.
-    worker: Option<Worker>,
+    /// After a failed rotation: no new attempt before this instant.
+    rotation_blocked_until: Option<Instant>,
+    /// Background compression thread, started on demand.
+    compressor: Compressor,
     /// Wall clock (injectable for tests).
     now: Clock,
-}
-
-/// Naming, retention and bookkeeping shared between the writer and the compression worker.
-struct Shared {
-    /// Directory holding the active and rotated files.
-    dir: PathBuf,
-    /// File stem of the active file (`aureus` for `aureus.jsonl`).
-    stem: String,
-    /// Extension of the active file including the dot (`.jsonl`), or empty.
-    ext: String,
-    /// Which rotated files are kept.
-    retention: RetentionPolicy,
-    /// Rotated files queued for or under compression. Held while listing or mutating rotated files.
-    pending: Mutex<HashSet<PathBuf>>,
-    /// First error of background work (compression, retention after a rotation), reported by `close()`.
-    error: Mutex<Option<io::Error>>,
-}
-
-/// The compression thread and the channel feeding it.
-struct Worker {
-    /// Queue of uncompressed rotated files.
-    tx: Sender<PathBuf>,
-    /// The thread, joined by `close()`.
-    handle: JoinHandle<()>,
-}
-
-/// A rotated file found on disk.
-struct Rotated {
-    /// Its sequence number.
-    seq: u64,
-    /// Its path.
-    path: PathBuf,
-    /// Whether it is the `.gz` form.
-    compressed: bool,
-}
-
-/// Adds the operation and path to an I/O error's message, keeping its kind.
-fn ctx(e: io::Error, what: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
-}
-
-/// Locks a mutex, ignoring poisoning (the guarded data stays consistent on panic).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// `path` with `suffix` appended to its file name.
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 /// UTC timestamp `YYYYMMDDTHHMMSS.ffffffZ`, clamped to 1970..=9999.
@@ -131,120 +94,6 @@ fn timestamp(t: SystemTime) -> String {
 fn period_of(t: SystemTime, interval: Duration) -> u128 {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     since.as_nanos() / interval.as_nanos().max(1)
-}
-
-impl Shared {
-    /// Sequence number if `name` is `<stem>.<timestamp>-<seq><ext>` followed by `tail`.
-    fn parse(&self, name: &str, tail: &str) -> Option<u64> {
-        let rest = name.strip_prefix(&self.stem)?.strip_prefix('.')?;
-        let rest = rest.strip_suffix(tail)?.strip_suffix(&self.ext)?;
-        let (ts, seq) = rest.split_once('-')?;
-        let ts_ok = ts.len() == 23
-            && ts.bytes().enumerate().all(|(i, b)| match i {
-                8 => b == b'T',
-                15 => b == b'.',
-                22 => b == b'Z',
-                _ => b.is_ascii_digit(),
-            });
-        let seq_ok = seq.len() >= 6 && seq.bytes().all(|b| b.is_ascii_digit());
-        if ts_ok && seq_ok {
-            seq.parse().ok()
-        } else {
-            None
-        }
-    }
-
-    /// Rotated files (plain and `.gz`), oldest first. Callers hold `pending`.
-    fn list(&self) -> io::Result<Vec<Rotated>> {
-        let mut out = Vec::new();
-        let entries = fs::read_dir(&self.dir).map_err(|e| ctx(e, "reading", &self.dir))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| ctx(e, "reading", &self.dir))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let (plain, gz) = (self.parse(name, ""), self.parse(name, ".gz"));
-            if let Some(seq) = plain.or(gz) {
-                let compressed = plain.is_none();
-                out.push(Rotated {
-                    seq,
-                    path: entry.path(),
-                    compressed,
-                });
-            }
-        }
-        out.sort_by(|a, b| (a.seq, &a.path).cmp(&(b.seq, &b.path)));
-        Ok(out)
-    }
-
-    /// Deletes the oldest rotated files (skipping ones under compression) until within limits.
-    fn apply_retention(&self) -> io::Result<()> {
-        let RetentionPolicy {
-            max_files,
-            max_total_bytes,
-        } = self.retention;
-        if max_files.is_none() && max_total_bytes.is_none() {
-            return Ok(());
-        }
-        let pending = lock(&self.pending);
-        let files = self.list()?;
-        let sizes: Vec<u64> = files
-            .iter()
-            .map(|f| fs::metadata(&f.path).map_or(0, |m| m.len()))
-            .collect();
-        let mut count = files.len();
-        let mut total: u64 = sizes.iter().sum();
-        for (f, size) in files.iter().zip(sizes) {
-            let over = max_files.is_some_and(|m| count > m) || max_total_bytes.is_some_and(|m| total > m);
-            if !over {
-                break;
-            }
-            if pending.contains(&f.path) {
-                continue;
-            }
-            match fs::remove_file(&f.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(ctx(e, "removing", &f.path)),
-            }
-            count -= 1;
-            total -= size;
-        }
-        Ok(())
-    }
-
-    /// Gzips `src` to `src.gz` via `src.gz.tmp`, removes `src`, then applies retention.
-    fn compress(&self, src: &Path) -> io::Result<()> {
-        let tmp = with_suffix(src, ".gz.tmp");
-        let result = (|| {
-            let mut input = File::open(src).map_err(|e| ctx(e, "opening", src))?;
-            let out = File::create(&tmp).map_err(|e| ctx(e, "creating", &tmp))?;
-            let mut enc = GzEncoder::new(BufWriter::new(out), Compression::default());
-            io::copy(&mut input, &mut enc).map_err(|e| ctx(e, "compressing", src))?;
-            let out = enc
-                .finish()
-                .and_then(|w| w.into_inner().map_err(io::IntoInnerError::into_error));
-            out.and_then(|f| f.sync_all()).map_err(|e| ctx(e, "writing", &tmp))
-        })();
-        let mut pending = lock(&self.pending);
-        let result = result.and_then(|()| {
-            let gz = with_suffix(src, ".gz");
-            fs::rename(&tmp, &gz).map_err(|e| ctx(e, "renaming", &tmp))?;
-            fs::remove_file(src).map_err(|e| ctx(e, "removing", src))
-        });
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        pending.remove(src);
-        drop(pending);
-        result.and_then(|()| self.apply_retention())
-    }
-
-    /// Records the first background error for `close()` to report.
-    fn record(&self, result: io::Result<()>) {
-        if let Err(e) = result {
-            lock(&self.error).get_or_insert(e);
-        }
-    }
 }
 
 impl RotatingFile {
@@ -273,7 +122,11 @@ impl RotatingFile {
         let interval = rotation.interval.filter(|iv| !iv.is_zero());
         let rotation = RotationPolicy { interval, ..rotation };
         let invalid = || ctx(io::ErrorKind::InvalidInput.into(), "invalid log file path", &path);
-        let stem = path.file_stem().and_then(|s| s.to_str()).ok_or_else(invalid)?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(invalid)?
+            .to_owned();
         let ext = match path.extension() {
             Some(e) => format!(".{}", e.to_str().ok_or_else(invalid)?),
             None => String::new(),
@@ -282,43 +135,34 @@ impl RotatingFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&dir).map_err(|e| ctx(e, "creating directory", &dir))?;
-        let shared = Arc::new(Shared {
-            dir,
-            stem: stem.to_owned(),
-            ext,
-            retention,
-            pending: Mutex::new(HashSet::new()),
-            error: Mutex::new(None),
-        });
-        let existing = shared.list()?;
+        let stats = Arc::new(FileStats::default());
+        let active = ActiveFile::open(path, dir.clone(), Arc::clone(&stats))?;
+        let archive = Arc::new(Archive::new(dir, stem, ext, retention, stats));
+        let existing = archive.list()?;
         let mut file = Self {
             next_seq: existing.iter().map(|r| r.seq.saturating_add(1)).max().unwrap_or(1),
-            shared,
-            path,
+            archive,
+            active,
             rotation,
             compress,
-            writer: None,
-            size: 0,
             period: 0,
             rotations: 0,
-            worker: None,
+            rotation_blocked_until: None,
+            compressor: Compressor::default(),
             now,
         };
         file.recover(existing)?;
-        let writer = file.writer()?;
-        let meta = writer.get_ref().metadata();
-        let meta = meta.map_err(|e| ctx(e, "reading metadata of", &file.path))?;
-        file.size = meta.len();
         // A non-empty file belongs to the period it was last written in, so that a restart in a
         // later period rotates the old content out on the first write.
-        let born = match meta.modified() {
-            Ok(t) if meta.len() > 0 => t,
-            _ => (file.now)(),
-        };
+        let born = file.active.modified().unwrap_or_else(|| (file.now)());
         file.period = file.rotation.interval.map_or(0, |iv| period_of(born, iv));
-        file.shared.apply_retention()?;
+        file.archive.apply_retention()?;
         Ok(file)
+    }
+
+    /// The counters this file reports into (retention, reopens, errors).
+    pub(crate) fn stats(&self) -> Arc<FileStats> {
+        Arc::clone(&self.archive.stats)
     }
 
     /// Cleans up after a crash: removes stale `.gz.tmp` files, drops plain files whose `.gz`
@@ -327,146 +171,138 @@ impl RotatingFile {
         for r in existing {
             let tmp = with_suffix(&r.path, ".gz.tmp");
             if tmp.exists() {
-                fs::remove_file(&tmp).map_err(|e| ctx(e, "removing", &tmp))?;
+                std::fs::remove_file(&tmp).map_err(|e| ctx(e, "removing", &tmp))?;
             }
             if r.compressed || !r.path.exists() {
                 continue;
             }
             if with_suffix(&r.path, ".gz").exists() {
-                fs::remove_file(&r.path).map_err(|e| ctx(e, "removing", &r.path))?;
+                std::fs::remove_file(&r.path).map_err(|e| ctx(e, "removing", &r.path))?;
             } else if self.compress {
-                self.queue_compression(r.path);
+                self.archive.mark_pending(&r.path);
+                self.compressor.queue(&self.archive, r.path);
             }
         }
         Ok(())
     }
 
-    /// The buffered writer on the active file, (re)opening it if needed.
-    fn writer(&mut self) -> io::Result<&mut BufWriter<File>> {
-        let writer = match self.writer.take() {
-            Some(w) => w,
-            None => {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)
-                    .map_err(|e| ctx(e, "opening", &self.path))?;
-                self.size = file.metadata().map_or(self.size, |m| m.len());
-                BufWriter::new(file)
-            }
-        };
-        Ok(self.writer.insert(writer))
-    }
-
-    /// Writes `buf` (the caller passes whole lines / batches of whole lines), rotating first if needed.
-    pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+    /// Appends a batch of whole lines: `buf` holds them back to back, `ends[i]` is where line `i`
+    /// ends. Rotates between lines as the policy says (a line is never split across files).
+    ///
+    /// On failure, reports how many lines (from the first) fully reached a file; a partly written
+    /// line is cut off again.
+    pub(crate) fn append(&mut self, buf: &[u8], ends: &[usize]) -> Result<(), AppendFault> {
         let period = self.rotation.interval.map_or(0, |iv| period_of((self.now)(), iv));
-        let too_big = self
-            .rotation
-            .max_bytes
-            .is_some_and(|max| self.size.saturating_add(buf.len() as u64) > max);
-        if self.size > 0 && (period != self.period || too_big) {
-            self.rotate()?;
+        let (mut first, mut start) = (0, 0);
+        while first < ends.len() {
+            let len = (ends[first] - start) as u64;
+            let too_big = self
+                .rotation
+                .max_bytes
+                .is_some_and(|max| self.active.size().saturating_add(len) > max);
+            let due = self.active.size() > 0 && (period != self.period || too_big);
+            if !due || self.try_rotate() {
+                self.period = period;
+            }
+            // The longest run of lines that fits the active file (at least one).
+            let limit = match self.rotation_blocked_until {
+                Some(_) => None,
+                None => self.rotation.max_bytes,
+            };
+            let room = limit.map_or(u64::MAX, |max| max.saturating_sub(self.active.size()));
+            let mut last = first + 1;
+            while last < ends.len() && ((ends[last] - start) as u64) <= room {
+                last += 1;
+            }
+            let end = ends[last - 1];
+            if let Err(fault) = self.active.write(&buf[start..end]) {
+                let done = ends[first..last]
+                    .iter()
+                    .take_while(|&&e| e - start <= fault.written)
+                    .count();
+                let complete = done.checked_sub(1).map_or(0, |i| ends[first + i] - start);
+                self.active.cut_torn_tail(fault.written.saturating_sub(complete) as u64);
+                return Err(AppendFault {
+                    records: first + done,
+                    error: fault.error,
+                });
+            }
+            (first, start) = (last, end);
         }
-        self.period = period;
-        let written = self.writer()?.write_all(buf);
-        written.map_err(|e| ctx(e, "writing", &self.path))?;
-        self.size += buf.len() as u64;
         Ok(())
     }
 
-    /// Renames the active file to the next rotated name, reopens it and hands the old one on.
+    /// Writes one whole line (or several), rotating first if needed.
+    #[cfg(test)]
+    pub(crate) fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.append(buf, &[buf.len()]).map_err(|f| f.error)
+    }
+
+    /// Rotates unless a failed rotation asked to wait; whether the active file is fresh now.
+    /// A failure is counted and noted; the active file then keeps growing.
+    fn try_rotate(&mut self) -> bool {
+        if self.rotation_blocked_until.is_some_and(|until| Instant::now() < until) {
+            return false;
+        }
+        match self.rotate() {
+            Ok(()) => {
+                self.rotation_blocked_until = None;
+                true
+            }
+            Err(e) => {
+                self.archive.stats.rotation_errors.fetch_add(1, Ordering::Relaxed);
+                self.archive.stats.note_error(e.to_string());
+                self.rotation_blocked_until = Some(Instant::now() + ROTATION_RETRY);
+                false
+            }
+        }
+    }
+
+    /// Renames the active file to the next rotated name, opens a fresh one and hands the old one
+    /// on to compression and retention.
     fn rotate(&mut self) -> io::Result<()> {
-        self.flush()?;
-        self.writer = None;
-        let name = format!(
-            "{}.{}-{:06}{}",
-            self.shared.stem,
-            timestamp((self.now)()),
-            self.next_seq,
-            self.shared.ext
-        );
-        let rotated = self.shared.dir.join(name);
-        match fs::rename(&self.path, &rotated) {
+        let rotated = self.archive.rotated_path(&timestamp((self.now)()), self.next_seq);
+        match self.archive.rotate_into(self.active.path(), &rotated, self.compress) {
             Ok(()) => {}
             // The active file was removed behind our back: just start a fresh one.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return self.writer().map(drop),
-            Err(e) => return Err(ctx(e, "rotating", &self.path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.active.release();
+                return Ok(());
+            }
+            Err(e) => return Err(ctx(e, "rotating", self.active.path())),
         }
         self.next_seq += 1;
         self.rotations += 1;
-        self.size = 0;
+        self.active.release();
         if self.compress {
-            self.queue_compression(rotated);
+            self.compressor.queue(&self.archive, rotated);
         }
-        self.writer()?;
+        // If this fails, the next write retries (and reports the error for its records).
+        let _ = self.active.open_fresh();
         // The rotation itself succeeded: a retention failure must not fail the caller's write.
-        self.shared.record(self.shared.apply_retention());
+        self.archive.record(self.archive.apply_retention());
         Ok(())
     }
 
-    /// Hands `path` to the compression worker (starting it if needed).
-    fn queue_compression(&mut self, path: PathBuf) {
-        lock(&self.shared.pending).insert(path.clone());
-        let worker = match self.worker.take() {
-            Some(w) => w,
-            None => {
-                let (tx, rx) = mpsc::channel::<PathBuf>();
-                let shared = Arc::clone(&self.shared);
-                let spawned = thread::Builder::new().name("aureus-log-gzip".into()).spawn(move || {
-                    for p in rx {
-                        shared.record(shared.compress(&p));
-                    }
-                });
-                match spawned {
-                    Ok(handle) => Worker { tx, handle },
-                    // No thread: compress inline rather than lose the file's compression.
-                    Err(_) => return self.shared.record(self.shared.compress(&path)),
-                }
-            }
-        };
-        if let Err(mpsc::SendError(path)) = worker.tx.send(path) {
-            self.shared.record(self.shared.compress(&path));
-        }
-        self.worker = Some(worker);
-    }
-
-    /// Flushes buffered bytes to the OS (writes go through an internal `BufWriter`).
-    pub fn flush(&mut self) -> io::Result<()> {
-        match self.writer.as_mut() {
-            Some(w) => w.flush().map_err(|e| ctx(e, "flushing", &self.path)),
-            None => Ok(()),
-        }
-    }
-
-    /// Flushes, and waits for every pending background compression to finish, then applies retention.
+    /// Waits for every pending background compression to finish, then applies retention.
     ///
-    /// Returns the first error of any background compression since the last `close()`. The file
+    /// Returns the first error of any background work since the last `close()`. The file
     /// stays usable afterwards.
     pub fn close(&mut self) -> io::Result<()> {
-        let flushed = self.flush();
-        if let Some(Worker { tx, handle }) = self.worker.take() {
-            drop(tx);
-            if handle.join().is_err() {
-                self.shared
-                    .record(Err(io::Error::other("log compression thread panicked")));
-            }
-        }
-        let retained = self.shared.apply_retention();
-        let background = lock(&self.shared.error).take();
-        flushed?;
+        self.compressor.finish(&self.archive);
+        let retained = self.archive.apply_retention();
+        let background = self.archive.take_error();
         background.map_or(retained, Err)
     }
 
     /// Rotated files currently on disk (compressed or not), oldest first.
     pub fn rotated_files(&self) -> io::Result<Vec<PathBuf>> {
-        let _guard = lock(&self.shared.pending);
-        Ok(self.shared.list()?.into_iter().map(|r| r.path).collect())
+        Ok(self.archive.list()?.into_iter().map(|r| r.path).collect())
     }
 
     /// The active file's path.
     pub fn active_path(&self) -> &Path {
-        &self.path
+        self.active.path()
     }
 
     /// Number of rotations performed by this writer.
@@ -478,11 +314,11 @@ impl RotatingFile {
 impl fmt::Debug for RotatingFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RotatingFile")
-            .field("path", &self.path)
+            .field("path", &self.active.path())
             .field("rotation", &self.rotation)
-            .field("retention", &self.shared.retention)
+            .field("retention", &self.archive.retention)
             .field("compress", &self.compress)
-            .field("size", &self.size)
+            .field("size", &self.active.size())
             .field("rotations", &self.rotations)
             .finish_non_exhaustive()
     }
@@ -499,6 +335,7 @@ impl Drop for RotatingFile {
 mod tests {
     use super::*;
     use flate2::read::GzDecoder;
+    use std::fs;
     use std::io::Read;
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -521,7 +358,6 @@ mod tests {
 
     /// Rotated files (oldest first) followed by the active file, concatenated.
     fn read_all(f: &mut RotatingFile) -> String {
-        f.flush().unwrap();
         let mut all = Vec::new();
         for p in f.rotated_files().unwrap() {
             all.extend(read(&p));
@@ -654,7 +490,6 @@ mod tests {
         let name = rotated[0].file_name().unwrap();
         assert_eq!(name, "aureus.20240101T110000.000000Z-000001.jsonl");
         assert_eq!(read(&rotated[0]), b"a\nb\n");
-        f.flush().unwrap();
         assert_eq!(read(f.active_path()), b"c\n");
         // An hour with no writes then a write: one rotation, no empty files.
         secs.store(1_704_106_800 + 3 * 3600 + 5, Ordering::SeqCst); // 14:00:05
@@ -700,10 +535,8 @@ mod tests {
         let path = dir.path().join("aureus.jsonl");
         let mut f = RotatingFile::open(path.clone(), size_limit(150), RetentionPolicy::default(), false).unwrap();
         f.write_all(line(0).as_bytes()).unwrap();
-        f.flush().unwrap();
         fs::remove_file(&path).unwrap();
         f.write_all(line(1).as_bytes()).unwrap();
-        f.flush().unwrap();
         assert_eq!(f.rotations(), 0);
         assert_eq!(read_all(&mut f), line(1));
     }
