@@ -433,10 +433,7 @@ fn signal_url(base: &str, protocol: OtlpProtocol, signal: Signal) -> String {
 }
 
 fn read_ca(key: &str, path: &std::path::Path) -> Result<Vec<u8>> {
-    let pem = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let pem = super::read::read_bounded(path, super::MAX_CONFIG_FILE_BYTES)?;
     if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
         return Err(Error::config(
             key,

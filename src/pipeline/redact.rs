@@ -81,8 +81,11 @@ impl Redactor {
     pub(crate) fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         if self.mentions_sensitive_name(&text) {
-            if let Some(redacted) = self.redact_json(&text) {
-                text = Cow::Owned(redacted);
+            match self.redact_json(&text) {
+                Some(redacted) => text = Cow::Owned(redacted),
+                // Too deep for the parser to inspect: fail closed.
+                None if nested_deeper_than(&text, JSON_DEPTH_LIMIT) => return Cow::Borrowed(REDACTED),
+                None => {}
             }
         }
         for pattern in &self.patterns {
@@ -123,6 +126,38 @@ impl Redactor {
     }
 }
 
+/// How deep `serde_json` parses before giving up (its recursion limit).
+const JSON_DEPTH_LIMIT: usize = 128;
+
+/// Whether the JSON-like `text` opens more than `limit` arrays or objects
+/// inside one another (strings skipped), scanned without recursion.
+fn nested_deeper_than(text: &str, limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +188,17 @@ mod tests {
             matches!(r.redact_text(r#"{"a":1}"#), Cow::Borrowed(_)),
             "untouched text is not copied"
         );
+    }
+
+    #[test]
+    fn json_too_deep_to_parse_is_redacted_whole() {
+        let r = redactor(&[]);
+        let deep = format!("{}{{\"token\":\"CANARY\"}}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(r.redact_text(&deep), REDACTED);
+        let shallow = format!("{}{{\"token\":\"CANARY\"}}{}", "[".repeat(100), "]".repeat(100));
+        assert!(!r.redact_text(&shallow).contains("CANARY"));
+        let text = r#"[1, "not json [[[[ token"#;
+        assert_eq!(r.redact_text(text), text, "text that is not JSON is left alone");
     }
 
     #[test]

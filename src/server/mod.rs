@@ -9,6 +9,7 @@
 mod api;
 mod auth;
 mod page;
+pub(crate) mod params;
 mod routes;
 mod stream;
 
