@@ -129,14 +129,12 @@ start_kernel() {
   BASE="http://$addr"
 }
 
-# wait_kernel SECS: waits for the kernel to exit; its exit code (or dies).
+# wait_kernel SECS: waits for the kernel to exit; sets CODE to its exit code (or dies).
 wait_kernel() {
-  local code
   for _ in $(seq 1 $(($1 * 10))); do
     if ! kill -0 "$KERNEL_PID" 2>/dev/null; then
-      wait "$KERNEL_PID" && code=0 || code=$?
+      wait "$KERNEL_PID" && CODE=0 || CODE=$?
       KERNEL_PID=""
-      echo "$code"
       return 0
     fi
     sleep 0.1
@@ -148,8 +146,8 @@ wait_kernel() {
 if [[ -z "${RATE:-}" ]]; then
   log "measuring the maximum rate: ${MEASURE_SECS} s at --rate 0 with every sink and OTLP on"
   start_kernel 0 "$MEASURE_SECS" "$OUT/measure"
-  code="$(wait_kernel $((MEASURE_SECS + 60)))"
-  [[ "$code" == 0 ]] || die "the measuring run exited with $code"
+  wait_kernel $((MEASURE_SECS + 60))
+  [[ "$CODE" == 0 ]] || die "the measuring run exited with $CODE"
   MAX_RATE="$(awk '/^events\/s/ { printf "%.0f", $2 }' "$OUT/measure/kernel.out")"
   [[ -n "$MAX_RATE" && "$MAX_RATE" -gt 0 ]] || die "no events/s line in the measuring run"
   RATE=$((MAX_RATE / 2))
@@ -196,8 +194,8 @@ while :; do
 done
 
 kill -TERM "$KERNEL_PID"
-code="$(wait_kernel 60)"
-[[ "$code" == 0 ]] || die "the kernel exited with $code after SIGTERM"
+wait_kernel 60
+[[ "$CODE" == 0 ]] || die "the kernel exited with $CODE after SIGTERM"
 REPORT="$(sed -n 's/^REPORT //p' "$OUT/soak/kernel.out")"
 kill -TERM "$ROTEL_PID" 2>/dev/null || true
 
