@@ -544,3 +544,56 @@ fn hostile_config_values_are_typed_errors_naming_the_key() {
         assert!(!err.to_string().contains('\n'), "{err}");
     }
 }
+
+// ───────────────────────────── found by fuzzing ─────────────────────────────
+
+/// `fuzz/fuzz_targets/config.rs` found that a level filter whose directive
+/// starts with whitespace and holds multi-byte characters panicked inside
+/// tracing-subscriber's directive parser (it slices the untrimmed text with
+/// the trimmed text's offsets). The input, replayed: TOML before the 0xFF
+/// byte, then the `AUREUS_LOG` line (index byte 7).
+#[test]
+fn fuzz_config_crash_55c254b4_level_filter_with_leading_space_is_no_panic() {
+    let input = include_bytes!("fixtures/fuzz/config-crash-55c254b4");
+    let at = input.iter().position(|b| *b == 0xFF).unwrap();
+    let toml = String::from_utf8_lossy(&input[..at]);
+    assert!(Config::from_toml_str(&toml).is_err());
+    let env = &input[at + 1..];
+    assert_eq!(env[0], 7, "the AUREUS_LOG line");
+    let end = env.iter().position(|b| *b == b'\n').unwrap_or(env.len());
+    let level = String::from_utf8_lossy(&env[1..end]).into_owned();
+    match Config::default().apply_env([("AUREUS_LOG", level.as_str())]) {
+        Ok(()) | Err(Error::InvalidConfig { .. }) => {}
+        Err(other) => panic!("{other:?}"),
+    }
+    for level in [
+        " 0 \u{fffd}\u{fffd}=x",
+        "\u{3000}aureus=debug",
+        " é=info",
+        "info,\u{a0}aureus=debug",
+    ] {
+        let _ = Config::default().apply_env([("AUREUS_LOG", level)]);
+        let _ = Config::from_toml_str(&format!("log_level = {level:?}"));
+    }
+}
+
+/// The same parser bug misread `info, aureus=debug` (space after the comma):
+/// the filter is normalised, so the second directive works as written.
+#[test]
+fn level_filters_with_spaces_after_commas_work_as_written() {
+    let (dispatch, telemetry, collect) = common::collecting("warn, aureus::x=debug ,\u{3000}aureus::y=trace");
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::debug!(target: "aureus::x", marker = "x-debug");
+        tracing::trace!(target: "aureus::y", marker = "y-trace");
+        tracing::info!(target: "other", marker = "other-info");
+        tracing::warn!(target: "other", marker = "other-warn");
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let markers: Vec<String> = collect
+        .records()
+        .iter()
+        .filter_map(|r| r.str_field("marker").map(str::to_owned))
+        .collect();
+    assert_eq!(markers, ["x-debug", "y-trace", "other-warn"]);
+    telemetry.shutdown(Duration::from_secs(5));
+}
