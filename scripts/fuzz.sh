@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets in fuzz/ one after another, each for SECONDS
-# (default 15: the smoke run scripts/test.sh does), on one core
-# (-jobs=1 -workers=1). Fails loudly — never skips — when cargo-fuzz is
+# (default 15: the smoke run scripts/test.sh does), one fuzzing process on
+# one core. Fails loudly — never skips — when cargo-fuzz is
 # missing or cannot build, and when any target finds a crash (the input is
 # left in fuzz/artifacts/<target>/; see fuzz/README.md for turning it into a
 # regression test).
@@ -16,6 +16,8 @@
 # sanitizer flags would invalidate. FUZZ_BUILD=dev (default for runs of at
 # most 60 s: quicker to build) or release (-O),
 # FUZZ_SANITIZER=none (default for smoke runs) or address.
+# FUZZ_CORPUS: where new inputs go (default fuzz/corpus; not committed).
+# Each target's libFuzzer output is kept in fuzz/results/<target>.log.
 # Prints one line per target: `FUZZ <target> runs=<N> seconds=<S> crashes=0`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,24 +60,23 @@ done
 log "built in $(($(date +%s) - started)) s"
 
 RESULTS="$ROOT/fuzz/results"
+CORPUS="${FUZZ_CORPUS:-corpus}"
 mkdir -p "$RESULTS"
 for target in "${TARGETS[@]}"; do
-  mkdir -p "corpus/$target" "artifacts/$target"
+  mkdir -p "$CORPUS/$target" "artifacts/$target"
   log "$target: ${SECONDS_EACH} s"
-  rm -f fuzz-0.log
   crashes_before="$(find "artifacts/$target" -type f | wc -l)"
   status=0
-  # -jobs=1 -workers=1: one fuzzing process on one core (its log is fuzz-0.log);
-  # the seeds directory is read, new inputs go to corpus/<target>.
-  cargo fuzz run "${BUILD_FLAGS[@]}" "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$SECONDS_EACH" -jobs=1 -workers=1 -rss_limit_mb=4096 -timeout=30 \
-    -artifact_prefix="artifacts/$target/" >/dev/null 2>&1 || status=$?
-  cp fuzz-0.log "$RESULTS/$target.log" 2>/dev/null || true
-  runs="$(awk '/^Done [0-9]+ runs/ { print $2 }' "$RESULTS/$target.log" | tail -n1)"
+  # One fuzzing process on one core (in-process: -workers/-jobs unset means
+  # one worker); the seeds directory is read, new inputs go to $CORPUS/<target>.
+  cargo fuzz run "${BUILD_FLAGS[@]}" "$target" "$CORPUS/$target" "seeds/$target" -- \
+    -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 \
+    -artifact_prefix="artifacts/$target/" >"$RESULTS/$target.log" 2>&1 || status=$?
+  runs="$(awk '/^stat::number_of_executed_units:/ { print $2 }' "$RESULTS/$target.log" | tail -n1)"
   crashes=$(($(find "artifacts/$target" -type f | wc -l) - crashes_before))
   echo "FUZZ $target runs=${runs:-0} seconds=$SECONDS_EACH crashes=$crashes status=$status"
   if [[ "$status" -ne 0 || "$crashes" -ne 0 || -z "$runs" ]]; then
-    tail -n 40 "$RESULTS/$target.log" >&2 || true
+    grep -a -A 30 -E 'panicked|ERROR' "$RESULTS/$target.log" | head -n 60 >&2 || tail -n 40 "$RESULTS/$target.log" >&2
     die "$target: crash or error (inputs in fuzz/artifacts/$target/)"
   fi
 done
