@@ -81,11 +81,10 @@ impl Redactor {
     pub(crate) fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         if self.mentions_sensitive_name(&text) {
-            match self.redact_json(&text) {
-                Some(redacted) => text = Cow::Owned(redacted),
-                // Too deep for the parser to inspect: fail closed.
-                None if nested_deeper_than(&text, JSON_DEPTH_LIMIT) => return Cow::Borrowed(REDACTED),
-                None => {}
+            // JSON the parser cannot read (nested deeper than its limit,
+            // malformed, cut short) is still scanned for sensitive keys.
+            if let Some(redacted) = self.redact_json(&text).or_else(|| self.redact_json_text(&text)) {
+                text = Cow::Owned(redacted);
             }
         }
         for pattern in &self.patterns {
@@ -126,36 +125,100 @@ impl Redactor {
     }
 }
 
-/// How deep `serde_json` parses before giving up (its recursion limit).
-const JSON_DEPTH_LIMIT: usize = 128;
-
-/// Whether the JSON-like `text` opens more than `limit` arrays or objects
-/// inside one another (strings skipped), scanned without recursion.
-fn nested_deeper_than(text: &str, limit: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for byte in text.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > limit {
-                    return true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+/// Index just past the JSON string starting at `bytes[start]` (a `"`), or
+/// the end of the text when it is never closed.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut at = start + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
         }
     }
-    false
+    bytes.len()
+}
+
+/// Index just past the JSON value starting at `bytes[start]`: a string, a
+/// whole object or array (brackets counted, strings skipped, no recursion),
+/// or a scalar up to the next `,`, `}`, `]` or space; the end of the text
+/// when the value is cut short.
+fn value_end(bytes: &[u8], start: usize) -> usize {
+    match bytes.get(start) {
+        Some(b'"') => string_end(bytes, start),
+        Some(b'{' | b'[') => {
+            let (mut depth, mut at) = (0usize, start);
+            while at < bytes.len() {
+                match bytes[at] {
+                    b'"' => {
+                        at = string_end(bytes, at);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return at + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+            bytes.len()
+        }
+        _ => {
+            let rest = &bytes[start..];
+            start
+                + rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                    .unwrap_or(rest.len())
+        }
+    }
+}
+
+impl Redactor {
+    /// JSON-like text the parser could not read, with the value of every
+    /// `"<sensitive key>": value` replaced by `"[REDACTED]"` — found by a
+    /// linear scan, so any depth and any damage is handled. `None` when no
+    /// sensitive key is found.
+    fn redact_json_text(&self, text: &str) -> Option<String> {
+        let bytes = text.as_bytes();
+        let (mut out, mut copied, mut at) = (String::new(), 0, 0);
+        while at < bytes.len() {
+            if bytes[at] != b'"' {
+                at += 1;
+                continue;
+            }
+            let end = string_end(bytes, at);
+            let mut colon = end;
+            while colon < bytes.len() && bytes[colon].is_ascii_whitespace() {
+                colon += 1;
+            }
+            let is_key = end > at + 1 && bytes.get(colon) == Some(&b':');
+            // Every split point is an ASCII byte, so a char boundary.
+            if is_key && self.is_sensitive(&text[at + 1..end - 1]) {
+                let mut value = colon + 1;
+                while value < bytes.len() && bytes[value].is_ascii_whitespace() {
+                    value += 1;
+                }
+                out.push_str(&text[copied..value]);
+                out.push('"');
+                out.push_str(REDACTED);
+                out.push('"');
+                at = value_end(bytes, value);
+                copied = at;
+            } else {
+                at = end;
+            }
+        }
+        if copied == 0 {
+            return None;
+        }
+        out.push_str(&text[copied..]);
+        Some(out)
+    }
 }
 
 #[cfg(test)]
@@ -191,14 +254,37 @@ mod tests {
     }
 
     #[test]
-    fn json_too_deep_to_parse_is_redacted_whole() {
+    fn json_the_parser_cannot_read_is_still_redacted() {
         let r = redactor(&[]);
         let deep = format!("{}{{\"token\":\"CANARY\"}}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert_eq!(r.redact_text(&deep), REDACTED);
-        let shallow = format!("{}{{\"token\":\"CANARY\"}}{}", "[".repeat(100), "]".repeat(100));
-        assert!(!r.redact_text(&shallow).contains("CANARY"));
-        let text = r#"[1, "not json [[[[ token"#;
-        assert_eq!(r.redact_text(text), text, "text that is not JSON is left alone");
+        let out = r.redact_text(&deep);
+        assert!(!out.contains("CANARY") && out.contains(r#"{"token":"[REDACTED]"}"#));
+        assert_eq!(
+            out.len(),
+            deep.len() - "CANARY".len() + REDACTED.len(),
+            "structure kept"
+        );
+        for (text, expected) in [
+            (r#"{"token": "CANARY", }"#, r#"{"token": "[REDACTED]", }"#),
+            (r#"{"a":1,"Password":"CANA"#, r#"{"a":1,"Password":"[REDACTED]""#),
+            (
+                r#"{"secret": {"a": [1, {"b": "]}"}]}, "ok": 1,}"#,
+                r#"{"secret": "[REDACTED]", "ok": 1,}"#,
+            ),
+            (
+                r#"[{"api_key" : 12345}, {"x": "token"},]"#,
+                r#"[{"api_key" : "[REDACTED]"}, {"x": "token"},]"#,
+            ),
+            (r#"{"token":"a\"CANARY"}}"#, r#"{"token":"[REDACTED]"}}"#),
+        ] {
+            assert_eq!(r.redact_text(text), expected, "{text}");
+        }
+        let text = r#"[auth] token "expired": 1 [x"#;
+        assert_eq!(
+            r.redact_text(text),
+            text,
+            "text that merely mentions a name is left alone"
+        );
     }
 
     #[test]
