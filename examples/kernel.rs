@@ -36,7 +36,9 @@
 //! At the end, stdout gets one line `EMITTED {json}` — how many events of each
 //! kind the kernel emitted (every kind of the contract, plus `total`) and,
 //! under `tasks`, the `step_end` outcomes per task type — then a readable
-//! table. Exit code 0 after a run, 2 on bad flags or a bad configuration.
+//! table, and after the telemetry shutdown one line `REPORT {json}`: per sink
+//! `created` = `delivered` + `dropped` + `failed` + `undelivered`, and the
+//! OTLP signals' counters. Exit code 0 after a run, 2 on bad flags or a bad configuration.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -791,6 +793,45 @@ fn print_summary(counters: &Counters, elapsed: Duration) {
     println!("(counts are step_end outcomes, i.e. attempts)");
 }
 
+/// The shutdown report as one JSON object, so every record can be accounted
+/// for: per sink, `created` (every record offered to it: accepted, or
+/// refused with a full queue or after close) = `delivered` + `dropped` +
+/// `failed` + `undelivered`; per OTLP signal, its export counters.
+fn report_json(report: &aureus_observability::ShutdownReport) -> Json {
+    let sinks: Vec<Json> = report
+        .sinks
+        .iter()
+        .map(|s| {
+            let h = &s.health;
+            json!({
+                "name": h.name,
+                "created": h.accepted + h.dropped_queue_full + h.dropped_closed,
+                "delivered": h.delivered,
+                "dropped": h.dropped(),
+                "failed": h.failed,
+                "undelivered": s.undelivered,
+                "completed": s.completed,
+            })
+        })
+        .collect();
+    let otlp: Vec<Json> = report
+        .otlp
+        .iter()
+        .map(|o| {
+            let c = &o.counts;
+            json!({
+                "signal": o.signal,
+                "exported": c.exported,
+                "dropped": c.dropped_queue_full + c.dropped_closed,
+                "failed": c.failed,
+                "undelivered": c.queued,
+                "completed": o.completed,
+            })
+        })
+        .collect();
+    json!({ "sinks": sinks, "otlp": otlp, "elapsed_ms": report.elapsed.as_millis() as u64 })
+}
+
 // ───────────────────────────── main ─────────────────────────────
 
 /// Starts `count` lanes of workflows; each lane's randomness comes from `seed`.
@@ -910,7 +951,10 @@ async fn main() -> ExitCode {
         eprintln!("kernel: done lingering ({reason})");
     }
     match tokio::task::spawn_blocking(move || telemetry.shutdown(SHUTDOWN_DEADLINE)).await {
-        Ok(report) => eprint!("{report}"),
+        Ok(report) => {
+            println!("REPORT {}", report_json(&report));
+            eprint!("{report}");
+        }
         Err(err) => eprintln!("kernel: telemetry shutdown failed: {err}"),
     }
     ExitCode::SUCCESS

@@ -9,6 +9,10 @@
 #   prometheus  Debian package `prometheus`: `prometheus` + `promtool`
 #   chromium    Debian packages `chromium` + `chromium-driver`:
 #               `/usr/bin/chromium` + `/usr/bin/chromedriver` (tests/support/browser.rs)
+#   wrk         Debian package `wrk`: HTTP load against the listener
+#               (scripts/load-http.sh, tests/http_load.rs)
+#   cargo-fuzz  crates.io `cargo-fuzz` (cargo install): the fuzz targets in fuzz/
+#               (scripts/fuzz.sh); runs on the stable toolchain with RUSTC_BOOTSTRAP=1
 #   rotel       PyPI package `rotel` (an OpenTelemetry collector) in the virtualenv
 #               target/peers/rotel; its `rotel-agent` binary is linked as
 #               target/peers/bin/rotel-agent (tests/support/rotel.rs)
@@ -22,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PEERS=(prometheus chromium rotel prometheus_client)
+PEERS=(prometheus chromium rotel prometheus_client wrk cargo_fuzz)
 
 APT_UPDATED=0
 
@@ -219,6 +223,38 @@ version_prometheus_client() {
   printf 'prometheus_client %s (%s)\n' \
     "$("$PROMETHEUS_CLIENT_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("prometheus-client"))')" \
     "$("$PROMETHEUS_CLIENT_VENV/bin/python" --version 2>&1)"
+}
+
+# --- wrk ---------------------------------------------------------------------
+
+install_wrk() {
+  if have wrk; then
+    return 0
+  fi
+  apt_install wrk
+}
+
+version_wrk() {
+  # wrk prints its version in the usage text and exits 1.
+  { wrk --version 2>&1 || true; } | head -n1
+}
+
+# --- cargo-fuzz --------------------------------------------------------------
+
+# The version scripts/fuzz.sh was written against; --locked builds it with
+# the dependency versions it was released with.
+CARGO_FUZZ_VERSION=0.13.2
+
+install_cargo_fuzz() {
+  if have cargo-fuzz && [[ "$(cargo-fuzz --version 2>/dev/null)" == "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
+    return 0
+  fi
+  log "cargo install cargo-fuzz@$CARGO_FUZZ_VERSION"
+  cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+}
+
+version_cargo_fuzz() {
+  cargo-fuzz --version
 }
 
 # --- main --------------------------------------------------------------------

@@ -31,3 +31,9 @@ fi
 
 echo "== tests (unit, integration, examples built, doc tests; ignored ones included)"
 cargo test --all-features -- --include-ignored
+
+# A short run of every fuzz target (fuzz/README.md; the 10-minute runs are
+# `scripts/fuzz.sh 600`). cargo-fuzz comes from scripts/install-peers.sh; if
+# it cannot build or run here, this fails.
+echo "== fuzz smoke (scripts/fuzz.sh ${FUZZ_SMOKE_SECONDS:-15})"
+scripts/fuzz.sh "${FUZZ_SMOKE_SECONDS:-15}"

@@ -85,6 +85,8 @@ pub mod correlation;
 mod dashboard;
 mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod otlp;
 mod percent;

@@ -345,10 +345,20 @@ impl Record {
     ///
     /// Fields are flattened into the top-level object; the timestamp is RFC 3339
     /// in UTC with microseconds.
+    ///
+    /// Besides what JSON requires, DEL, the C1 control characters
+    /// (U+0080–U+009F) and the line and paragraph separators (U+2028, U+2029)
+    /// are written as `\uXXXX` escapes, so a line shown on a terminal or in a
+    /// log viewer can carry neither a terminal escape nor a line break.
     pub fn json_line(&self) -> &str {
         self.json.get_or_init(|| {
-            serde_json::to_string(&JsonRecord(self))
-                .unwrap_or_else(|err| format!("{{\"level\":\"ERROR\",\"message\":\"unencodable record: {err}\"}}"))
+            let mut out = Vec::with_capacity(128 + self.text.len());
+            let mut serializer = serde_json::Serializer::with_formatter(&mut out, EscapeControls);
+            match serde::Serialize::serialize(&JsonRecord(self), &mut serializer) {
+                // serde_json writes only UTF-8.
+                Ok(()) => String::from_utf8(out).unwrap_or_default(),
+                Err(err) => format!("{{\"level\":\"ERROR\",\"message\":\"unencodable record: {err}\"}}"),
+            }
         })
     }
 }
@@ -356,6 +366,42 @@ impl Record {
 fn to_range(start: usize, end: usize) -> Range<u32> {
     let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     clamp(start)..clamp(end)
+}
+
+/// serde_json's compact output, with the characters JSON allows raw but a
+/// terminal or log viewer would act on escaped as `\uXXXX`.
+struct EscapeControls;
+
+impl serde_json::ser::Formatter for EscapeControls {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        // By bytes: DEL is 7F; U+0080–U+009F are C2 80–C2 9F; U+2028/9 are E2 80 A8/A9.
+        let bytes = fragment.as_bytes();
+        let (mut start, mut at) = (0, 0);
+        while at < bytes.len() {
+            let escaped = match bytes[at] {
+                0x7f => Some((0x7f, 1)),
+                0xc2 if matches!(bytes.get(at + 1), Some(0x80..=0x9f)) => Some((u32::from(bytes[at + 1]), 2)),
+                0xe2 if bytes.get(at + 1) == Some(&0x80) && matches!(bytes.get(at + 2), Some(0xa8 | 0xa9)) => {
+                    Some((0x2000 | u32::from(bytes[at + 2] & 0x3f), 3))
+                }
+                _ => None,
+            };
+            match escaped {
+                Some((code, len)) => {
+                    writer.write_all(&bytes[start..at])?;
+                    write!(writer, "\\u{code:04x}")?;
+                    at += len;
+                    start = at;
+                }
+                None => at += 1,
+            }
+        }
+        writer.write_all(&bytes[start..])
+    }
 }
 
 struct JsonRecord<'a>(&'a Record);
@@ -554,6 +600,16 @@ mod tests {
         assert_eq!(v["fields.level"], "x");
         assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
         assert!(std::ptr::eq(r.json_line(), r.json_line()), "encoded once");
+    }
+
+    #[test]
+    fn json_line_escapes_what_terminals_act_on() {
+        let mut r = Record::new(Level::INFO, "aureus");
+        r.set_message("a\u{7f}b\u{9b}2Jc\u{2028}d\u{1b}e\nf é");
+        let line = r.json_line();
+        assert!(line.contains(r"a\u007fb\u009b2Jc\u2028d\u001be\nf é"), "{line}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["message"], "a\u{7f}b\u{9b}2Jc\u{2028}d\u{1b}e\nf é");
     }
 
     #[test]

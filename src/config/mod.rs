@@ -38,6 +38,7 @@ mod otel_list;
 mod otlp;
 mod otlp_env;
 mod pipeline;
+mod read;
 mod sinks;
 mod validate;
 
@@ -50,6 +51,7 @@ pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};
 pub use otlp::{OtlpBatchConfig, OtlpConfig, OtlpProtocol, OtlpRetryConfig, OtlpSignalBatch, OtlpSignalConfig};
 pub(crate) use otlp::{ValidatedOtlp, ValidatedRetry, ValidatedSignal};
 pub use pipeline::{RedactionConfig, SamplingConfig, StoreConfig};
+pub use read::MAX_CONFIG_FILE_BYTES;
 pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};
 pub(crate) use validate::{
     Validated, ValidatedMetrics, ValidatedMonitoring, ValidatedServer, ValidatedSink, ValidatedStore,
@@ -131,19 +133,26 @@ impl Config {
         ConfigBuilder::default()
     }
 
-    /// Parses and validates TOML text.
+    /// Parses and validates TOML text (at most [`MAX_CONFIG_FILE_BYTES`]).
     pub fn from_toml_str(text: &str) -> Result<Self> {
         Self::parse_toml(text, "<string>")
     }
 
-    /// Reads, parses and validates a TOML file.
+    /// Reads, parses and validates a TOML file. A file larger than
+    /// [`MAX_CONFIG_FILE_BYTES`] or not UTF-8 is an [`Error::ConfigFile`]
+    /// (nothing past the limit is read).
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
+        let origin = path.display().to_string();
+        let bytes = read::read_bounded(path, MAX_CONFIG_FILE_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|err| Error::ConfigFile {
+            path: origin.clone(),
+            message: format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                err.utf8_error().valid_up_to()
+            ),
         })?;
-        Self::parse_toml(&text, &path.display().to_string())
+        Self::parse_toml(&text, &origin)
     }
 
     /// The defaults, then the TOML file named by `AUREUS_CONFIG` (if set),
@@ -181,6 +190,9 @@ impl Config {
     }
 
     fn parse_toml(text: &str, origin: &str) -> Result<Self> {
+        if text.len() as u64 > MAX_CONFIG_FILE_BYTES {
+            return Err(read::too_large(origin, MAX_CONFIG_FILE_BYTES));
+        }
         let table: toml::Table = toml::from_str(text).map_err(|err| Error::ConfigFile {
             path: origin.to_owned(),
             message: err.to_string(),

@@ -594,7 +594,7 @@ fn signal_url_as_is(full: &str, protocol: OtlpProtocol) -> String {
 }
 
 fn read_ca(key: &str, path: &std::path::Path) -> Result<Vec<u8>> {
-    let pem = std::fs::read(path)
+    let pem = super::read::read_bounded(path, super::MAX_CONFIG_FILE_BYTES)
         .map_err(|err| Error::config(key, path.display().to_string(), format!("cannot be read: {err}")))?;
     if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
         return Err(Error::config(

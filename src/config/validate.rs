@@ -90,6 +90,20 @@ pub(crate) enum SinkKind {
     },
 }
 
+/// `filter` with each comma-separated directive trimmed and empty ones
+/// dropped, as `EnvFilter` should see it. tracing-subscriber 0.3.23 walks a
+/// directive's trimmed text but slices the untrimmed one, so `info, aureus=debug`
+/// misparses its second directive and leading multi-byte whitespace
+/// (e.g. U+3000) panics (found by `fuzz/fuzz_targets/config.rs`).
+pub(crate) fn normalize_filter(filter: &str) -> String {
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Smallest accepted `max_field_bytes`.
 const MIN_FIELD_BYTES: usize = 16;
 
@@ -97,7 +111,8 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
     if config.service_name.trim().is_empty() {
         return Err(Error::config("service_name", &config.service_name, "must not be empty"));
     }
-    EnvFilter::try_new(&config.log_level)
+    let filter = normalize_filter(&config.log_level);
+    EnvFilter::try_new(&filter)
         .map_err(|err| Error::config("log_level", &config.log_level, format!("invalid level filter: {err}")))?;
     if config.max_field_bytes < MIN_FIELD_BYTES {
         return Err(Error::config(
@@ -135,7 +150,7 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
         }
     }
     Ok(Validated {
-        filter: config.log_level.clone(),
+        filter,
         max_field_bytes: config.max_field_bytes,
         default_correlation_id,
         sinks,

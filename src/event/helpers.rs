@@ -7,6 +7,44 @@
 
 use serde_json::Value as Json;
 
+/// Deepest JSON nesting a helper records (the depth `serde_json` itself
+/// parses); deeper `args` / `data` are replaced by [`TOO_DEEP`], since
+/// formatting them recurses once per level and could overflow a thread's stack.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// What a helper records instead of JSON nested deeper than [`MAX_JSON_DEPTH`].
+pub const TOO_DEEP: &str = "[not recorded: JSON nested deeper than 128 levels]";
+
+/// Whether `value` nests deeper than [`MAX_JSON_DEPTH`] (checked without recursion).
+fn too_deep(value: &Json) -> bool {
+    let mut pending: Vec<(&Json, usize)> = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Json>> = match value {
+            Json::Array(items) => Box::new(items.iter()),
+            Json::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth > MAX_JSON_DEPTH {
+            return true;
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    false
+}
+
+/// `value` as compact JSON text, or [`TOO_DEEP`].
+struct SafeJson<'a>(&'a Json);
+
+impl std::fmt::Display for SafeJson<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if too_deep(self.0) {
+            f.write_str(TOO_DEEP)
+        } else {
+            std::fmt::Display::fmt(self.0, f)
+        }
+    }
+}
+
 /// Emits an Aureus event at INFO, or at `$alt` level when `$cond` holds.
 macro_rules! aureus_event {
     (if $cond:expr => $alt:ident; event_type = $kind:literal, $($fields:tt)*) => {
@@ -93,7 +131,8 @@ pub struct ToolCall<'a> {
     /// The tool (a metric label).
     pub tool_name: &'a str,
     /// The call's arguments; recorded as compact JSON text and truncated to
-    /// the configured field limit.
+    /// the configured field limit (nested deeper than [`MAX_JSON_DEPTH`]:
+    /// recorded as [`TOO_DEEP`]).
     pub args: &'a Json,
 }
 
@@ -107,7 +146,7 @@ impl ToolCall<'_> {
             workflow_id = self.workflow_id,
             task_id = self.task_id,
             tool_name = self.tool_name,
-            args = %self.args,
+            args = %SafeJson(self.args),
         );
     }
 }
@@ -306,12 +345,13 @@ impl LlmArtifactGenerated<'_> {
 }
 
 /// `custom`: a named event with arbitrary JSON data (recorded as fields
-/// `name` and `data`). For custom events with typed fields, write them by hand:
+/// `name` and `data`; `data` nested deeper than [`MAX_JSON_DEPTH`] is recorded
+/// as [`TOO_DEEP`]). For custom events with typed fields, write them by hand:
 /// `tracing::info!(target: "aureus", event_type = "custom", my_field = 3)`.
 ///
 /// ```
 /// aureus_observability::event::custom("cache_warmed", &serde_json::json!({"entries": 120}));
 /// ```
 pub fn custom(name: &str, data: &Json) {
-    tracing::info!(name: "custom", target: "aureus", event_type = "custom", name = name, data = %data);
+    tracing::info!(name: "custom", target: "aureus", event_type = "custom", name = name, data = %SafeJson(data));
 }

@@ -37,7 +37,7 @@ mod kind;
 
 pub use helpers::{
     custom, CrvResult, LlmArtifactGenerated, LlmPrompt, LlmResponse, PolicyCheck, Rollback, SnapshotCommit, StepEnd,
-    StepStart, ToolCall,
+    StepStart, ToolCall, MAX_JSON_DEPTH, TOO_DEEP,
 };
 pub use kind::EventKind;
 

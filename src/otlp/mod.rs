@@ -19,6 +19,7 @@
 //! (by target and by thread). [`crate::Telemetry::shutdown`] flushes all three
 //! within its deadline, whether or not the collector answers.
 
+pub(crate) mod capture;
 mod http_client;
 pub(crate) mod internal;
 mod logs;

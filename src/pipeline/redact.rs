@@ -81,7 +81,9 @@ impl Redactor {
     pub(crate) fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         if self.mentions_sensitive_name(&text) {
-            if let Some(redacted) = self.redact_json(&text) {
+            // JSON the parser cannot read (nested deeper than its limit,
+            // malformed, cut short) is still scanned for sensitive keys.
+            if let Some(redacted) = self.redact_json(&text).or_else(|| self.redact_json_text(&text)) {
                 text = Cow::Owned(redacted);
             }
         }
@@ -123,6 +125,102 @@ impl Redactor {
     }
 }
 
+/// Index just past the JSON string starting at `bytes[start]` (a `"`), or
+/// the end of the text when it is never closed.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut at = start + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Index just past the JSON value starting at `bytes[start]`: a string, a
+/// whole object or array (brackets counted, strings skipped, no recursion),
+/// or a scalar up to the next `,`, `}`, `]` or space; the end of the text
+/// when the value is cut short.
+fn value_end(bytes: &[u8], start: usize) -> usize {
+    match bytes.get(start) {
+        Some(b'"') => string_end(bytes, start),
+        Some(b'{' | b'[') => {
+            let (mut depth, mut at) = (0usize, start);
+            while at < bytes.len() {
+                match bytes[at] {
+                    b'"' => {
+                        at = string_end(bytes, at);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return at + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+            bytes.len()
+        }
+        _ => {
+            let rest = &bytes[start..];
+            start
+                + rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                    .unwrap_or(rest.len())
+        }
+    }
+}
+
+impl Redactor {
+    /// JSON-like text the parser could not read, with the value of every
+    /// `"<sensitive key>": value` replaced by `"[REDACTED]"` — found by a
+    /// linear scan, so any depth and any damage is handled. `None` when no
+    /// sensitive key is found.
+    fn redact_json_text(&self, text: &str) -> Option<String> {
+        let bytes = text.as_bytes();
+        let (mut out, mut copied, mut at) = (String::new(), 0, 0);
+        while at < bytes.len() {
+            if bytes[at] != b'"' {
+                at += 1;
+                continue;
+            }
+            let end = string_end(bytes, at);
+            let mut colon = end;
+            while colon < bytes.len() && bytes[colon].is_ascii_whitespace() {
+                colon += 1;
+            }
+            let is_key = end > at + 1 && bytes.get(colon) == Some(&b':');
+            // Every split point is an ASCII byte, so a char boundary.
+            if is_key && self.is_sensitive(&text[at + 1..end - 1]) {
+                let mut value = colon + 1;
+                while value < bytes.len() && bytes[value].is_ascii_whitespace() {
+                    value += 1;
+                }
+                out.push_str(&text[copied..value]);
+                out.push('"');
+                out.push_str(REDACTED);
+                out.push('"');
+                at = value_end(bytes, value);
+                copied = at;
+            } else {
+                at = end;
+            }
+        }
+        if copied == 0 {
+            return None;
+        }
+        out.push_str(&text[copied..]);
+        Some(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +250,40 @@ mod tests {
         assert!(
             matches!(r.redact_text(r#"{"a":1}"#), Cow::Borrowed(_)),
             "untouched text is not copied"
+        );
+    }
+
+    #[test]
+    fn json_the_parser_cannot_read_is_still_redacted() {
+        let r = redactor(&[]);
+        let deep = format!("{}{{\"token\":\"CANARY\"}}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let out = r.redact_text(&deep);
+        assert!(!out.contains("CANARY") && out.contains(r#"{"token":"[REDACTED]"}"#));
+        assert_eq!(
+            out.len(),
+            deep.len() - "CANARY".len() + REDACTED.len(),
+            "structure kept"
+        );
+        for (text, expected) in [
+            (r#"{"token": "CANARY", }"#, r#"{"token": "[REDACTED]", }"#),
+            (r#"{"a":1,"Password":"CANA"#, r#"{"a":1,"Password":"[REDACTED]""#),
+            (
+                r#"{"secret": {"a": [1, {"b": "]}"}]}, "ok": 1,}"#,
+                r#"{"secret": "[REDACTED]", "ok": 1,}"#,
+            ),
+            (
+                r#"[{"api_key" : 12345}, {"x": "token"},]"#,
+                r#"[{"api_key" : "[REDACTED]"}, {"x": "token"},]"#,
+            ),
+            (r#"{"token":"a\"CANARY"}}"#, r#"{"token":"[REDACTED]"}}"#),
+        ] {
+            assert_eq!(r.redact_text(text), expected, "{text}");
+        }
+        let text = r#"[auth] token "expired": 1 [x"#;
+        assert_eq!(
+            r.redact_text(text),
+            text,
+            "text that merely mentions a name is left alone"
         );
     }
 

@@ -3,23 +3,15 @@
 //! `{"error": …}` naming the parameter; unknown alerts 404.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::params::{self, ParamError};
 use crate::alerts::AckError;
 use crate::dashboard::Monitoring;
-use crate::store::EventQuery;
-
-/// Longest `timeRange` accepted: 30 days.
-const MAX_RANGE_MS: u64 = 30 * 86_400_000;
-/// Default `timeRange`: one hour.
-const DEFAULT_RANGE_MS: u64 = 3_600_000;
-/// Most events one request returns.
-const MAX_LIMIT: usize = 10_000;
 
 type Params = Query<HashMap<String, String>>;
 
@@ -32,33 +24,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<ParamError> for ApiError {
+    fn from(err: ParamError) -> Self {
+        bad_request(err.0)
+    }
+}
+
 fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError(status, message.into())
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
     error(StatusCode::BAD_REQUEST, message)
-}
-
-/// A numeric parameter within `min..=max`, `default` when absent.
-fn number(params: &HashMap<String, String>, name: &str, default: u64, min: u64, max: u64) -> Result<u64, ApiError> {
-    match params.get(name) {
-        None => Ok(default),
-        Some(raw) => match raw.trim().parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(bad_request(format!(
-                "{name} must be a whole number from {min} to {max}, got {raw:?}"
-            ))),
-        },
-    }
-}
-
-fn text<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<Option<&'a str>, ApiError> {
-    match params.get(name).map(|v| v.trim()) {
-        None | Some("") => Ok(None),
-        Some(v) if v.len() <= 256 && !v.chars().any(char::is_control) => Ok(Some(v)),
-        Some(_) => Err(bad_request(format!("{name} must be at most 256 printable characters"))),
-    }
 }
 
 /// Runs blocking figure computation (it may query Prometheus) off the I/O thread.
@@ -72,25 +49,12 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, String> + 
 
 /// `GET /api/monitoring/metrics?timeRange=MS&taskType=&workflowId=`
 pub(crate) async fn metrics(State(m): State<Monitoring>, Query(params): Params) -> Response {
-    let parsed = (|| {
-        let range = number(&params, "timeRange", DEFAULT_RANGE_MS, 1_000, MAX_RANGE_MS)?;
-        let task_type = text(&params, "taskType")?.map(str::to_owned);
-        let workflow_id = text(&params, "workflowId")?.map(str::to_owned);
-        Ok::<_, ApiError>((range, task_type, workflow_id))
-    })();
-    let (range, task_type, workflow_id) = match parsed {
+    let p = match params::summary(&params) {
         Ok(p) => p,
-        Err(err) => return err.into_response(),
+        Err(err) => return ApiError::from(err).into_response(),
     };
     let source = m.source_name();
-    let computed = blocking(move || {
-        m.summary(
-            Duration::from_millis(range),
-            task_type.as_deref(),
-            workflow_id.as_deref(),
-        )
-    })
-    .await;
+    let computed = blocking(move || m.summary(p.range, p.task_type.as_deref(), p.workflow_id.as_deref())).await;
     match computed {
         Ok(summary) => {
             let mut body = serde_json::to_value(&summary).unwrap_or_default();
@@ -103,17 +67,11 @@ pub(crate) async fn metrics(State(m): State<Monitoring>, Query(params): Params) 
 
 /// `GET /api/monitoring/timeseries?timeRange=MS&points=N&workflowId=`
 pub(crate) async fn timeseries(State(m): State<Monitoring>, Query(params): Params) -> Response {
-    let parsed = (|| {
-        let range = number(&params, "timeRange", DEFAULT_RANGE_MS, 1_000, MAX_RANGE_MS)?;
-        let points = number(&params, "points", 60, 1, 500)? as usize;
-        let workflow_id = text(&params, "workflowId")?.map(str::to_owned);
-        Ok::<_, ApiError>((range, points, workflow_id))
-    })();
-    let (range, points, workflow_id) = match parsed {
+    let p = match params::timeseries(&params) {
         Ok(p) => p,
-        Err(err) => return err.into_response(),
+        Err(err) => return ApiError::from(err).into_response(),
     };
-    match blocking(move || m.timeseries(Duration::from_millis(range), points, workflow_id.as_deref())).await {
+    match blocking(move || m.timeseries(p.range, p.points, p.workflow_id.as_deref())).await {
         Ok(points) => Json(serde_json::json!({ "points": points })).into_response(),
         Err(err) => err.into_response(),
     }
@@ -121,35 +79,10 @@ pub(crate) async fn timeseries(State(m): State<Monitoring>, Query(params): Param
 
 /// `GET /api/monitoring/events?type=&workflowId=&correlationId=&startTime=&endTime=&limit=`
 pub(crate) async fn events(State(m): State<Monitoring>, Query(params): Params) -> Response {
-    let time = |name: &str| -> Result<Option<SystemTime>, ApiError> {
-        match params.get(name) {
-            None => Ok(None),
-            Some(raw) => raw
-                .trim()
-                .parse::<u64>()
-                .map(|ms| Some(UNIX_EPOCH + Duration::from_millis(ms)))
-                .map_err(|_| bad_request(format!("{name} must be epoch milliseconds, got {raw:?}"))),
-        }
-    };
-    let parsed = (|| {
-        Ok::<_, ApiError>(EventQuery {
-            event_type: text(&params, "type")?.map(str::to_owned),
-            workflow_id: text(&params, "workflowId")?.map(str::to_owned),
-            correlation_id: text(&params, "correlationId")?.map(str::to_owned),
-            start: time("startTime")?,
-            end: time("endTime")?,
-            limit: number(&params, "limit", 100, 1, MAX_LIMIT as u64)? as usize,
-        })
-    })();
-    let query = match parsed {
+    let query = match params::events(&params) {
         Ok(q) => q,
-        Err(err) => return err.into_response(),
+        Err(err) => return ApiError::from(err).into_response(),
     };
-    if let (Some(start), Some(end)) = (query.start, query.end) {
-        if start > end {
-            return bad_request("startTime must not be after endTime").into_response();
-        }
-    }
     let records = m.store.as_ref().map(|s| s.query(&query)).unwrap_or_default();
     // Each record's JSON line is already encoded (and cached): splice them.
     let mut body = String::with_capacity(16 + records.iter().map(|r| r.json_line().len() + 1).sum::<usize>());

@@ -10,6 +10,7 @@ mod api;
 mod auth;
 mod log_level;
 mod page;
+pub(crate) mod params;
 mod routes;
 mod stream;
 

@@ -117,7 +117,7 @@ fn push_escaped(out: &mut String, text: &str, quote_if_spaced: bool) {
     for c in text.chars() {
         match c {
             '"' if needs_quotes => out.push_str("\\\""),
-            c if c.is_control() => out.extend(c.escape_default()),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => out.extend(c.escape_default()),
             c => out.push(c),
         }
     }
@@ -147,8 +147,15 @@ fn header(out: &mut String, record: &Record, ansi: bool) {
     out.push(' ');
     paint(out, ansi, DIM, format_args!("{}:", record.target));
     if let Some(kind) = record.event_type() {
+        // Free text from the event, like the message: escaped.
         out.push(' ');
-        paint(out, ansi, BOLD, kind);
+        if ansi {
+            out.push_str(BOLD);
+        }
+        push_escaped(out, kind, false);
+        if ansi {
+            out.push_str(RESET);
+        }
     }
     if let Some(message) = record.message() {
         out.push(' ');

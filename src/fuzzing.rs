@@ -1,0 +1,42 @@
+//! Entry points for the fuzz targets in `fuzz/` (and the bad-input tests):
+//! crate-private parsers and encoders, reachable from outside the crate.
+//! Not a stable API.
+
+use std::sync::Arc;
+
+use crate::record::Record;
+
+/// Parses and checks an API request target (e.g.
+/// `/api/monitoring/events?limit=5&startTime=0`) as the server does: `Err`
+/// carries the message a client would get with its 400.
+pub fn api_request(path_and_query: &str) -> Result<(), String> {
+    crate::server::params::parse_request(path_and_query).map_err(|err| err.0)
+}
+
+/// The request bodies the `otlp` log sink sends for `batch` over
+/// HTTP/protobuf (`json` false) or HTTP/JSON (`json` true).
+pub fn otlp_log_bodies(batch: &[Arc<Record>], json: bool) -> Result<Vec<Vec<u8>>, String> {
+    OtlpLogEncoder::new(json)?.encode(batch)
+}
+
+/// The `otlp` log sink with its real HTTP exporter, keeping each request
+/// body instead of sending it (build once, encode many batches).
+pub struct OtlpLogEncoder(crate::otlp::capture::CapturingLogSink);
+
+impl OtlpLogEncoder {
+    /// HTTP/protobuf when `json` is false, else HTTP/JSON.
+    pub fn new(json: bool) -> Result<Self, String> {
+        crate::otlp::capture::CapturingLogSink::new(json).map(OtlpLogEncoder)
+    }
+
+    /// The request bodies sent for `batch`.
+    pub fn encode(&mut self, batch: &[Arc<Record>]) -> Result<Vec<Vec<u8>>, String> {
+        self.0.encode(batch)
+    }
+}
+
+impl std::fmt::Debug for OtlpLogEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OtlpLogEncoder")
+    }
+}
