@@ -52,7 +52,7 @@ use transport::ExportRuntime;
 
 use crate::config::ValidatedOtlp;
 use crate::error::{Error, Result};
-use crate::pipeline::{OverflowPolicy, QueueSettings, Redactor};
+use crate::pipeline::{QueueSettings, Redactor};
 use crate::sinks::Sink;
 
 /// Name of the sink that exports log records.
@@ -113,6 +113,7 @@ impl Otlp {
                         max_batch: config.max_batch,
                         interval: config.batch_interval,
                         flush_timeout: signal.timeout + Duration::from_secs(1),
+                        overflow: config.overflow,
                     },
                     scrub.clone(),
                     Arc::clone(&runtime),
@@ -142,7 +143,7 @@ impl Otlp {
                     Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats));
                 let mut queue = QueueSettings::new(
                     config.queue_capacity,
-                    OverflowPolicy::Drop,
+                    config.overflow,
                     tracing::level_filters::LevelFilter::TRACE,
                 );
                 queue.max_batch = config.max_batch;
