@@ -45,7 +45,7 @@ fn stack(otlp: OtlpConfig) -> (tracing::Dispatch, Telemetry) {
 }
 
 /// `spans` spans of `per_span` events on each of two threads, every span and
-/// event with a distinct `uid`; `payload` bytes of text on each span.
+/// event with a distinct `uid`; `payload` bytes of text on each.
 fn emit(dispatch: &tracing::Dispatch, spans: i64, per_span: i64, payload: usize) {
     let text = "p".repeat(payload);
     std::thread::scope(|scope| {
@@ -57,7 +57,7 @@ fn emit(dispatch: &tracing::Dispatch, spans: i64, per_span: i64, payload: usize)
                         let first = thread * 1_000_000 + s * per_span.max(1);
                         let _span = tracing::info_span!("unit", uid = first, payload = text).entered();
                         for uid in first..first + per_span {
-                            tracing::info!(target: "e2e", uid, "event");
+                            tracing::info!(target: "e2e", uid, payload = text, "event");
                         }
                     }
                 });
@@ -126,22 +126,32 @@ fn drop_is_the_default_and_counts_what_a_slow_collector_cannot_take() {
 }
 
 #[test]
-fn block_waits_for_byte_room_too() {
+fn block_waits_for_byte_room_and_a_batch_holding_half_of_it_leaves_at_once() {
     let receiver = OtlpReceiver::start_counting("uid");
     receiver.script(std::iter::repeat_n(Reply::Delay(Duration::from_millis(100)), 6));
     let mut config = otlp(&receiver.endpoint(), OverflowPolicy::Block, OtlpProtocol::HttpProtobuf);
     config.batch.queue_capacity = 8192;
     config.batch.queue_max_bytes = "64KiB".into();
-    config.logs.enabled = false;
+    config.batch.interval = "1s".into();
     let (dispatch, telemetry) = stack(config);
-    // 2 × 40 spans of 16 KiB: at most four fit in the byte bound at a time.
-    emit(&dispatch, 40, 0, 16 * 1024);
+    // 2 × 40 spans of 16 KiB, each with one event of 16 KiB: at most four of
+    // each fit in the byte bound at a time, and a batch never reaches
+    // `max_batch`; each must leave once it holds half the bound, not after
+    // the 1 s interval (that would take 20 s).
+    let started = Instant::now();
+    emit(&dispatch, 40, 1, 16 * 1024);
+    let took = started.elapsed();
     let report = telemetry.shutdown(Duration::from_secs(30));
     assert!(report.is_clean(), "{report}");
+    assert_eq!(report.sink("otlp").unwrap().health.delivered, 80, "{report}");
     let traces = &report.otlp[0].counts;
     assert_eq!((traces.created, traces.exported), (80, 80), "{report}");
-    let got = receiver.wait_for_tally("80 spans", Duration::from_secs(10), |t| t.spans >= 80);
+    let got = receiver.wait_for_tally("80 spans and log records", Duration::from_secs(10), |t| {
+        t.spans >= 80 && t.logs >= 80
+    });
     assert_eq!((got.spans, got.span_ids.len()), (80, 80));
+    assert_eq!((got.logs, got.log_ids.len()), (80, 80));
+    assert!(took < Duration::from_secs(8), "producers waited {took:?}");
 }
 
 #[test]

@@ -123,6 +123,7 @@ impl SpanQueue {
                     runtime,
                     stats: worker_stats,
                     max_batch: batching.max_batch.max(1),
+                    full_bytes: (batching.max_bytes / 2).max(1),
                     batch: Vec::new(),
                     batch_bytes: 0,
                 }
@@ -249,6 +250,10 @@ struct Worker<E> {
     runtime: Arc<ExportRuntime>,
     stats: Arc<ExportStats>,
     max_batch: usize,
+    /// A batch holding this many bytes (half the queue's byte bound) goes
+    /// out at once: waiting for the interval would leave producers short of
+    /// room (dropping, or with `block` waiting) while the queue is half empty.
+    full_bytes: u64,
     batch: Vec<SpanData>,
     /// Bytes reserved for the spans in `batch` (still counted as queued).
     batch_bytes: u64,
@@ -273,7 +278,7 @@ impl<E: SpanExporter> Worker<E> {
                 Some(Message::Span(span, bytes)) => {
                     self.push(span, bytes);
                     first_at.get_or_insert_with(Instant::now);
-                    if self.batch.len() >= self.max_batch {
+                    if self.is_full() {
                         self.export();
                         first_at = None;
                     }
@@ -301,6 +306,10 @@ impl<E: SpanExporter> Worker<E> {
         let _ = self.exporter.shutdown();
     }
 
+    fn is_full(&self) -> bool {
+        self.batch.len() >= self.max_batch || self.batch_bytes >= self.full_bytes
+    }
+
     fn push(&mut self, span: SpanData, bytes: u64) {
         self.batch.push(span);
         self.batch_bytes += bytes;
@@ -312,7 +321,7 @@ impl<E: SpanExporter> Worker<E> {
             match message {
                 Message::Span(span, bytes) => {
                     self.push(span, bytes);
-                    if self.batch.len() >= self.max_batch {
+                    if self.is_full() {
                         self.export();
                     }
                 }

@@ -89,7 +89,7 @@ impl SinkHandle {
         let (finished_tx, finished) = bounded::<()>(0);
         let stats = Arc::new(SinkStats::default());
         let worker_stats = Arc::clone(&stats);
-        let (max_batch, linger) = (settings.max_batch.max(1), settings.linger);
+        let (max_batch, linger, max_bytes) = (settings.max_batch.max(1), settings.linger, settings.max_bytes);
         std::thread::Builder::new()
             .name(format!("aureus-sink-{name}"))
             .spawn(move || {
@@ -101,6 +101,7 @@ impl SinkHandle {
                     pool,
                     max_batch,
                     linger,
+                    max_bytes,
                 }
                 .run();
                 drop(finished_tx);
