@@ -2,8 +2,9 @@
 //! exported by [`SpanQueue`] — a bounded queue and one worker thread that
 //! batches by size and interval and counts every span it drops or fails to
 //! deliver. A full queue drops the new span (counted), or with
-//! `otlp.batch.overflow = "block"` makes the ending thread wait for room. Aureus events become span events; a failed step or a blocking
-//! CRV gate marks the span's status as an error.
+//! `otlp.batch.overflow = "block"` makes the ending thread wait for room.
+//! Aureus events become span events; a failed step or a blocking CRV gate
+//! marks the span's status as an error.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -167,7 +168,11 @@ impl SpanQueue {
                 TrySendError::Disconnected(_) => Refused::Closed,
             });
         }
-        let mut message = message;
+        let mut message = match self.tx.try_send(message) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(_)) => return Err(Refused::Closed),
+            Err(TrySendError::Full(back)) => back,
+        };
         loop {
             match self.tx.send_timeout(message, CLOSED_CHECK) {
                 Ok(()) => return Ok(()),

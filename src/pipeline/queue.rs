@@ -185,7 +185,12 @@ impl SinkHandle {
     /// record counts as `dropped_closed`, so shutdown releases a producer
     /// even while the worker is stuck in a slow sink call).
     fn send_waiting(&self, message: Message) -> std::result::Result<(), TrySendError<()>> {
-        let mut message = message;
+        // The common case first: room at once, no clock read.
+        let mut message = match self.tx.try_send(message) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(_)) => return Err(TrySendError::Disconnected(())),
+            Err(TrySendError::Full(back)) => back,
+        };
         loop {
             match self.tx.send_timeout(message, CLOSED_CHECK) {
                 Ok(()) => return Ok(()),
