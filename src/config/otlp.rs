@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::validate::parse_interval;
 use crate::error::{Error, Result};
+use crate::pipeline::OverflowPolicy;
 
 /// The wire format of an OTLP exporter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -182,18 +183,39 @@ impl Default for OtlpSignalConfig {
 
 /// `[otlp.batch]`: how spans and log records are queued and batched (each
 /// signal may override it in `[otlp.traces.batch]` / `[otlp.logs.batch]`).
+///
+/// ```
+/// let config = aureus_observability::Config::from_toml_str(r#"
+///     [otlp]
+///     enabled = true
+///     [otlp.batch]
+///     overflow = "block"   # lossless: a full queue makes the producer wait
+/// "#)?;
+/// assert_eq!(config.otlp.batch.overflow, aureus_observability::pipeline::OverflowPolicy::Block);
+/// # Ok::<(), aureus_observability::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpBatchConfig {
-    /// Records (or spans) held per signal before new ones are dropped and
-    /// counted (default 8192).
+    /// Records (or spans) held per signal before the queue is full
+    /// (default 8192).
     pub queue_capacity: usize,
     /// Bytes the queued spans (or log records) of one signal may hold
-    /// before new ones are dropped and counted as `queue_full`, e.g. `"16MiB"`
-    /// (default). Bounds memory while the collector is away whatever the
-    /// spans carry (a long workflow span holds up to 128 events); the byte
-    /// count is an estimate of the heap each item holds.
+    /// before the queue is full, e.g. `"16MiB"` (default). Bounds memory
+    /// while the collector is away whatever the spans carry (a long workflow
+    /// span holds up to 128 events); the byte count is an estimate of the
+    /// heap each item holds.
     pub queue_max_bytes: String,
+    /// What a full queue (by count or by bytes) does to a new span or log
+    /// record: `drop` (default) drops it and counts it as `queue_full`, never
+    /// waiting; `block` makes the thread that ends the span or emits the
+    /// record wait for room — lossless while the collector keeps up, at the
+    /// price of back-pressure on the instrumented code when it does not. A
+    /// blocked thread is released (its item counted as `dropped_closed`)
+    /// when telemetry shuts down. Exports that fail after their retries are
+    /// still counted as failed, and the `otlp` log sink's circuit breaker
+    /// still sheds records while a failing collector is backed off.
+    pub overflow: OverflowPolicy,
     /// Most records per export request (default 512; at most `queue_capacity`).
     pub max_batch: usize,
     /// Longest a record waits for its batch to fill, e.g. `1s` (default).
@@ -205,6 +227,7 @@ impl Default for OtlpBatchConfig {
         OtlpBatchConfig {
             queue_capacity: 8192,
             queue_max_bytes: DEFAULT_QUEUE_MAX_BYTES.to_owned(),
+            overflow: OverflowPolicy::Drop,
             max_batch: 512,
             interval: "1s".to_owned(),
         }
@@ -287,6 +310,8 @@ pub(crate) struct ValidatedSignal {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ValidatedBatch {
     pub(crate) queue_capacity: usize,
+    /// What a full queue does (`otlp.batch.overflow`).
+    pub(crate) overflow: OverflowPolicy,
     /// Bytes the signal's queue may hold (`otlp.batch.queue_max_bytes`).
     pub(crate) queue_max_bytes: u64,
     pub(crate) max_batch: usize,
@@ -438,6 +463,7 @@ fn resolve_batch(otlp: &OtlpConfig, signal: Signal) -> Result<ValidatedBatch> {
         .unwrap_or(16 << 20);
     Ok(ValidatedBatch {
         queue_capacity,
+        overflow: otlp.batch.overflow,
         queue_max_bytes,
         max_batch,
         interval: positive(&interval_key, interval)?,
@@ -778,6 +804,20 @@ mod tests {
             let err = validate_otlp(&config, true).unwrap_err().to_string();
             assert!(err.contains(key), "{err} should name {key}");
         }
+    }
+
+    #[test]
+    fn overflow_is_drop_by_default_and_block_on_request() {
+        let v = validate_otlp(&enabled(), true).unwrap().unwrap();
+        assert_eq!(v.traces.as_ref().unwrap().batch.overflow, OverflowPolicy::Drop);
+        let config =
+            crate::Config::from_toml_str("[otlp]\nenabled = true\n[otlp.batch]\noverflow = \"block\"\n").unwrap();
+        let v = validate_otlp(&config.otlp, true).unwrap().unwrap();
+        assert_eq!(v.logs.as_ref().unwrap().batch.overflow, OverflowPolicy::Block);
+        let err = crate::Config::from_toml_str("[otlp.batch]\noverflow = \"wait\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("overflow") && err.contains("wait"), "{err}");
     }
 
     #[test]

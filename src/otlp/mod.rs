@@ -53,7 +53,7 @@ use transport::ExportRuntime;
 
 use crate::config::ValidatedOtlp;
 use crate::error::{Error, Result};
-use crate::pipeline::{OverflowPolicy, QueueSettings, Redactor};
+use crate::pipeline::{QueueSettings, Redactor};
 use crate::sinks::Sink;
 
 /// Name of the sink that exports log records.
@@ -114,6 +114,7 @@ impl Otlp {
                         max_batch: signal.batch.max_batch,
                         interval: signal.batch.interval,
                         flush_timeout: signal.timeout + Duration::from_secs(1),
+                        overflow: signal.batch.overflow,
                     },
                     scrub.clone(),
                     Arc::clone(&runtime),
@@ -143,7 +144,7 @@ impl Otlp {
                     Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats));
                 let mut queue = QueueSettings::new(
                     signal.batch.queue_capacity,
-                    OverflowPolicy::Drop,
+                    signal.batch.overflow,
                     tracing::level_filters::LevelFilter::TRACE,
                 );
                 queue.max_batch = signal.batch.max_batch;

@@ -42,7 +42,8 @@ pub struct ExportCounts {
     /// Items dropped because the queue was full: by count
     /// (`otlp.batch.queue_capacity`) or by bytes (`otlp.batch.queue_max_bytes`).
     pub dropped_queue_full: u64,
-    /// Items offered after shutdown.
+    /// Items offered after shutdown began (with `otlp.batch.overflow =
+    /// "block"`, also items whose thread was still waiting for room then).
     pub dropped_closed: u64,
     /// Items still waiting in the queue (or a batch being filled) when the
     /// snapshot was taken (at shutdown: left behind when the deadline passed).

@@ -1,13 +1,16 @@
 //! Spans: `tracing` spans become OTLP spans through tracing-opentelemetry,
 //! exported by [`SpanQueue`] — a bounded queue and one worker thread that
 //! batches by size and interval and counts every span it drops or fails to
-//! deliver. Aureus events become span events; a failed step or a blocking
-//! CRV gate marks the span's status as an error.
+//! deliver. A full queue drops the new span (counted), or with
+//! `otlp.batch.overflow = "block"` makes the ending thread wait for room.
+//! Aureus events become span events; a failed step or a blocking CRV gate
+//! marks the span's status as an error.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
@@ -16,7 +19,7 @@ use opentelemetry_sdk::Resource;
 use super::stats::ExportStats;
 use super::transport::ExportRuntime;
 use crate::event::EventKind;
-use crate::pipeline::Redactor;
+use crate::pipeline::{OverflowPolicy, Redactor};
 use crate::record::Record;
 
 // Spans are nearly every message; boxing them would cost an allocation each.
@@ -38,6 +41,8 @@ pub(crate) struct Batching {
     pub(crate) interval: Duration,
     /// Longest a flush waits for the worker.
     pub(crate) flush_timeout: Duration,
+    /// What a full queue does: drop the span, or make its thread wait.
+    pub(crate) overflow: OverflowPolicy,
 }
 
 /// What the worker does to each span before export: redaction, and text cut
@@ -48,13 +53,39 @@ pub(crate) struct Scrub {
     pub(crate) max_field_bytes: usize,
 }
 
-/// A span processor: never blocks the span's thread; drops (and counts)
-/// when its queue is full, by count or by bytes.
+/// A span processor behind a queue bounded by count and by bytes. When it is
+/// full, `drop` drops the new span (counted as `queue_full`) and never
+/// blocks the span's thread; `block` makes that thread wait for room until
+/// the queue is shut down or its worker is gone (then the span is counted as
+/// `dropped_closed`). Exporter threads never wait.
 pub(crate) struct SpanQueue {
     tx: Sender<Message>,
     stats: Arc<ExportStats>,
     max_bytes: u64,
     flush_timeout: Duration,
+    overflow: OverflowPolicy,
+    /// Set when shutdown begins and when the worker ends.
+    closed: Arc<AtomicBool>,
+}
+
+/// Why a span did not enter the queue.
+enum Refused {
+    Full,
+    Closed,
+}
+
+/// How long a waiting producer sleeps between checks for byte room, at most.
+const LONGEST_NAP: Duration = Duration::from_millis(1);
+/// How often a producer blocked on a full channel checks for closure.
+const CLOSED_CHECK: Duration = Duration::from_millis(10);
+
+/// Marks the queue closed when the worker ends, however it ends.
+struct CloseOnExit(Arc<AtomicBool>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl std::fmt::Debug for SpanQueue {
@@ -79,9 +110,12 @@ impl SpanQueue {
         exporter.set_resource(resource);
         let (tx, rx) = bounded(batching.capacity.max(1));
         let worker_stats = Arc::clone(&stats);
+        let closed = Arc::new(AtomicBool::new(false));
+        let on_exit = CloseOnExit(Arc::clone(&closed));
         std::thread::Builder::new()
             .name("aureus-otlp-traces".to_owned())
             .spawn(move || {
+                let _on_exit = on_exit;
                 crate::pipeline::mark_worker_thread();
                 let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
                 Worker {
@@ -90,6 +124,7 @@ impl SpanQueue {
                     runtime,
                     stats: worker_stats,
                     max_batch: batching.max_batch.max(1),
+                    full_bytes: (batching.max_bytes / 2).max(1),
                     batch: Vec::new(),
                     batch_bytes: 0,
                 }
@@ -100,7 +135,56 @@ impl SpanQueue {
             stats,
             max_bytes: batching.max_bytes,
             flush_timeout: batching.flush_timeout,
+            overflow: batching.overflow,
+            closed,
         })
+    }
+
+    /// Reserves room for a span of `bytes`: at once, or (`wait`) once the
+    /// worker has made room, unless the queue closes meanwhile.
+    fn reserve(&self, bytes: u64, wait: bool) -> Result<(), Refused> {
+        let mut nap = Duration::from_micros(20);
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(Refused::Closed);
+            }
+            if self.stats.reserve(bytes, self.max_bytes) {
+                return Ok(());
+            }
+            if !wait {
+                return Err(Refused::Full);
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(LONGEST_NAP);
+        }
+    }
+
+    /// Puts a reserved span on the channel: at once, or (`wait`) once there
+    /// is room, unless the queue closes meanwhile.
+    fn send(&self, message: Message, wait: bool) -> Result<(), Refused> {
+        if !wait {
+            return self.tx.try_send(message).map_err(|err| match err {
+                TrySendError::Full(_) => Refused::Full,
+                TrySendError::Disconnected(_) => Refused::Closed,
+            });
+        }
+        let mut message = match self.tx.try_send(message) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(_)) => return Err(Refused::Closed),
+            Err(TrySendError::Full(back)) => back,
+        };
+        loop {
+            match self.tx.send_timeout(message, CLOSED_CHECK) {
+                Ok(()) => return Ok(()),
+                Err(SendTimeoutError::Disconnected(_)) => return Err(Refused::Closed),
+                Err(SendTimeoutError::Timeout(back)) => {
+                    if self.closed.load(Ordering::Acquire) {
+                        return Err(Refused::Closed);
+                    }
+                    message = back;
+                }
+            }
+        }
     }
 
     fn request(&self, make: impl FnOnce(Sender<()>) -> Message, timeout: Duration) -> OTelSdkResult {
@@ -134,20 +218,21 @@ impl SpanProcessor for SpanQueue {
     fn on_end(&self, span: SpanData) {
         self.stats.created(1);
         let bytes = super::redact::span_bytes(&span) as u64;
-        if !self.stats.reserve(bytes, self.max_bytes) {
-            self.stats.dropped_queue_full();
-            return;
-        }
-        match self.tx.try_send(Message::Span(span, bytes)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.stats.unreserve(bytes);
-                self.stats.dropped_queue_full();
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.stats.unreserve(bytes);
-                self.stats.dropped_closed(1);
-            }
+        // An exporter thread waiting on its own queue could wait forever.
+        let wait = self.overflow == OverflowPolicy::Block && !crate::pipeline::is_worker_thread();
+        let refused = match self.reserve(bytes, wait) {
+            Ok(()) => match self.send(Message::Span(span, bytes), wait) {
+                Ok(()) => return,
+                Err(refused) => {
+                    self.stats.unreserve(bytes);
+                    refused
+                }
+            },
+            Err(refused) => refused,
+        };
+        match refused {
+            Refused::Full => self.stats.dropped_queue_full(),
+            Refused::Closed => self.stats.dropped_closed(1),
         }
     }
 
@@ -156,6 +241,8 @@ impl SpanProcessor for SpanQueue {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        // Spans ending from now on are refused, and waiting producers released.
+        self.closed.store(true, Ordering::Release);
         self.request(Message::Shutdown, timeout)
     }
 }
@@ -168,6 +255,10 @@ struct Worker<E> {
     runtime: Arc<ExportRuntime>,
     stats: Arc<ExportStats>,
     max_batch: usize,
+    /// A batch holding this many bytes (half the queue's byte bound) goes
+    /// out at once: waiting for the interval would leave producers short of
+    /// room (dropping, or with `block` waiting) while the queue is half empty.
+    full_bytes: u64,
     batch: Vec<SpanData>,
     /// Bytes reserved for the spans in `batch` (still counted as queued).
     batch_bytes: u64,
@@ -192,7 +283,7 @@ impl<E: SpanExporter> Worker<E> {
                 Some(Message::Span(span, bytes)) => {
                     self.push(span, bytes);
                     first_at.get_or_insert_with(Instant::now);
-                    if self.batch.len() >= self.max_batch {
+                    if self.is_full() {
                         self.export();
                         first_at = None;
                     }
@@ -220,6 +311,10 @@ impl<E: SpanExporter> Worker<E> {
         let _ = self.exporter.shutdown();
     }
 
+    fn is_full(&self) -> bool {
+        self.batch.len() >= self.max_batch || self.batch_bytes >= self.full_bytes
+    }
+
     fn push(&mut self, span: SpanData, bytes: u64) {
         self.batch.push(span);
         self.batch_bytes += bytes;
@@ -231,7 +326,7 @@ impl<E: SpanExporter> Worker<E> {
             match message {
                 Message::Span(span, bytes) => {
                     self.push(span, bytes);
-                    if self.batch.len() >= self.max_batch {
+                    if self.is_full() {
                         self.export();
                     }
                 }

@@ -28,6 +28,9 @@ pub enum OverflowPolicy {
     Drop,
 }
 
+/// How often a producer waiting for room checks whether the sink closed.
+const CLOSED_CHECK: Duration = Duration::from_millis(10);
+
 /// Default byte bound of a sink's queue (64 MiB).
 pub const DEFAULT_QUEUE_MAX_BYTES: u64 = 64 << 20;
 
@@ -113,7 +116,7 @@ impl SinkHandle {
         let (finished_tx, finished) = bounded::<()>(0);
         let stats = Arc::new(SinkStats::default());
         let worker_stats = Arc::clone(&stats);
-        let (max_batch, linger) = (settings.max_batch.max(1), settings.linger);
+        let (max_batch, linger, max_bytes) = (settings.max_batch.max(1), settings.linger, settings.max_bytes);
         let circuit_breaker = settings.circuit_breaker;
         std::thread::Builder::new()
             .name(format!("aureus-sink-{name}"))
@@ -127,6 +130,7 @@ impl SinkHandle {
                     max_batch,
                     linger,
                     circuit_breaker,
+                    max_bytes,
                 }
                 .run();
                 drop(finished_tx);
@@ -214,7 +218,7 @@ impl SinkHandle {
         }
         let message = Message::Record(Arc::clone(record));
         let outcome = match self.settings.overflow {
-            OverflowPolicy::Block => self.tx.send(message).map_err(|_| TrySendError::Disconnected(())),
+            OverflowPolicy::Block => self.send_waiting(message),
             OverflowPolicy::Drop => self.tx.try_send(message).map_err(|err| match err {
                 TrySendError::Full(_) => TrySendError::Full(()),
                 TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
@@ -229,6 +233,30 @@ impl SinkHandle {
             Err(TrySendError::Disconnected(())) => &self.stats.dropped_closed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Waits for room in the channel, until the sink closes (then the
+    /// record counts as `dropped_closed`, so shutdown releases a producer
+    /// even while the worker is stuck in a slow sink call).
+    fn send_waiting(&self, message: Message) -> std::result::Result<(), TrySendError<()>> {
+        // The common case first: room at once, no clock read.
+        let mut message = match self.tx.try_send(message) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(_)) => return Err(TrySendError::Disconnected(())),
+            Err(TrySendError::Full(back)) => back,
+        };
+        loop {
+            match self.tx.send_timeout(message, CLOSED_CHECK) {
+                Ok(()) => return Ok(()),
+                Err(SendTimeoutError::Disconnected(_)) => return Err(TrySendError::Disconnected(())),
+                Err(SendTimeoutError::Timeout(back)) => {
+                    if self.closed.load(Ordering::Acquire) {
+                        return Err(TrySendError::Disconnected(()));
+                    }
+                    message = back;
+                }
+            }
+        }
     }
 
     /// Reserves `bytes` in the queue's byte bound: with `drop`, at once or

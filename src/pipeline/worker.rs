@@ -112,6 +112,9 @@ pub(crate) struct Worker {
     pub(crate) linger: Duration,
     /// Whether consecutive failures open the circuit.
     pub(crate) circuit_breaker: bool,
+    /// The queue's byte bound: a partial batch stops waiting once half of
+    /// it is taken, so producers are not kept short of room by the linger.
+    pub(crate) max_bytes: u64,
 }
 
 impl Worker {
@@ -159,7 +162,8 @@ impl Worker {
             return;
         }
         let deadline = Instant::now() + self.linger;
-        while batch.len() < self.max_batch && !*stopping && acks.is_empty() {
+        let room_needed = || self.stats.queued_bytes.load(Ordering::Acquire) >= self.max_bytes / 2;
+        while batch.len() < self.max_batch && !*stopping && acks.is_empty() && !room_needed() {
             match self.rx.recv_deadline(deadline) {
                 Ok(message) => accept(message, batch, acks, stopping),
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => return,

@@ -4,7 +4,17 @@
 //! compression, content types, retries and their timing.
 //!
 //! It speaks HTTP/1.1 (OTLP/HTTP, protobuf or JSON) and HTTP/2 with prior
-//! knowledge (OTLP/gRPC, as tonic sends over `http://`). Use it with
+//! knowledge (OTLP/gRPC, as tonic sends over `http://`). Besides answers
+//! (success, HTTP and gRPC statuses) the script can play a misbehaving
+//! collector: a slow answer ([`Reply::Delay`]), a TCP reset without an answer
+//! ([`Reply::Reset`]) and a success whose body is garbage ([`Reply::Garbage`]).
+//!
+//! Every protobuf request it accepts is decoded (opentelemetry-proto) into a
+//! [`Tally`]: log records and spans counted, each also by the integer value of
+//! an id attribute, so a test can check that exactly N distinct items
+//! arrived. [`OtlpReceiver::start_counting`] keeps only that tally (and each
+//! request's path, headers and time), not the bodies: for large runs, e.g.
+//! behind a real collector that forwards to it. Use it with
 //!
 //! ```ignore
 //! #[path = "support/otlp_receiver.rs"]
@@ -12,16 +22,23 @@
 //! ```
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
+use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use prost::Message as _;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -32,8 +49,10 @@ pub struct Received {
     pub path: String,
     /// Its headers (gRPC: its metadata).
     pub headers: HeaderMap,
-    /// The raw body.
+    /// The raw body (empty when the receiver keeps no bodies).
     pub body: Vec<u8>,
+    /// How the script answered it.
+    pub reply: Reply,
 }
 
 impl Received {
@@ -93,6 +112,42 @@ pub enum Reply {
     Http(u16, Option<&'static str>),
     /// A gRPC status code (e.g. 14 UNAVAILABLE), trailers-only.
     Grpc(u32),
+    /// Success, but only after this long (past the client's timeout, the
+    /// client gives up first). The data counts as accepted.
+    Delay(Duration),
+    /// No answer: the connection is reset (TCP RST). Not accepted.
+    Reset,
+    /// Status 200 (gRPC: status 0) with a body that is not an OTLP response.
+    /// The data counts as accepted.
+    Garbage,
+}
+
+impl Reply {
+    /// Whether the receiver keeps (tallies) the data of a request answered so.
+    pub fn accepts(&self) -> bool {
+        matches!(self, Reply::Ok | Reply::Delay(_) | Reply::Garbage)
+    }
+}
+
+/// What the receiver accepted, decoded from OTLP protobuf (HTTP or gRPC):
+/// log records and spans, each counted and, when it carries the integer
+/// attribute the receiver was told about, recorded by that id.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// Log records accepted (duplicates included).
+    pub logs: u64,
+    /// Spans accepted (duplicates included).
+    pub spans: u64,
+    /// Distinct ids of the accepted log records.
+    pub log_ids: HashSet<i64>,
+    /// Distinct ids of the accepted spans.
+    pub span_ids: HashSet<i64>,
+    /// Log records and spans without the id attribute.
+    pub without_id: u64,
+    /// Accepted requests whose body did not decode.
+    pub undecodable: u64,
+    /// Accepted requests.
+    pub requests: u64,
 }
 
 /// The receiver; stops when dropped.
@@ -100,14 +155,36 @@ pub struct OtlpReceiver {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
+    tally: Arc<Mutex<Tally>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
+/// What every request handler shares.
+#[derive(Clone)]
+struct State {
+    received: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+    tally: Arc<Mutex<Tally>>,
+    /// The attribute whose integer value identifies a log record or span.
+    id_attribute: Option<&'static str>,
+    keep_bodies: bool,
+}
+
 impl OtlpReceiver {
-    /// Starts on a free loopback port.
+    /// Starts on a free loopback port; keeps every request's body.
     pub fn start() -> Self {
+        Self::launch(None, true)
+    }
+
+    /// Starts on a free loopback port; keeps no bodies, only the [`Tally`],
+    /// identifying log records and spans by the integer attribute `id_attribute`.
+    pub fn start_counting(id_attribute: &'static str) -> Self {
+        Self::launch(Some(id_attribute), false)
+    }
+
+    fn launch(id_attribute: Option<&'static str>, keep_bodies: bool) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
@@ -115,21 +192,77 @@ impl OtlpReceiver {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(VecDeque::new()));
-        let state = (Arc::clone(&received), Arc::clone(&script));
-        let app = axum::Router::new().fallback(move |request: Request<Body>| {
-            let (received, script) = state.clone();
-            async move { answer(request, &received, &script).await }
-        });
+        let state = State {
+            received: Arc::new(Mutex::new(Vec::new())),
+            script: Arc::new(Mutex::new(VecDeque::new())),
+            tally: Arc::new(Mutex::new(Tally::default())),
+            id_attribute,
+            keep_bodies,
+        };
+        let (received, script, tally) = (
+            Arc::clone(&state.received),
+            Arc::clone(&state.script),
+            Arc::clone(&state.tally),
+        );
+        let app = axum::Router::new().fallback(
+            move |ConnectInfo(connection): ConnectInfo<Connection>, request: Request<Body>| {
+                let state = state.clone();
+                async move { answer(request, &state, &connection).await }
+            },
+        );
         runtime.spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let service = app.into_make_service_with_connect_info::<Connection>();
+            let _ = axum::serve(ResettableListener(listener), service).await;
         });
         OtlpReceiver {
             addr,
             received,
             script,
+            tally,
             runtime: Some(runtime),
+        }
+    }
+
+    /// What was accepted so far.
+    pub fn tally(&self) -> Tally {
+        self.tally.lock().unwrap().clone()
+    }
+
+    /// Counts of what was accepted so far (no id sets): `(logs, distinct
+    /// log ids, spans, distinct span ids)`.
+    pub fn counts(&self) -> (u64, usize, u64, usize) {
+        let tally = self.tally.lock().unwrap();
+        (tally.logs, tally.log_ids.len(), tally.spans, tally.span_ids.len())
+    }
+
+    /// Distinct ids in `range` accepted so far: `(log records, spans)`.
+    pub fn ids_in(&self, range: std::ops::Range<i64>) -> (usize, usize) {
+        let tally = self.tally.lock().unwrap();
+        let count = |ids: &HashSet<i64>| ids.iter().filter(|id| range.contains(id)).count();
+        (count(&tally.log_ids), count(&tally.span_ids))
+    }
+
+    /// Waits (bounded) until `done` holds for the tally; returns it.
+    pub fn wait_for_tally(&self, what: &str, timeout: Duration, done: impl Fn(&Tally) -> bool) -> Tally {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let tally = self.tally.lock().unwrap();
+                if done(&tally) {
+                    return tally.clone();
+                }
+                if Instant::now() >= deadline {
+                    panic!(
+                        "timed out waiting for {what}; accepted {} log records ({} distinct), {} spans ({} distinct) in {} requests",
+                        tally.logs,
+                        tally.log_ids.len(),
+                        tally.spans,
+                        tally.span_ids.len(),
+                        tally.requests
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -141,6 +274,11 @@ impl OtlpReceiver {
     /// Queues replies for the next requests (then: success).
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.script.lock().unwrap().extend(replies);
+    }
+
+    /// Scripted replies not used yet.
+    pub fn script_left(&self) -> usize {
+        self.script.lock().unwrap().len()
     }
 
     /// Everything received so far.
@@ -173,31 +311,67 @@ impl Drop for OtlpReceiver {
     }
 }
 
-async fn answer(
-    request: Request<Body>,
-    received: &Mutex<Vec<Received>>,
-    script: &Mutex<VecDeque<Reply>>,
-) -> Response<Body> {
+async fn answer(request: Request<Body>, state: &State, connection: &Connection) -> Response<Body> {
     let at = Instant::now();
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, 64 * 1024 * 1024)
         .await
         .map(|b| b.to_vec())
         .unwrap_or_default();
-    let record = Received {
+    let reply = state.script.lock().unwrap().pop_front().unwrap_or(Reply::Ok);
+    let mut record = Received {
         at,
         path: parts.uri.path().to_owned(),
         headers: parts.headers,
         body,
+        reply: reply.clone(),
     };
     let grpc = record.is_grpc();
     let content_type = record
         .header("content-type")
         .unwrap_or("application/x-protobuf")
         .to_owned();
-    received.lock().unwrap().push(record);
-    let reply = script.lock().unwrap().pop_front().unwrap_or(Reply::Ok);
+    if reply.accepts() && !content_type.contains("json") {
+        tally(&record, state);
+    }
+    if !state.keep_bodies {
+        record.body = Vec::new();
+    }
+    state.received.lock().unwrap().push(record);
+    let reply = match reply {
+        Reply::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            Reply::Ok
+        }
+        Reply::Reset => {
+            connection.reset();
+            // Never written: the connection fails first.
+            Reply::Http(500, None)
+        }
+        other => other,
+    };
     match (reply, grpc) {
+        (Reply::Garbage, true) => {
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", HeaderValue::from_static("0"));
+            let mut frame = vec![0, 0, 0, 0, 16];
+            frame.extend_from_slice(&[0xff; 16]);
+            let body = GrpcBody {
+                data: Some(Bytes::from(frame)),
+                trailers: Some(trailers),
+            };
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/grpc")
+                .body(Body::new(body))
+                .unwrap()
+        }
+        (Reply::Garbage, false) => Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", content_type)
+            .body(Body::from(&b"\xff\xfe not an OTLP response \x00\x01"[..]))
+            .unwrap(),
+        (Reply::Delay(_) | Reply::Reset, _) => unreachable!("mapped above"),
         (Reply::Ok, true) => {
             let mut trailers = HeaderMap::new();
             trailers.insert("grpc-status", HeaderValue::from_static("0"));
@@ -233,6 +407,161 @@ async fn answer(
             }
             response.body(Body::from("scripted failure")).unwrap()
         }
+    }
+}
+
+/// Decodes an accepted protobuf request into the tally.
+fn tally(record: &Received, state: &State) {
+    let payload = record.payload();
+    let mut found: Vec<(bool, Option<i64>)> = Vec::new();
+    let decoded = if record.path.ends_with("/v1/logs") || record.path.ends_with("LogsService/Export") {
+        ExportLogsServiceRequest::decode(payload.as_slice()).map(|request| {
+            for log in request
+                .resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .flat_map(|s| &s.log_records)
+            {
+                found.push((true, id_of(&log.attributes, state.id_attribute)));
+            }
+        })
+    } else if record.path.ends_with("/v1/traces") || record.path.ends_with("TraceService/Export") {
+        ExportTraceServiceRequest::decode(payload.as_slice()).map(|request| {
+            for span in request
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+            {
+                found.push((false, id_of(&span.attributes, state.id_attribute)));
+            }
+        })
+    } else {
+        Ok(())
+    };
+    let mut tally = state.tally.lock().unwrap();
+    tally.requests += 1;
+    if decoded.is_err() {
+        tally.undecodable += 1;
+    }
+    for (is_log, id) in found {
+        if is_log {
+            tally.logs += 1;
+        } else {
+            tally.spans += 1;
+        }
+        match id {
+            Some(id) if is_log => {
+                tally.log_ids.insert(id);
+            }
+            Some(id) => {
+                tally.span_ids.insert(id);
+            }
+            None => tally.without_id += 1,
+        }
+    }
+}
+
+fn id_of(attributes: &[KeyValue], name: Option<&str>) -> Option<i64> {
+    let name = name?;
+    let value = attributes
+        .iter()
+        .find(|kv| kv.key == name)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()?;
+    match value {
+        any_value::Value::IntValue(v) => Some(*v),
+        any_value::Value::StringValue(v) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The listener: every connection it accepts can be reset by its handler.
+struct ResettableListener(tokio::net::TcpListener);
+
+impl axum::serve::Listener for ResettableListener {
+    type Io = ResettableStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((stream, addr)) => {
+                    let stream = ResettableStream {
+                        stream,
+                        reset: Arc::new(AtomicBool::new(false)),
+                    };
+                    return (stream, addr);
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+/// A connection that fails every read and write once reset; dropped then,
+/// its socket closes with `SO_LINGER` 0, which sends a TCP RST.
+struct ResettableStream {
+    stream: tokio::net::TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl ResettableStream {
+    fn check(&self) -> std::io::Result<()> {
+        if self.reset.load(Ordering::Acquire) {
+            let _ = self.stream.set_zero_linger();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "scripted reset",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.check()?;
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// A handler's handle on its connection (axum connect info).
+#[derive(Clone)]
+struct Connection(Arc<AtomicBool>);
+
+impl Connection {
+    fn reset(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, ResettableListener>> for Connection {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, ResettableListener>) -> Self {
+        Connection(Arc::clone(&stream.io().reset))
     }
 }
 

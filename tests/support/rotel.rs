@@ -145,7 +145,9 @@ pub fn rotel_binary() -> Result<PathBuf, String> {
 /// [`grpc_port`](Self::grpc_port), HTTP on [`http_port`](Self::http_port).
 /// It exports to a black hole and prints everything it receives (traces,
 /// logs, metrics; detailed) to stdout, which a reader thread collects
-/// together with stderr; [`received`](Self::received) parses it.
+/// together with stderr; [`received`](Self::received) parses it. (Started
+/// with [`start_forwarding`](Self::start_forwarding) it prints only its own
+/// log lines and forwards what it receives instead.)
 ///
 /// It runs in the foreground in a temporary directory (which also gets the
 /// pid and log file paths it is given, though it writes neither in the
@@ -184,9 +186,28 @@ impl Rotel {
         Self::try_start_on(grpc_port, http_port).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Starts rotel on two free loopback ports as a forwarding collector:
+    /// it prints nothing of what it receives and exports all of it over
+    /// OTLP/gRPC (uncompressed) to `to` (`http://127.0.0.1:PORT`, e.g. an
+    /// `OtlpReceiver` that counts it). For runs too large to parse from the
+    /// debug printout. Panics like [`start`](Self::start).
+    pub fn start_forwarding(to: &str) -> Rotel {
+        Self::try_start_with(Some(to)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`start_forwarding`](Self::start_forwarding) on fixed ports, e.g. to
+    /// restart the collector where a killed one was.
+    pub fn start_forwarding_on(grpc_port: u16, http_port: u16, to: &str) -> Rotel {
+        Self::try_start_on_with(grpc_port, http_port, Some(to)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// [`start`](Self::start) as a `Result`. A lost race for a free port is
     /// retried with new ports (3 attempts in all).
     pub fn try_start() -> Result<Rotel, String> {
+        Self::try_start_with(None)
+    }
+
+    fn try_start_with(forward: Option<&str>) -> Result<Rotel, String> {
         let bin = rotel_binary()?;
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last = String::new();
@@ -196,7 +217,7 @@ impl Rotel {
             while http_port == grpc_port {
                 http_port = free_loopback_port()?;
             }
-            match Self::launch(&bin, grpc_port, http_port, deadline) {
+            match Self::launch(&bin, grpc_port, http_port, forward, deadline) {
                 Ok(rotel) => return Ok(rotel),
                 Err(e) if e.addr_in_use => last = e.message,
                 Err(e) => return Err(e.message),
@@ -207,10 +228,14 @@ impl Rotel {
 
     /// [`start_on`](Self::start_on) as a `Result`.
     pub fn try_start_on(grpc_port: u16, http_port: u16) -> Result<Rotel, String> {
+        Self::try_start_on_with(grpc_port, http_port, None)
+    }
+
+    fn try_start_on_with(grpc_port: u16, http_port: u16, forward: Option<&str>) -> Result<Rotel, String> {
         let bin = rotel_binary()?;
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            match Self::launch(&bin, grpc_port, http_port, deadline) {
+            match Self::launch(&bin, grpc_port, http_port, forward, deadline) {
                 Ok(rotel) => return Ok(rotel),
                 Err(e) if e.addr_in_use && Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(200));
@@ -220,7 +245,13 @@ impl Rotel {
         }
     }
 
-    fn launch(bin: &Path, grpc_port: u16, http_port: u16, deadline: Instant) -> Result<Rotel, LaunchError> {
+    fn launch(
+        bin: &Path,
+        grpc_port: u16,
+        http_port: u16,
+        forward: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Rotel, LaunchError> {
         let fail = |message: String| LaunchError {
             addr_in_use: false,
             message,
@@ -229,8 +260,12 @@ impl Rotel {
             .prefix("aureus-rotel-")
             .tempdir()
             .map_err(|e| fail(format!("creating a temp dir for rotel: {e}")))?;
+        let args = match forward {
+            Some(to) => forwarding_args(grpc_port, http_port, to),
+            None => rotel_args(grpc_port, http_port),
+        };
         let mut cmd = Command::new(bin);
-        cmd.args(rotel_args(grpc_port, http_port))
+        cmd.args(args)
             .arg("--pid-file")
             .arg(dir.path().join("rotel-agent.pid"))
             .arg("--log-file")
@@ -468,6 +503,34 @@ pub fn rotel_args(grpc_port: u16, http_port: u16) -> Vec<String> {
         "metrics",
         "--debug-log-verbosity",
         "detailed",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The `rotel-agent` arguments for a foreground collector on the two ports
+/// that forwards everything it receives to `to` over OTLP/gRPC, uncompressed,
+/// waiting up to 120 s for each answer.
+pub fn forwarding_args(grpc_port: u16, http_port: u16, to: &str) -> Vec<String> {
+    [
+        "start",
+        "--otlp-grpc-endpoint",
+        &format!("127.0.0.1:{grpc_port}"),
+        "--otlp-http-endpoint",
+        &format!("127.0.0.1:{http_port}"),
+        "--exporter",
+        "otlp",
+        "--otlp-exporter-endpoint",
+        to,
+        "--otlp-exporter-protocol",
+        "grpc",
+        "--otlp-exporter-compression",
+        "none",
+        // A receiver slowed down by a busy machine must not make rotel
+        // resend (and so duplicate) a batch it already delivered.
+        "--otlp-exporter-request-timeout",
+        "120s",
     ]
     .iter()
     .map(|s| s.to_string())
