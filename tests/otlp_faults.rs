@@ -53,7 +53,9 @@ fn config(logs: String, logs_protocol: OtlpProtocol, traces: String, traces_prot
     otlp.traces.protocol = Some(traces_protocol);
     otlp.metrics.enabled = false;
     otlp.batch.interval = "50ms".into();
-    otlp.batch.queue_capacity = 2048;
+    // Far more than the byte bound holds: without it the queues would hold
+    // 2 × 65,536 items of over 1 KiB.
+    otlp.batch.queue_capacity = 65_536;
     otlp.batch.queue_max_bytes = "1MiB".into();
     otlp.batch.max_batch = 256;
     otlp.retry.max_retries = 2;
@@ -116,7 +118,7 @@ impl RssPeak {
 }
 
 /// Two threads emitting spans of 8 events (each span and event with a
-/// distinct `uid` and 256 bytes of text) at about 10,000 events/s each,
+/// distinct `uid` and 1 KiB of text) at about 10,000 events/s each,
 /// until stopped.
 struct Load {
     stop: Arc<AtomicBool>,
@@ -163,7 +165,7 @@ impl Load {
             .map(|thread| {
                 let (dispatch, stop) = (dispatch.clone(), Arc::clone(&stop));
                 std::thread::spawn(move || {
-                    let text = "f".repeat(256);
+                    let text = "f".repeat(1024);
                     let deadline = Instant::now() + Duration::from_secs(300);
                     let mut next = 0;
                     tracing::dispatcher::with_default(&dispatch, || {
