@@ -3,6 +3,7 @@
 //! explicitly so no cargo feature elsewhere can swap it for one that needs a
 //! reactor.
 
+use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,11 @@ use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
 
 use crate::error::{Error, Result};
 
-/// Largest response body read from a collector.
+/// Most of a response body read from a collector; the rest is discarded
+/// (and the connection not reused). An OTLP response is a small status
+/// message: a larger body is garbage, but its HTTP status still says whether
+/// the data was accepted — failing the call instead would make the exporter
+/// send again what the collector already took.
 const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A blocking HTTP client; each call runs on the exporting thread.
@@ -56,8 +61,9 @@ impl HttpClient for UreqClient {
         let (parts, body) = request.into_parts();
         let request = Request::from_parts(parts, body.to_vec());
         let response = self.agent.run(request)?;
-        let (parts, mut body) = response.into_parts();
-        let bytes = body.with_config().limit(MAX_RESPONSE_BYTES).read_to_vec()?;
+        let (parts, body) = response.into_parts();
+        let mut bytes = Vec::new();
+        body.into_reader().take(MAX_RESPONSE_BYTES).read_to_end(&mut bytes)?;
         Ok(Response::from_parts(parts, Bytes::from(bytes)))
     }
 }

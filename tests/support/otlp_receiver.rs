@@ -120,12 +120,14 @@ pub enum Reply {
     /// Status 200 (gRPC: status 0) with a body that is not an OTLP response.
     /// The data counts as accepted.
     Garbage,
+    /// Like [`Reply::Garbage`], with a body of this many bytes.
+    Oversized(usize),
 }
 
 impl Reply {
     /// Whether the receiver keeps (tallies) the data of a request answered so.
     pub fn accepts(&self) -> bool {
-        matches!(self, Reply::Ok | Reply::Delay(_) | Reply::Garbage)
+        matches!(self, Reply::Ok | Reply::Delay(_) | Reply::Garbage | Reply::Oversized(_))
     }
 }
 
@@ -351,6 +353,27 @@ async fn answer(request: Request<Body>, state: &State, connection: &Connection) 
         other => other,
     };
     match (reply, grpc) {
+        (Reply::Oversized(size), true) => {
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", HeaderValue::from_static("0"));
+            let mut frame = vec![0];
+            frame.extend_from_slice(&(size as u32).to_be_bytes());
+            frame.resize(5 + size, 0xab);
+            let body = GrpcBody {
+                data: Some(Bytes::from(frame)),
+                trailers: Some(trailers),
+            };
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/grpc")
+                .body(Body::new(body))
+                .unwrap()
+        }
+        (Reply::Oversized(size), false) => Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", content_type)
+            .body(Body::from(vec![0xab; size]))
+            .unwrap(),
         (Reply::Garbage, true) => {
             let mut trailers = HeaderMap::new();
             trailers.insert("grpc-status", HeaderValue::from_static("0"));
