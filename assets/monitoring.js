@@ -1087,13 +1087,19 @@
 
   // ------------------------------------------------------------ log level
 
-  /** Shows the level filter in force (unless the operator is editing it). */
+  /**
+   * Shows the level filter in force. A filter the operator has typed and not
+   * applied yet is kept (the periodic refresh must not undo an edit while they
+   * fill in their name); an apply's answer always shows.
+   */
   function showLogLevel(view, message) {
     if (!isObject(view) || typeof view.filter !== "string") return;
     const control = byId("log-level-control");
     const input = byId("log-level");
     control.setAttribute("data-current", view.filter);
-    if (document.activeElement !== input || message) input.value = view.filter;
+    const editing = document.activeElement === input || input.getAttribute("data-edited") === "true";
+    if (message) input.removeAttribute("data-edited");
+    if (!editing || message) input.value = view.filter;
     byId("log-level-status").textContent = message || "in force: " + view.filter;
   }
 
@@ -1127,6 +1133,9 @@
 
   function bindLogLevel() {
     byId("log-level-apply").addEventListener("click", applyLogLevel);
+    byId("log-level").addEventListener("input", function () {
+      byId("log-level").setAttribute("data-edited", "true");
+    });
     byId("log-level").addEventListener("keydown", function (event) {
       if (event.key === "Enter") applyLogLevel();
     });

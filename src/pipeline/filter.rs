@@ -47,6 +47,9 @@ impl Directives {
                 "empty level filter; use e.g. \"info\", \"info,aureus::planner=debug\" or \"off\"",
             ));
         }
+        // Trimmed directives: tracing-subscriber 0.3 panics on a directive
+        // with leading whitespace and multi-byte text (tokio-rs/tracing#2452).
+        let text = &crate::config::normalize_filter(text);
         let env =
             EnvFilter::try_new(text).map_err(|err| Error::config(key, text, format!("invalid level filter: {err}")))?;
         let span_scoped = text.contains('[');
