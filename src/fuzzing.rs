@@ -6,6 +6,14 @@ use std::sync::Arc;
 
 use crate::record::Record;
 
+/// Every environment variable `Config::apply_env` reads, except those that
+/// name files to read (`*_CERTIFICATE`), which a fuzzer should not pick.
+pub fn env_variables() -> Vec<&'static str> {
+    crate::config::env_variables()
+        .filter(|name| !name.ends_with("_CERTIFICATE"))
+        .collect()
+}
+
 /// Parses and checks an API request target (e.g.
 /// `/api/monitoring/events?limit=5&startTime=0`) as the server does: `Err`
 /// carries the message a client would get with its 400.

@@ -6,60 +6,6 @@
 use aureus_observability::{Config, Error};
 use libfuzzer_sys::fuzz_target;
 
-/// The variables `Config::apply_env` reads, except the `*_CERTIFICATE` ones
-/// (they name files to read, which a fuzzer should not pick).
-const VARIABLES: [&str; 50] = [
-    "AUREUS_MONITORING_TOKEN",
-    "AUREUS_MONITORING_SOURCE",
-    "AUREUS_PROMETHEUS_URL",
-    "AUREUS_METRICS_DURATION_UNIT",
-    "AUREUS_METRICS_LISTEN",
-    "AUREUS_METRICS_TOKEN",
-    "AUREUS_METRICS_PREFIX",
-    "AUREUS_LOG",
-    "RUST_LOG",
-    "AUREUS_SERVICE_NAME",
-    "OTEL_SERVICE_NAME",
-    "OTEL_RESOURCE_ATTRIBUTES",
-    "AUREUS_ENVIRONMENT",
-    "AUREUS_MAX_FIELD_BYTES",
-    "AUREUS_CORRELATION_ID",
-    "AUREUS_CONSOLE",
-    "AUREUS_FILE_PATH",
-    "AUREUS_FILE_MAX_BYTES",
-    "AUREUS_FILE_ROTATE_EVERY",
-    "AUREUS_FILE_MAX_FILES",
-    "AUREUS_FILE_COMPRESS",
-    "OTEL_SDK_DISABLED",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
-    "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-    "OTEL_TRACES_EXPORTER",
-    "OTEL_LOGS_EXPORTER",
-    "OTEL_METRICS_EXPORTER",
-    "OTEL_METRIC_EXPORT_INTERVAL",
-    "OTEL_BSP_MAX_QUEUE_SIZE",
-    "OTEL_BSP_SCHEDULE_DELAY",
-    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
-    "AUREUS_OTLP",
-];
 
 fuzz_target!(|data: &[u8]| {
     // TOML text, then (after a 0xFF byte) environment lines `<index byte><value>`.
@@ -86,11 +32,12 @@ fuzz_target!(|data: &[u8]| {
         }
     };
 
+    let variables = aureus_observability::fuzzing::env_variables();
     let vars: Vec<(&str, String)> = env_part
         .split(|b| *b == b'\n')
         .filter_map(|line| {
             let (&index, value) = line.split_first()?;
-            let name = VARIABLES[usize::from(index) % VARIABLES.len()];
+            let name = variables[usize::from(index) % variables.len()];
             Some((name, String::from_utf8_lossy(value).into_owned()))
         })
         .collect();

@@ -7,6 +7,11 @@ use super::{Config, ConsoleSinkConfig, FileSinkConfig, SinkConfig};
 use crate::error::{Error, Result};
 use crate::sinks::console::ConsoleFormat;
 
+/// Every variable `Config::apply_env` reads (these and the OTLP ones).
+pub(crate) fn env_variables() -> impl Iterator<Item = &'static str> {
+    VARIABLES.iter().chain(super::otlp_env::OTLP_VARIABLES.iter()).copied()
+}
+
 /// The variables read, for documentation and tests.
 pub(crate) const VARIABLES: [&str; 22] = [
     "AUREUS_MONITORING_TOKEN",

@@ -32,6 +32,7 @@
 
 mod builder;
 mod env;
+pub(crate) use env::env_variables;
 mod metrics;
 mod monitoring;
 mod otel_list;
