@@ -77,12 +77,20 @@ impl fmt::Display for Value<'_> {
     }
 }
 
+/// The largest integer every JSON reader holds exactly (2^53 − 1, the
+/// `Number.MAX_SAFE_INTEGER` of JavaScript; RFC 8259 §6).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
 impl serde::Serialize for Value<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Value::Bool(v) => serializer.serialize_bool(*v),
-            Value::I64(v) => serializer.serialize_i64(*v),
-            Value::U64(v) => serializer.serialize_u64(*v),
+            Value::I64(v) if v.unsigned_abs() <= MAX_SAFE_INTEGER => serializer.serialize_i64(*v),
+            Value::U64(v) if *v <= MAX_SAFE_INTEGER => serializer.serialize_u64(*v),
+            // Beyond ±(2^53 − 1) a JSON number is rounded by JavaScript and
+            // `jq`; the exact decimal text travels as a string instead.
+            Value::I64(v) => serializer.collect_str(v),
+            Value::U64(v) => serializer.collect_str(v),
             Value::F64(v) if v.is_finite() => serializer.serialize_f64(*v),
             Value::F64(v) => serializer.collect_str(v),
             Value::Str(v) => serializer.serialize_str(v),
@@ -427,7 +435,9 @@ impl serde::Serialize for JsonRecord<'_> {
             map.serialize_entry("correlation_id", id)?;
         }
         if let Some(id) = r.span_id {
-            map.serialize_entry("span_id", &id)?;
+            // A string: `tracing` ids use all 64 bits, and JSON numbers above
+            // 2^53 are rounded by JavaScript and `jq`.
+            map.serialize_entry("span_id", &format_args!("{id}"))?;
         }
         if let Some(name) = r.span_name {
             map.serialize_entry("span_name", name)?;
@@ -620,5 +630,21 @@ mod tests {
         assert_eq!(r.kind, None);
         assert_eq!(r.event_type(), Some("kernel_boot"));
         assert_eq!(r.message(), Some("hello"));
+    }
+
+    #[test]
+    fn ids_and_integers_beyond_2_pow_53_travel_as_strings() {
+        let mut r = Record::new(Level::INFO, "aureus");
+        r.span_id = Some(9_007_199_254_741_000);
+        r.push_field("small", Value::U64(MAX_SAFE_INTEGER));
+        r.push_field("big", Value::U64(u64::MAX));
+        r.push_field("negative", Value::I64(i64::MIN));
+        r.push_field("edge", Value::I64(-(MAX_SAFE_INTEGER as i64)));
+        let v: serde_json::Value = serde_json::from_str(r.json_line()).unwrap();
+        assert_eq!(v["span_id"], "9007199254741000");
+        assert_eq!(v["small"], 9_007_199_254_740_991u64);
+        assert_eq!(v["big"], "18446744073709551615");
+        assert_eq!(v["negative"], "-9223372036854775808");
+        assert_eq!(v["edge"], -9_007_199_254_740_991i64);
     }
 }
