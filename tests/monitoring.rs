@@ -177,6 +177,17 @@ fn alerts_fire_escalate_get_acknowledged_and_resolve_over_http() {
     assert_eq!(acked["acknowledgedBy"], "ada");
     let again = wait_for_alert(addr, "rollbacks", |a| a["acknowledgedBy"] == "ada");
     assert_eq!(again["comment"], "on it");
+    // What the operator types is redacted like any other text.
+    let (status, acked) = post(
+        addr,
+        "/api/monitoring/alerts/crv-failures/ack",
+        r#"{"by":"bob","comment":"{\"retried\": true, \"token\": \"CANARY-ack-51\"}"}"#,
+        &[],
+    );
+    assert_eq!(status, 200, "{acked}");
+    assert!(acked["comment"].as_str().unwrap().contains("[REDACTED]"), "{acked}");
+    let (_, alerts) = http_get(addr, "/api/monitoring/alerts", &[]).unwrap();
+    assert!(!alerts.contains("CANARY-ack-51"), "{alerts}");
 
     // Gauges and the Aureus events of the changes.
     let metrics = http_get(addr, "/metrics", &[]).unwrap().1;

@@ -59,8 +59,12 @@ const LABEL: &str = "sk-live-3333333333333333";
 const RESOURCE_VALUE: &str = "sk-live-4444444444444444";
 const SINK_ERROR: &str = "sk-live-5555555555555555";
 const SPAN_EVENT_NAME: &str = "sk-live-6666666666666666";
+/// The service's own metrics (the `metrics` facade): a sensitive label name
+/// and a pattern in a label value.
+const FACADE_LABEL: &str = "CANARY-facade-c0de";
+const FACADE_VALUE: &str = "sk-live-7777777777777777";
 
-const CANARIES: [&str; 12] = [
+const CANARIES: [&str; 14] = [
     FIELD,
     NESTED,
     SPAN_ATTR,
@@ -73,6 +77,8 @@ const CANARIES: [&str; 12] = [
     RESOURCE_VALUE,
     SINK_ERROR,
     SPAN_EVENT_NAME,
+    FACADE_LABEL,
+    FACADE_VALUE,
 ];
 
 fn assert_clean(name: &str, text: &str) {
@@ -198,6 +204,9 @@ fn no_canary_reaches_any_output() {
             error: Some(&format!("provider rejected {STATUS}")),
         }
         .emit();
+        metrics::counter!("service_logins_total", "token" => FACADE_LABEL, "via" => format!("key {FACADE_VALUE}"))
+            .increment(1);
+        metrics::histogram!("service_call_seconds", "api_key" => FACADE_LABEL).record(0.2);
     });
     assert!(telemetry.flush(Duration::from_secs(10)));
     let received = collector.wait_for("spans, logs and metrics", Duration::from_secs(20), |r| {
@@ -260,6 +269,14 @@ fn no_canary_reaches_any_output() {
     );
     assert_eq!(span.name, "[REDACTED]");
     assert!(metrics_page.contains(r#"tool_name="[REDACTED]""#), "{metrics_page}");
+    assert!(
+        metrics_page.contains(r#"service_logins_total{token="[REDACTED]",via="key [REDACTED]"} 1"#),
+        "{metrics_page}"
+    );
+    assert!(
+        metrics_page.contains(r#"service_call_seconds_count{api_key="[REDACTED]"} 1"#),
+        "{metrics_page}"
+    );
     assert!(
         leaky.last_error.as_ref().is_some_and(|(e, _)| e.contains("[REDACTED]")),
         "{leaky:?}"

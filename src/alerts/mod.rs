@@ -35,6 +35,9 @@ pub(crate) struct Alerting {
     publisher: Arc<Publisher>,
     stop: Arc<AtomicBool>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Applied to what an operator types (`by`, `comment`) before it is kept
+    /// in the alert, its history and the alerts API.
+    redactor: Option<Arc<crate::pipeline::Redactor>>,
 }
 
 /// Publishes alert changes: history is kept by the engine; this emits the
@@ -159,12 +162,25 @@ impl Alerting {
             publisher,
             stop,
             thread: std::sync::Mutex::new(Some(thread)),
+            redactor: None,
         })
+    }
+
+    /// Redacts acknowledgements (who and the comment) with `redactor`.
+    pub(crate) fn with_redactor(mut self, redactor: Arc<crate::pipeline::Redactor>) -> Self {
+        self.redactor = (!redactor.is_noop()).then_some(redactor);
+        self
     }
 
     /// Acknowledges alert `id` and publishes the change.
     pub(crate) fn acknowledge(&self, id: &str, by: &str, comment: Option<&str>) -> Result<Alert, AckError> {
-        let alert = self.engine.acknowledge(id, by, comment, SystemTime::now())?;
+        let (by, comment) = match &self.redactor {
+            Some(redactor) => (redactor.redact_text(by), comment.map(|c| redactor.redact_text(c))),
+            None => (by.into(), comment.map(Into::into)),
+        };
+        let alert = self
+            .engine
+            .acknowledge(id, &by, comment.as_deref(), SystemTime::now())?;
         self.publisher.publish(&alert);
         Ok(alert)
     }

@@ -400,6 +400,10 @@ impl Storage<Key> for Guard {
 /// stack runs.
 pub(crate) struct FacadeRecorder {
     registry: Registry<Key, Guard>,
+    /// Applied to label values before a series is registered: a value under
+    /// a sensitive label name, or matching a pattern, never reaches
+    /// `/metrics` or OTLP.
+    redactor: Option<Arc<crate::pipeline::Redactor>>,
 }
 
 impl FacadeRecorder {
@@ -438,7 +442,44 @@ impl FacadeRecorder {
                 overflow_name,
                 overflow: Mutex::new(HashMap::new()),
             }),
+            redactor: None,
         })
+    }
+
+    /// Redacts label values with `redactor` (`redaction.fields` names the
+    /// label, or a `redaction.patterns` entry matches its value).
+    pub(crate) fn with_redactor(mut self, redactor: Arc<crate::pipeline::Redactor>) -> Self {
+        self.redactor = (!redactor.is_noop()).then_some(redactor);
+        self
+    }
+
+    /// `key` with its label values redacted, or `key` itself when nothing
+    /// needed it (the common case: no allocation).
+    fn redacted<'k>(&self, key: &'k Key) -> std::borrow::Cow<'k, Key> {
+        use std::borrow::Cow;
+        let Some(redactor) = &self.redactor else {
+            return Cow::Borrowed(key);
+        };
+        let redact = |label: &Label| -> Option<String> {
+            if redactor.is_sensitive(label.key()) {
+                return (label.value() != crate::pipeline::REDACTED).then(|| crate::pipeline::REDACTED.to_owned());
+            }
+            match redactor.redact_text(label.value()) {
+                Cow::Owned(text) => Some(text),
+                Cow::Borrowed(_) => None,
+            }
+        };
+        if key.labels().all(|label| redact(label).is_none()) {
+            return Cow::Borrowed(key);
+        }
+        let labels = key
+            .labels()
+            .map(|label| match redact(label) {
+                Some(value) => Label::new(label.key().to_owned(), value),
+                None => label.clone(),
+            })
+            .collect::<Vec<_>>();
+        Cow::Owned(Key::from_parts(key.name().to_owned(), labels))
     }
 
     fn guard(&self) -> &Guard {
@@ -476,15 +517,17 @@ impl Recorder for FacadeRecorder {
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        self.registry.get_or_create_counter(key, |c| c.0.clone())
+        self.registry
+            .get_or_create_counter(&self.redacted(key), |c| c.0.clone())
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        self.registry.get_or_create_gauge(key, |g| g.0.clone())
+        self.registry.get_or_create_gauge(&self.redacted(key), |g| g.0.clone())
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        self.registry.get_or_create_histogram(key, |h| h.0.clone())
+        self.registry
+            .get_or_create_histogram(&self.redacted(key), |h| h.0.clone())
     }
 }
 
@@ -666,6 +709,46 @@ mod tests {
         );
         assert!(
             text.contains("aureus_telemetry_cardinality_overflow_total{metric=\"other\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn label_values_are_redacted_before_registration() {
+        let prometheus = Arc::new(ExpositionRecorder::new());
+        let redactor = crate::pipeline::Redactor::new(&["token".to_owned()], &["sk-[a-z0-9]+".to_owned()]).unwrap();
+        let facade = FacadeRecorder::new(
+            settings(&[]),
+            (100, 100),
+            Arc::clone(&prometheus) as Arc<dyn Recorder + Send + Sync>,
+            None,
+            &BTreeMap::new(),
+            "aureus_telemetry_cardinality_overflow_total".to_owned(),
+        )
+        .unwrap()
+        .with_redactor(Arc::new(redactor));
+        metrics::with_local_recorder(&facade, || {
+            metrics::counter!("logins_total", "Token" => "hunter2", "user" => "ann").increment(1);
+            metrics::counter!("logins_total", "token" => "other-secret", "user" => "ann").increment(1);
+            metrics::gauge!("keys", "key" => "sk-abc123").set(1.0);
+            metrics::histogram!("call_seconds", "auth" => "Bearer sk-zz9").record(0.5);
+        });
+        let mut text = prometheus.render();
+        facade.render_into(&mut text);
+        for secret in ["hunter2", "other-secret", "sk-abc123", "sk-zz9"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(
+            text.contains("logins_total{Token=\"[REDACTED]\",user=\"ann\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("logins_total{token=\"[REDACTED]\",user=\"ann\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("keys{key=\"[REDACTED]\"} 1"), "{text}");
+        assert!(
+            text.contains("call_seconds_count{auth=\"Bearer [REDACTED]\"} 1"),
             "{text}"
         );
     }

@@ -53,7 +53,7 @@ pub(super) fn start(config: Config) -> Result<Started> {
     let metrics_state = validated
         .metrics
         .as_ref()
-        .map(|settings| start_metrics(settings, meter.clone()))
+        .map(|settings| start_metrics(settings, meter.clone(), &validated.redactor))
         .transpose()?;
     let pool = Arc::new(RecordPool::new());
     let (records, _) = tokio::sync::broadcast::channel(1024);
@@ -164,14 +164,17 @@ fn start_monitoring(
         (None, None) => None,
     };
     let alerting = match source {
-        Some(source) => Some(Arc::new(alerts::Alerting::start(
-            Arc::new(alerts::AlertEngine::new(settings.rules.clone())),
-            source,
-            settings.evaluate_every,
-            emitter.clone(),
-            metrics.map(metrics::MetricsHandle::recorder),
-            prefix,
-        )?)),
+        Some(source) => Some(Arc::new(
+            alerts::Alerting::start(
+                Arc::new(alerts::AlertEngine::new(settings.rules.clone())),
+                source,
+                settings.evaluate_every,
+                emitter.clone(),
+                metrics.map(metrics::MetricsHandle::recorder),
+                prefix,
+            )?
+            .with_redactor(Arc::clone(&pipeline.redactor)),
+        )),
         None => None,
     };
     Ok(dashboard::Monitoring {
@@ -204,6 +207,7 @@ fn start_store(
 fn start_metrics(
     config: &config::ValidatedMetrics,
     meter: Option<opentelemetry::metrics::Meter>,
+    redactor: &Arc<pipeline::Redactor>,
 ) -> Result<Arc<metrics::MetricsState>> {
     let unit = config.duration_unit;
     let names = metrics::MetricNames::new(&config.prefix, unit);
@@ -238,14 +242,17 @@ fn start_metrics(
     ));
     let facade = match config.facade.policy {
         metrics::GlobalRecorder::Off => None,
-        _ => Some(metrics::FacadeRecorder::new(
-            config.facade.clone(),
-            (config.cardinality_limit, metrics::MAX_FACADE_METRICS),
-            Arc::clone(&recorder),
-            meter,
-            &config.global_labels,
-            aureus.names().cardinality_overflow.clone(),
-        )?),
+        _ => Some(
+            metrics::FacadeRecorder::new(
+                config.facade.clone(),
+                (config.cardinality_limit, metrics::MAX_FACADE_METRICS),
+                Arc::clone(&recorder),
+                meter,
+                &config.global_labels,
+                aureus.names().cardinality_overflow.clone(),
+            )?
+            .with_redactor(Arc::clone(redactor)),
+        ),
     };
     let summary = metrics::SummaryWindow::new(config.summary_retention, config.summary_bucket);
     let state = Arc::new(metrics::MetricsState::new(aureus, exporter, summary, recorder));
