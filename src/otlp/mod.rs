@@ -59,6 +59,11 @@ use crate::sinks::Sink;
 /// Name of the sink that exports log records.
 pub const OTLP_SINK: &str = "otlp";
 
+/// The longest the `otlp` log sink's circuit stays open after repeated
+/// failed exports: log records flow again at most this long after the
+/// collector is back.
+const LOG_SINK_LONGEST_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The tracer type the span layer uses.
 pub(crate) type Tracer = opentelemetry_sdk::trace::SdkTracer;
 
@@ -150,6 +155,11 @@ impl Otlp {
                 queue.max_batch = signal.batch.max_batch;
                 queue.max_bytes = signal.batch.queue_max_bytes;
                 queue.linger = signal.batch.interval;
+                // The exporter already retries each batch with its own
+                // backoff (`[otlp.retry]`); a long open circuit on top only
+                // drops records after the collector is back (measured: log
+                // records resumed 32.5 s after a 33 s outage with 60 s).
+                queue.longest_backoff = LOG_SINK_LONGEST_BACKOFF;
                 Some((sink, queue))
             }
             None => None,

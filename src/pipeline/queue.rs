@@ -51,6 +51,9 @@ pub(crate) struct QueueSettings {
     /// for sinks that recover by themselves at every call (the file sink):
     /// what they cannot write is then counted as failed, not dropped.
     pub(crate) circuit_breaker: bool,
+    /// The longest the circuit stays open before one batch is tried again
+    /// (the wait doubles from 1 s up to this).
+    pub(crate) longest_backoff: Duration,
 }
 
 impl QueueSettings {
@@ -64,6 +67,7 @@ impl QueueSettings {
             max_batch: super::worker::DEFAULT_MAX_BATCH,
             linger: Duration::ZERO,
             circuit_breaker: true,
+            longest_backoff: super::worker::LONGEST_BACKOFF,
         }
     }
 }
@@ -117,7 +121,7 @@ impl SinkHandle {
         let stats = Arc::new(SinkStats::default());
         let worker_stats = Arc::clone(&stats);
         let (max_batch, linger, max_bytes) = (settings.max_batch.max(1), settings.linger, settings.max_bytes);
-        let circuit_breaker = settings.circuit_breaker;
+        let (circuit_breaker, longest_backoff) = (settings.circuit_breaker, settings.longest_backoff);
         std::thread::Builder::new()
             .name(format!("aureus-sink-{name}"))
             .spawn(move || {
@@ -130,6 +134,7 @@ impl SinkHandle {
                     max_batch,
                     linger,
                     circuit_breaker,
+                    longest_backoff,
                     max_bytes,
                 }
                 .run();

@@ -25,9 +25,9 @@ const PARK_AFTER: Duration = Duration::from_millis(100);
 
 /// Consecutive failed batches that open the circuit.
 const TRIP_AFTER: u32 = 5;
-/// First and longest time the circuit stays open.
+/// First and (by default) longest time the circuit stays open.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
+pub(crate) const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 
 pub(crate) enum Message {
     Record(Arc<Record>),
@@ -44,15 +44,17 @@ struct Breaker {
     consecutive_failures: u32,
     open_until: Option<Instant>,
     backoff: Duration,
+    longest: Duration,
 }
 
 impl Breaker {
-    fn new(enabled: bool) -> Self {
+    fn new(enabled: bool, longest: Duration) -> Self {
         Breaker {
             enabled,
             consecutive_failures: 0,
             open_until: None,
-            backoff: FIRST_BACKOFF,
+            backoff: FIRST_BACKOFF.min(longest),
+            longest,
         }
     }
 
@@ -63,7 +65,7 @@ impl Breaker {
     fn succeeded(&mut self, stats: &SinkStats) {
         self.consecutive_failures = 0;
         self.open_until = None;
-        self.backoff = FIRST_BACKOFF;
+        self.backoff = FIRST_BACKOFF.min(self.longest);
         stats.circuit_open.store(false, Ordering::Relaxed);
         stats.shed_until_ms.store(0, Ordering::Relaxed);
     }
@@ -74,7 +76,7 @@ impl Breaker {
             self.open_until = Some(Instant::now() + self.backoff);
             let until = super::stats::now_ms().saturating_add(self.backoff.as_millis() as u64);
             stats.shed_until_ms.store(until, Ordering::Relaxed);
-            self.backoff = (self.backoff * 2).min(LONGEST_BACKOFF);
+            self.backoff = (self.backoff * 2).min(self.longest);
             stats.circuit_open.store(true, Ordering::Relaxed);
         }
     }
@@ -112,6 +114,8 @@ pub(crate) struct Worker {
     pub(crate) linger: Duration,
     /// Whether consecutive failures open the circuit.
     pub(crate) circuit_breaker: bool,
+    /// The longest the circuit stays open.
+    pub(crate) longest_backoff: Duration,
     /// The queue's byte bound: a partial batch stops waiting once half of
     /// it is taken, so producers are not kept short of room by the linger.
     pub(crate) max_bytes: u64,
@@ -122,7 +126,7 @@ impl Worker {
     pub(crate) fn run(mut self) {
         let mut batch: Vec<Arc<Record>> = Vec::with_capacity(self.max_batch.min(4096));
         let mut acks: Vec<Sender<()>> = Vec::new();
-        let mut breaker = Breaker::new(self.circuit_breaker);
+        let mut breaker = Breaker::new(self.circuit_breaker, self.longest_backoff);
         let mut stopping = false;
         while !stopping {
             match next_message(&self.rx) {
