@@ -149,3 +149,64 @@ fn next_to_the_services_own_opentelemetry_layer_logs_carry_its_trace_ids() {
     telemetry.shutdown(Duration::from_secs(10));
     provider.shutdown().unwrap();
 }
+
+/// A span our filter hides (below our level) while the service's own layer
+/// shows it: headers injected inside it continue the innermost span we
+/// export, instead of carrying no trace at all.
+#[test]
+fn headers_injected_inside_a_span_hidden_from_our_layer_carry_its_parent() {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    // Spans are exported nowhere (a closed loopback port): their context is all we need.
+    let port = http::free_loopback_port().unwrap();
+    let mut otlp = OtlpConfig {
+        enabled: true,
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        protocol: Some(OtlpProtocol::HttpProtobuf),
+        ..OtlpConfig::default()
+    };
+    otlp.metrics.interval = Some("60s".into());
+    let mut config = Config::builder()
+        .service_name("hidden-span")
+        .log_level("info")
+        .no_server()
+        .no_monitoring()
+        .no_sinks()
+        .otlp(otlp)
+        .build()
+        .unwrap();
+    config.metrics.global_recorder = aureus_observability::metrics::GlobalRecorder::Off;
+    let (layer, telemetry) = aureus_observability::layer(config).unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::sink)
+                .with_filter(LevelFilter::DEBUG),
+        )
+        .with(layer);
+    let (parent_ids, headers) = tracing::subscriber::with_default(subscriber, || {
+        let workflow = tracing::info_span!("workflow");
+        let _w = workflow.enter();
+        let ids = {
+            let cx = workflow.context();
+            let span = cx.span();
+            let sc = span.span_context();
+            (sc.trace_id().to_string(), sc.span_id().to_string())
+        };
+        let hidden = tracing::debug_span!("http_client");
+        let _h = hidden.enter();
+        let mut headers = std::collections::HashMap::new();
+        aureus_observability::propagation::inject_map(&mut headers);
+        (ids, headers)
+    });
+    let traceparent = headers
+        .get("traceparent")
+        .expect("a traceparent inside the hidden span");
+    assert_eq!(
+        traceparent,
+        &format!("00-{}-{}-01", parent_ids.0, parent_ids.1),
+        "{headers:?}"
+    );
+    telemetry.shutdown(Duration::from_secs(2));
+}

@@ -149,7 +149,13 @@ pub fn inject_map(map: &mut HashMap<String, String>) {
 
 /// The headers to send for the current span and correlation id.
 fn outgoing() -> Vec<(&'static str, String)> {
-    let context = tracing::Span::current().context();
+    let mut context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        // The current span is unknown to the OpenTelemetry layer (a level
+        // our per-layer filter hides while another layer shows it): the
+        // innermost span it did enter is the active OpenTelemetry context.
+        context = opentelemetry::Context::current();
+    }
     let mut out = Vec::new();
     let span = context.span();
     let span_context = span.span_context();
