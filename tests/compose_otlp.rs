@@ -22,10 +22,14 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 
 fn config(service: &str, collector: &Rotel) -> Config {
+    config_to(service, collector.grpc_endpoint(), OtlpProtocol::Grpc)
+}
+
+fn config_to(service: &str, endpoint: String, protocol: OtlpProtocol) -> Config {
     let mut otlp = OtlpConfig {
         enabled: true,
-        endpoint: Some(collector.grpc_endpoint()),
-        protocol: Some(OtlpProtocol::Grpc),
+        endpoint: Some(endpoint),
+        protocol: Some(protocol),
         ..OtlpConfig::default()
     };
     otlp.batch.interval = "100ms".into();
@@ -160,23 +164,11 @@ fn headers_injected_inside_a_span_hidden_from_our_layer_carry_its_parent() {
 
     // Spans are exported nowhere (a closed loopback port): their context is all we need.
     let port = http::free_loopback_port().unwrap();
-    let mut otlp = OtlpConfig {
-        enabled: true,
-        endpoint: Some(format!("http://127.0.0.1:{port}")),
-        protocol: Some(OtlpProtocol::HttpProtobuf),
-        ..OtlpConfig::default()
-    };
-    otlp.metrics.interval = Some("60s".into());
-    let mut config = Config::builder()
-        .service_name("hidden-span")
-        .log_level("info")
-        .no_server()
-        .no_monitoring()
-        .no_sinks()
-        .otlp(otlp)
-        .build()
-        .unwrap();
-    config.metrics.global_recorder = aureus_observability::metrics::GlobalRecorder::Off;
+    let config = config_to(
+        "hidden-span",
+        format!("http://127.0.0.1:{port}"),
+        OtlpProtocol::HttpProtobuf,
+    );
     let (layer, telemetry) = aureus_observability::layer(config).unwrap();
     let subscriber = tracing_subscriber::registry()
         .with(
