@@ -147,7 +147,9 @@ fn service_config(name: &str) -> aureus_observability::Result<Config> {
     config.apply_env(std::env::vars())?;
     config.otlp.enabled = true;
     config.otlp.traces.enabled = true;
-    config.otlp.timeout = Some("2s".into());
+    if config.otlp.timeout.is_none() {
+        config.otlp.timeout = Some("2s".into()); // a short run: do not wait 10 s for a missing collector
+    }
     Ok(config)
 }
 
