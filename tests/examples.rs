@@ -26,7 +26,14 @@ use std::time::{Duration, Instant};
 use aureus_observability::Config;
 use rotel::Rotel;
 
-const EXAMPLES: [&str; 6] = ["otlp", "prometheus", "multi_sink", "correlation", "aggregation", "production"];
+const EXAMPLES: [&str; 6] = [
+    "otlp",
+    "prometheus",
+    "multi_sink",
+    "correlation",
+    "aggregation",
+    "production",
+];
 /// Longest any example may run in these tests.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -174,13 +181,20 @@ impl Running {
                 }
             }
         });
-        Running { child, lines, seen: Vec::new() }
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
     }
 
     fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(line) => {
                     self.seen.push(line.clone());
                     if let Some(rest) = line.strip_prefix(prefix) {
@@ -241,7 +255,12 @@ fn closed_endpoint() -> String {
 #[test]
 fn prometheus_serves_the_prefix_global_labels_and_the_services_own_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run("prometheus", dir.path(), &["--listen", "127.0.0.1:0", "--duration", "1"], &[]);
+    let output = run(
+        "prometheus",
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--duration", "1"],
+        &[],
+    );
     assert!(output.status.success(), "{}", describe(&output));
     let text = stdout(&output);
     let scraped = lines_of(&text, "SCRAPE ");
@@ -262,8 +281,16 @@ fn prometheus_serves_the_prefix_global_labels_and_the_services_own_metrics() {
 #[test]
 fn prometheus_is_scrapable_while_it_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut running = Running::start("prometheus", dir.path(), &["--listen", "127.0.0.1:0", "--duration", "3"], &[]);
-    let addr = running.wait_for_line("LISTENING ", Duration::from_secs(30)).parse().unwrap();
+    let mut running = Running::start(
+        "prometheus",
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--duration", "3"],
+        &[],
+    );
+    let addr = running
+        .wait_for_line("LISTENING ", Duration::from_secs(30))
+        .parse()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let body = loop {
         let (status, body) = http::get(addr, "/metrics", &[]).expect("GET /metrics");
@@ -274,10 +301,16 @@ fn prometheus_is_scrapable_while_it_runs() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(body.contains("# TYPE order_latency_seconds histogram"), "{body}");
-    assert!(body.contains(r#"order_latency_seconds_bucket{cluster="blue",region="eu-1",le="0.05"} 1"#), "{body}");
+    assert!(
+        body.contains(r#"order_latency_seconds_bucket{cluster="blue",region="eu-1",le="0.05"} 1"#),
+        "{body}"
+    );
     let (status, lines) = running.finish(Duration::from_secs(30));
     assert!(status.success(), "{status}");
-    assert!(lines.iter().any(|l| l.starts_with("SCRAPE orders_processed_total")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("SCRAPE orders_processed_total")),
+        "{lines:?}"
+    );
 }
 
 // ───────────────────────────── multi_sink ─────────────────────────────
@@ -314,12 +347,18 @@ fn multi_sink_fans_out_and_manages_sinks_at_run_time() {
     }
     let file = std::fs::read_to_string(dir.path().join("out/multi.jsonl")).unwrap();
     assert_eq!(file.lines().count(), 43);
-    let phase_2: Vec<&str> = file.lines().filter(|l| l.contains(r#""correlation_id":"phase-2""#)).collect();
+    let phase_2: Vec<&str> = file
+        .lines()
+        .filter(|l| l.contains(r#""correlation_id":"phase-2""#))
+        .collect();
     assert_eq!(phase_2.len(), 1, "{phase_2:?}");
     assert!(phase_2[0].contains(r#""level":"WARN""#), "{}", phase_2[0]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("phase-1") && stderr.contains("phase-3") && !stderr.contains("workflow_id=phase-2"));
-    assert!(text.contains("REMOVED audit delivered=63 counted=63 completed=true"), "{text}");
+    assert!(
+        text.contains("REMOVED audit delivered=63 counted=63 completed=true"),
+        "{text}"
+    );
     assert!(text.contains("CLEAN true"), "{}", describe(&output));
 }
 
@@ -333,7 +372,10 @@ fn multi_sink_adds_the_otlp_sink_from_the_standard_variables() {
         "multi_sink",
         dir.path(),
         &["--dir", "out", "--events", "20", "--listen", "127.0.0.1:0"],
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_METRICS_EXPORTER", "none")],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ],
     );
     assert!(output.status.success(), "{}", describe(&output));
     let text = stdout(&output);
@@ -343,9 +385,16 @@ fn multi_sink_adds_the_otlp_sink_from_the_standard_variables() {
     let phase_2 = got
         .logs
         .iter()
-        .filter(|l| l.attributes.get("aureus.correlation_id").is_some_and(|v| *v == "phase-2"))
+        .filter(|l| {
+            l.attributes
+                .get("aureus.correlation_id")
+                .is_some_and(|v| *v == "phase-2")
+        })
         .count();
-    assert_eq!(phase_2, 21, "the OTLP sink kept its level while the file's was narrowed");
+    assert_eq!(
+        phase_2, 21,
+        "the OTLP sink kept its level while the file's was narrowed"
+    );
 }
 
 // ───────────────────────────── correlation ─────────────────────────────
@@ -357,7 +406,15 @@ fn check_correlation_output(output: &Output) -> HashMap<String, String> {
     let places: Vec<&str> = seen.iter().filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(
         places,
-        ["await", "after_await", "spawn", "spawn_blocking", "spawn_thread", "with_correlation", "service_b"],
+        [
+            "await",
+            "after_await",
+            "spawn",
+            "spawn_blocking",
+            "spawn_thread",
+            "with_correlation",
+            "service_b"
+        ],
         "{text}"
     );
     for line in &seen {
@@ -365,12 +422,18 @@ fn check_correlation_output(output: &Output) -> HashMap<String, String> {
     }
     let hop = lines_of(&text, "HOP ");
     assert_eq!(hop.len(), 1, "{text}");
-    let hop: HashMap<String, String> = pairs(hop[0]).into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let hop: HashMap<String, String> = pairs(hop[0])
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     assert_eq!(hop["correlation_id"], "order-7731");
     assert_eq!(hop["continued_trace"], "true");
     assert_eq!(hop["trace_id"].len(), 32, "{hop:?}");
     assert_eq!(hop["trace_id"], hop["sent_trace_id"]);
-    assert!(hop["baggage"].starts_with("aureus.correlation_id=order-7731"), "{hop:?}");
+    assert!(
+        hop["baggage"].starts_with("aureus.correlation_id=order-7731"),
+        "{hop:?}"
+    );
     assert!(text.contains("OK true"), "{text}");
     hop
 }
@@ -385,7 +448,10 @@ fn correlation_follows_tasks_threads_and_an_http_hop() {
         "correlation",
         dir.path(),
         &[],
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_EXPORTER_OTLP_TIMEOUT", "500")],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
+        ],
     );
     check_correlation_output(&output);
 }
@@ -396,7 +462,12 @@ fn correlation_shows_one_trace_across_both_services_in_the_collector() {
     let collector = Rotel::start();
     let dir = tempfile::tempdir().unwrap();
     let endpoint = collector.http_endpoint();
-    let output = run("correlation", dir.path(), &[], &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+    let output = run(
+        "correlation",
+        dir.path(),
+        &[],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)],
+    );
     let hop = check_correlation_output(&output);
     let got = collector.wait_for("both services' spans", Duration::from_secs(20), |r| {
         r.span("call_service_b").is_some() && r.span("handle_order").is_some()
@@ -405,12 +476,17 @@ fn correlation_shows_one_trace_across_both_services_in_the_collector() {
     let handled = got.span("handle_order").unwrap();
     assert_eq!(call.trace_id, hop["trace_id"]);
     assert_eq!(handled.trace_id, call.trace_id, "B continued A's trace");
-    assert_eq!(handled.parent_id, call.span_id, "B's span is a child of A's outgoing call");
+    assert_eq!(
+        handled.parent_id, call.span_id,
+        "B's span is a child of A's outgoing call"
+    );
     assert!(handled.resource.get("service.name").is_some_and(|v| *v == "service-b"));
     assert!(call.resource.get("service.name").is_some_and(|v| *v == "service-a"));
     for span in [call, handled] {
         assert!(
-            span.attributes.get("aureus.correlation_id").is_some_and(|v| *v == "order-7731"),
+            span.attributes
+                .get("aureus.correlation_id")
+                .is_some_and(|v| *v == "order-7731"),
             "{span:?}"
         );
     }
@@ -436,18 +512,39 @@ fn aggregation_reads_the_summary_figures_and_the_alerts() {
         "task_type plan success_rate 1.000 total 1",
         "action_only success_rate 0.667",
     ] {
-        assert!(figures.iter().any(|f| f.starts_with(expected)), "missing {expected:?}\n{text}");
+        assert!(
+            figures.iter().any(|f| f.starts_with(expected)),
+            "missing {expected:?}\n{text}"
+        );
     }
     // Two recoveries, each ≥ 50 ms after its failure.
-    let mttr = figures.iter().find_map(|f| f.strip_prefix("mttr_ms ")).expect("mttr line");
+    let mttr = figures
+        .iter()
+        .find_map(|f| f.strip_prefix("mttr_ms "))
+        .expect("mttr line");
     let (ms, recoveries) = mttr.split_once(" recoveries ").unwrap();
     assert_eq!(recoveries, "2");
     assert!(ms.parse::<f64>().unwrap() >= 50.0, "{mttr}");
 
     let alerts = lines_of(&text, "ALERT ");
-    assert!(alerts.iter().any(|a| a.starts_with("success-rate Firing warning value=0.8 threshold=0.95")), "{text}");
-    assert!(alerts.iter().any(|a| a.starts_with("crv-failures Firing warning value=6 threshold=5")), "{text}");
-    assert!(!alerts.iter().any(|a| a.starts_with("rollbacks") || a.starts_with("policy-denials")), "{text}");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.starts_with("success-rate Firing warning value=0.8 threshold=0.95")),
+        "{text}"
+    );
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.starts_with("crv-failures Firing warning value=6 threshold=5")),
+        "{text}"
+    );
+    assert!(
+        !alerts
+            .iter()
+            .any(|a| a.starts_with("rollbacks") || a.starts_with("policy-denials")),
+        "{text}"
+    );
     assert!(text.contains("ACK crv-failures by oncall@example.com"), "{text}");
 }
 
@@ -459,15 +556,27 @@ fn production_config_file_parses() {
     let config = Config::from_toml_str(&text).expect("examples/production.toml");
     assert_eq!(config.environment.as_deref(), Some("production"));
     assert_eq!(config.sinks.len(), 2);
-    assert!(config.monitoring.token.is_none(), "tokens come from the environment, not the file");
+    assert!(
+        config.monitoring.token.is_none(),
+        "tokens come from the environment, not the file"
+    );
 }
 
 #[test]
 fn production_refuses_to_run_the_dashboard_without_auth() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run("production", dir.path(), &["--duration", "1"], &[("AUREUS_METRICS_LISTEN", "127.0.0.1:0")]);
+    let output = run(
+        "production",
+        dir.path(),
+        &["--duration", "1"],
+        &[("AUREUS_METRICS_LISTEN", "127.0.0.1:0")],
+    );
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("AUREUS_MONITORING_TOKEN"), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("AUREUS_MONITORING_TOKEN"),
+        "{}",
+        describe(&output)
+    );
 }
 
 #[test]
@@ -477,17 +586,27 @@ fn production_authenticates_redacts_samples_and_shuts_down_on_sigterm() {
         "production",
         dir.path(),
         &["--rate", "300"],
-        &[("AUREUS_MONITORING_TOKEN", "t0ken-for-tests"), ("AUREUS_METRICS_LISTEN", "127.0.0.1:0")],
+        &[
+            ("AUREUS_MONITORING_TOKEN", "t0ken-for-tests"),
+            ("AUREUS_METRICS_LISTEN", "127.0.0.1:0"),
+        ],
     );
-    let addr = running.wait_for_line("LISTENING ", Duration::from_secs(30)).parse().unwrap();
+    let addr = running
+        .wait_for_line("LISTENING ", Duration::from_secs(30))
+        .parse()
+        .unwrap();
     let (status, _) = http::get(addr, "/api/monitoring/metrics", &[]).unwrap();
     assert_eq!(status, 401, "the API needs the token");
     let (status, _) = http::get(addr, "/monitoring", &[]).unwrap();
     assert_eq!(status, 401, "the dashboard needs the token");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, body) =
-            http::get(addr, "/api/monitoring/metrics", &[("Authorization", "Bearer t0ken-for-tests")]).unwrap();
+        let (status, body) = http::get(
+            addr,
+            "/api/monitoring/metrics",
+            &[("Authorization", "Bearer t0ken-for-tests")],
+        )
+        .unwrap();
         assert_eq!(status, 200, "{body}");
         let figures: serde_json::Value = serde_json::from_str(&body).unwrap();
         if figures["stepEnds"].as_u64().unwrap_or(0) >= 200 {
@@ -508,16 +627,36 @@ fn production_authenticates_redacts_samples_and_shuts_down_on_sigterm() {
         .collect();
     let audit = &reports["audit"];
     assert_eq!(audit["created"], audit["delivered"], "{lines:?}");
-    assert_eq!((audit["dropped"], audit["failed"], audit["undelivered"]), ("0", "0", "0"));
+    assert_eq!(
+        (audit["dropped"], audit["failed"], audit["undelivered"]),
+        ("0", "0", "0")
+    );
 
     let file = std::fs::read_to_string(dir.path().join("aureus-telemetry/production.jsonl")).unwrap();
-    assert_eq!(file.lines().count().to_string(), audit["delivered"], "every delivered record is a line");
-    assert!(!file.contains("sk-live-0123456789abcdef"), "the secret never reaches the file");
-    assert!(file.contains(r#"\"api_key\":\"[REDACTED]\""#), "redacted inside the tool arguments");
-    let count = |kind: &str| file.lines().filter(|l| l.contains(&format!(r#""event_type":"{kind}""#))).count();
+    assert_eq!(
+        file.lines().count().to_string(),
+        audit["delivered"],
+        "every delivered record is a line"
+    );
+    assert!(
+        !file.contains("sk-live-0123456789abcdef"),
+        "the secret never reaches the file"
+    );
+    assert!(
+        file.contains(r#"\"api_key\":\"[REDACTED]\""#),
+        "redacted inside the tool arguments"
+    );
+    let count = |kind: &str| {
+        file.lines()
+            .filter(|l| l.contains(&format!(r#""event_type":"{kind}""#)))
+            .count()
+    };
     let (starts, tools) = (count("step_start"), count("tool_call"));
     assert!(starts >= 200, "{starts}");
-    assert!(tools > 0 && tools < starts, "tool calls sampled at 0.5: {tools} of {starts}");
+    assert!(
+        tools > 0 && tools < starts,
+        "tool calls sampled at 0.5: {tools} of {starts}"
+    );
 }
 
 // ───────────────────────────── otlp ─────────────────────────────
@@ -537,10 +676,17 @@ fn otlp_names_a_bad_standard_variable() {
         "otlp",
         dir.path(),
         &[],
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+        ],
     );
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        "{}",
+        describe(&output)
+    );
 }
 
 #[test]
@@ -580,9 +726,19 @@ fn otlp_exports_spans_logs_and_metrics_configured_by_the_standard_variables() {
         r.spans_named("workflow").len() >= 3 && r.logs.len() >= 9 && r.latest_metric("aureus_tasks_completed").is_some()
     });
     for span in got.spans_named("workflow") {
-        assert!(span.resource.get("service.name").is_some_and(|v| *v == "checkout"), "{span:?}");
-        assert!(span.resource.get("deployment.region").is_some_and(|v| *v == "eu-1"), "{span:?}");
-        let id = span.attributes.get("aureus.correlation_id").and_then(|v| v.as_str()).unwrap_or_default();
+        assert!(
+            span.resource.get("service.name").is_some_and(|v| *v == "checkout"),
+            "{span:?}"
+        );
+        assert!(
+            span.resource.get("deployment.region").is_some_and(|v| *v == "eu-1"),
+            "{span:?}"
+        );
+        let id = span
+            .attributes
+            .get("aureus.correlation_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         assert!(ids.contains(&id), "{id} not among {ids:?}");
         let logs: Vec<_> = got.logs.iter().filter(|l| l.trace_id == span.trace_id).collect();
         assert_eq!(logs.len(), 3, "each workflow's three events carry its trace id");
