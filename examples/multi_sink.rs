@@ -39,9 +39,9 @@ impl Sink for AuditCounter {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = flag("--dir").unwrap_or_else(|| "./aureus-telemetry".to_owned());
-    let listen = flag("--listen").unwrap_or_else(|| "127.0.0.1:0".to_owned());
-    let events: u64 = flag("--events").and_then(|v| v.parse().ok()).unwrap_or(100);
+    let dir = flag("--dir", "./aureus-telemetry".to_owned())?;
+    let listen = flag("--listen", "127.0.0.1:0".to_owned())?;
+    let events: u64 = flag("--events", 100)?;
 
     let mut config = Config::builder()
         .service_name("multi-sink-demo")
@@ -126,10 +126,16 @@ fn emit(count: u64, workflow_id: &str) {
                    task_type = "action", success = false, duration_ms = 9u64, error = "disk full");
 }
 
-/// The value after `name` on the command line, e.g. `--dir /tmp/x`.
-fn flag(name: &str) -> Option<String> {
+/// The value after `name` on the command line (e.g. `--duration 5`), or
+/// `default` when the flag is absent; an error naming the flag when its
+/// value is missing or does not parse.
+fn flag<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => match args.get(i + 1).map(|v| v.parse()) {
+            Some(Ok(value)) => Ok(value),
+            _ => Err(format!("{name} needs a valid value")),
+        },
+    }
 }

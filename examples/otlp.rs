@@ -28,7 +28,13 @@ use aureus_observability::event::{StepEnd, StepStart, ToolCall};
 use aureus_observability::{Config, CorrelationId};
 
 fn main() -> ExitCode {
-    let workflows: u32 = flag("--workflows").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let workflows: u32 = match flag("--workflows", 3) {
+        Ok(workflows) => workflows,
+        Err(err) => {
+            eprintln!("otlp: {err}");
+            return ExitCode::from(2);
+        }
+    };
 
     // Defaults → the TOML file in AUREUS_CONFIG → AUREUS_* / RUST_LOG / OTEL_* variables.
     let mut config = match Config::from_env() {
@@ -115,10 +121,16 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The value after `name` on the command line, e.g. `--workflows 3`.
-fn flag(name: &str) -> Option<String> {
+/// The value after `name` on the command line (e.g. `--duration 5`), or
+/// `default` when the flag is absent; an error naming the flag when its
+/// value is missing or does not parse.
+fn flag<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => match args.get(i + 1).map(|v| v.parse()) {
+            Some(Ok(value)) => Ok(value),
+            _ => Err(format!("{name} needs a valid value")),
+        },
+    }
 }

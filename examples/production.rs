@@ -11,10 +11,10 @@
 //! ```text
 //! AUREUS_MONITORING_TOKEN=change-me cargo run --example production
 //! # then: curl -H 'Authorization: Bearer change-me' 127.0.0.1:9464/api/monitoring/metrics
-//! #       kill -TERM <pid>
+//! #       kill -TERM <pid>     (or wait 30 s)
 //! ```
 //!
-//! `--config FILE`, `--duration SECS` (default 0: until SIGTERM / Ctrl-C),
+//! `--config FILE`, `--duration SECS` (default 30; 0 runs until SIGTERM / Ctrl-C),
 //! `--rate EVENTS_PER_SEC` (default 50). Prints `LISTENING <addr>` when the
 //! listener is up and, after shutdown, `REPORT <sink> …` per sink; exits 0.
 
@@ -44,16 +44,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = match flag("--config") {
-        Some(path) => Config::from_toml_file(path)?,
-        None => Config::from_toml_str(DEFAULT_CONFIG)?,
+    let mut config = match flag("--config", String::new())? {
+        path if path.is_empty() => Config::from_toml_str(DEFAULT_CONFIG)?,
+        path => Config::from_toml_file(path)?,
     };
     config.apply_env(std::env::vars())?; // AUREUS_*, RUST_LOG, OTEL_* win over the file
     if config.monitoring.token.is_none() {
         return Err("set AUREUS_MONITORING_TOKEN: the dashboard and its API must not run without auth".into());
     }
-    let duration = flag("--duration").and_then(|v| v.parse().ok()).unwrap_or(0u64);
-    let rate = flag("--rate").and_then(|v| v.parse().ok()).unwrap_or(50u64).max(1);
+    let duration: u64 = flag("--duration", 30)?;
+    let rate: u64 = flag("--rate", 50)?.clamp(1, 100_000); // events per second
 
     // Install the SIGTERM handler before anything runs.
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -153,10 +153,16 @@ async fn run_task(n: u64) {
     .await;
 }
 
-/// The value after `name` on the command line, e.g. `--duration 5`.
-fn flag(name: &str) -> Option<String> {
+/// The value after `name` on the command line (e.g. `--duration 5`), or
+/// `default` when the flag is absent; an error naming the flag when its
+/// value is missing or does not parse.
+fn flag<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => match args.get(i + 1).map(|v| v.parse()) {
+            Some(Ok(value)) => Ok(value),
+            _ => Err(format!("{name} needs a valid value")),
+        },
+    }
 }

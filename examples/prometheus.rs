@@ -22,8 +22,8 @@ use aureus_observability::event::{StepEnd, StepStart, ToolCall};
 use aureus_observability::Config;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let listen = flag("--listen").unwrap_or_else(|| "127.0.0.1:9464".to_owned());
-    let duration = Duration::from_secs(flag("--duration").and_then(|v| v.parse().ok()).unwrap_or(5));
+    let listen = flag("--listen", "127.0.0.1:9464".to_owned())?;
+    let duration = Duration::from_secs(flag("--duration", 5)?);
 
     let metrics = MetricsConfig {
         prefix: "kernel".to_owned(), // kernel_tasks_completed_total, kernel_task_duration_ms, …
@@ -108,10 +108,16 @@ fn scrape(addr: std::net::SocketAddr) -> Result<String, Box<dyn std::error::Erro
     Ok(response.body_mut().read_to_string()?)
 }
 
-/// The value after `name` on the command line, e.g. `--listen 127.0.0.1:0`.
-fn flag(name: &str) -> Option<String> {
+/// The value after `name` on the command line (e.g. `--duration 5`), or
+/// `default` when the flag is absent; an error naming the flag when its
+/// value is missing or does not parse.
+fn flag<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => match args.get(i + 1).map(|v| v.parse()) {
+            Some(Ok(value)) => Ok(value),
+            _ => Err(format!("{name} needs a valid value")),
+        },
+    }
 }

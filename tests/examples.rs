@@ -313,6 +313,18 @@ fn prometheus_is_scrapable_while_it_runs() {
     );
 }
 
+#[test]
+fn a_bad_flag_value_is_an_error_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run("prometheus", dir.path(), &["--duration", "soon"], &[]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--duration needs a valid value"),
+        "{}",
+        describe(&output)
+    );
+}
+
 // ───────────────────────────── multi_sink ─────────────────────────────
 
 fn sink_lines(text: &str) -> HashMap<String, HashMap<&str, &str>> {
