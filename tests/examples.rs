@@ -8,10 +8,13 @@
 //! The OTLP runs need rotel (`#[ignore]`d; `scripts/test.sh` runs them).
 //!
 //! Also: every ```toml block of `docs/GUIDE.md` and `examples/production.toml`
-//! parse as a `Config`.
+//! parse as a `Config`, and the guide's Prometheus configurations (with the
+//! shipped rules file) pass `promtool check config`.
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/prometheus.rs"]
+mod prometheus;
 #[path = "support/rotel.rs"]
 mod rotel;
 
@@ -785,6 +788,41 @@ fn every_toml_block_of_the_guide_is_a_valid_config() {
     for block in blocks {
         if let Err(err) = Config::from_toml_str(&block) {
             panic!("{err}\nin this block of docs/GUIDE.md:\n{block}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs promtool; run via the README test command"]
+fn the_guides_prometheus_configurations_pass_promtool() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/GUIDE.md")).unwrap();
+    let configs: Vec<String> = fenced_blocks(&guide, "yaml")
+        .into_iter()
+        .filter(|block| block.contains("scrape_configs:"))
+        .collect();
+    assert!(configs.len() >= 2, "found {} Prometheus configurations", configs.len());
+    let dir = tempfile::tempdir().unwrap();
+    // The files the configurations name, where they name them.
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/prometheus/aureus-alerts.yml"
+    ))
+    .unwrap();
+    std::fs::write(dir.path().join("aureus-alerts.yml"), rules).unwrap();
+    std::fs::write(dir.path().join("aureus-metrics-token"), "t0ken\n").unwrap();
+    for (n, block) in configs.iter().enumerate() {
+        let text = block.replace("/etc/prometheus/", &format!("{}/", dir.path().display()));
+        let path = dir.path().join(format!("prometheus-{n}.yml"));
+        std::fs::write(&path, &text).unwrap();
+        let checked = prometheus::promtool(&["check", "config", path.to_str().unwrap()])
+            .unwrap_or_else(|e| panic!("{e}\nin this block of docs/GUIDE.md:\n{block}"));
+        if text.contains("rule_files") {
+            let shipped = std::fs::read_to_string(dir.path().join("aureus-alerts.yml")).unwrap();
+            let count = shipped
+                .lines()
+                .filter(|l| l.trim_start().starts_with("- alert:"))
+                .count();
+            assert!(checked.contains(&format!("SUCCESS: {count} rules found")), "{checked}");
         }
     }
 }
