@@ -27,6 +27,19 @@ if [[ -z "${SKIP_LINT:-}" ]]; then
   cargo clippy --all-targets -- -D warnings
   echo "== rustdoc"
   RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+  # What `cargo publish` would upload: only what Cargo.toml's `include` names
+  # (no target/, fuzz artifacts, scripts, peers or stray files).
+  echo "== package contents"
+  package_list=$(cargo package --list --allow-dirty --quiet)
+  stray=$(grep -Ev '^(src/.+\.rs|assets/.+|examples/[a-z_]+\.(rs|toml)|docs/GUIDE\.md|deploy/prometheus/[a-z.-]+\.yml|README\.md|CHANGELOG\.md|LICENSE-(MIT|APACHE)|Cargo\.(toml|toml\.orig|lock)|\.cargo_vcs_info\.json)$' <<<"$package_list" || true)
+  if [[ -n "$stray" ]]; then
+    echo "stray files in the package (fix Cargo.toml's include):"
+    echo "$stray"
+    exit 1
+  fi
+  for needed in docs/GUIDE.md examples/production.toml; do
+    grep -qx "$needed" <<<"$package_list" || { echo "$needed missing from the package"; exit 1; }
+  done
 fi
 
 echo "== tests (unit, integration, examples built, doc tests; ignored ones included)"

@@ -183,3 +183,9 @@ pub fn build(config: Config) -> Result<(tracing::Dispatch, Telemetry)> {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The monitoring guide's examples (`docs/GUIDE.md`), compiled and run as
+/// doctests so they cannot rot.
+#[doc = include_str!("../docs/GUIDE.md")]
+#[cfg(doctest)]
+pub struct GuideDoctests;
