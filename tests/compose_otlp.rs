@@ -202,3 +202,30 @@ fn headers_injected_inside_a_span_hidden_from_our_layer_carry_its_parent() {
     );
     telemetry.shutdown(Duration::from_secs(2));
 }
+
+/// With no collector listening, the final exports fail quickly: the
+/// shutdown report counts them as failed and the signals as finished in
+/// time (not "deadline passed").
+#[test]
+fn a_failed_final_export_is_not_reported_as_a_missed_deadline() {
+    let port = http::free_loopback_port().unwrap();
+    let config = config_to(
+        "no-collector",
+        format!("http://127.0.0.1:{port}"),
+        OtlpProtocol::HttpProtobuf,
+    );
+    let (layer, telemetry) = aureus_observability::layer(config).unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _span = tracing::info_span!("workflow").entered();
+        tracing::info!(target: "aureus", event_type = "step_end", workflow_id = "wf", task_id = "t",
+            task_type = "action", success = true, duration_ms = 3u64);
+    });
+    let report = telemetry.shutdown(Duration::from_secs(20));
+    assert!(report.elapsed < Duration::from_secs(20), "{report}");
+    for signal in &report.otlp {
+        assert!(signal.completed, "{} reported late: {report}", signal.signal);
+    }
+    let traces = report.otlp.iter().find(|s| s.signal == "traces").expect("traces");
+    assert_eq!(traces.counts.failed, 1, "{report}");
+    assert!(!report.to_string().contains("deadline passed"), "{report}");
+}

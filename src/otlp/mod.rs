@@ -266,13 +266,18 @@ impl Otlp {
         let mut late = Vec::new();
         let remaining = || deadline.saturating_duration_since(Instant::now());
         let (tracer, meter) = (self.tracer_provider.take(), self.meter_provider.take());
+        // Late means the deadline passed; a final export that failed in
+        // time is counted as failed in the signal's counts, not as late.
+        let in_time = |result: opentelemetry_sdk::error::OTelSdkResult| {
+            !matches!(result, Err(opentelemetry_sdk::error::OTelSdkError::Timeout(_)))
+        };
         let spans = tracer.map(|provider| {
             let timeout = remaining();
-            exporter_thread(move || provider.shutdown_with_timeout(timeout).is_ok())
+            exporter_thread(move || in_time(provider.shutdown_with_timeout(timeout)))
         });
         let metrics = meter.map(|provider| {
             let timeout = remaining();
-            exporter_thread(move || provider.shutdown_with_timeout(timeout).is_ok())
+            exporter_thread(move || in_time(provider.shutdown_with_timeout(timeout)))
         });
         for (signal, handle) in [("traces", spans), ("metrics", metrics)] {
             if let Some(handle) = handle {
