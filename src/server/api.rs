@@ -80,7 +80,13 @@ pub(crate) async fn timeseries(State(m): State<Monitoring>, Query(params): Param
 /// `GET /api/monitoring/runs/{correlation_id}`: the run of one correlation
 /// id as waterfall rows (see `dashboard::run`); 400 for an id that is not a
 /// valid correlation id, 404 when the store holds no record of it.
-pub(crate) async fn run(State(m): State<Monitoring>, Path(id): Path<String>) -> Response {
+pub(crate) async fn run(
+    State(m): State<Monitoring>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let Ok(Path(id)) = path else {
+        return bad_request("correlation id must be percent-encoded UTF-8").into_response();
+    };
     let id = match params::correlation_id(&id) {
         Ok(id) => id,
         Err(err) => return ApiError::from(err).into_response(),
