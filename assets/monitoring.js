@@ -114,6 +114,7 @@
     timelineVersion: 0,
     charts: { successRate: null, durations: null },
     chartPoints: [], // the points last drawn, with their exemplars
+    bucketMs: 1000, // their bucket width
     run: { id: "", generation: 0, reloadTimer: null },
   };
 
@@ -484,11 +485,24 @@
     return lone.length ? lone : null;
   }
 
+  /**
+   * The x range: the points plus half a bucket on each side, so the first and
+   * last markers are whole and clickable, and a single point sits mid-chart.
+   */
+  function timeRange(u, min, max) {
+    if (!isNumber(min) || !isNumber(max)) {
+      const now = Date.now() / 1000;
+      return [now - 60, now];
+    }
+    const pad = Math.max(1, state.bucketMs / 1000) / 2;
+    return [min - pad, max + pad];
+  }
+
   function successRateOptions(width) {
     return {
       width: width,
       height: CHART_HEIGHT,
-      scales: { x: { time: true }, y: { range: [0, 100] } },
+      scales: { x: { time: true, range: timeRange }, y: { range: [0, 100] } },
       axes: [
         Object.assign({}, AXIS_STYLE),
         Object.assign({}, AXIS_STYLE, {
@@ -525,7 +539,7 @@
       width: width,
       height: CHART_HEIGHT,
       scales: {
-        x: { time: true },
+        x: { time: true, range: timeRange },
         y: {
           range: function (u, min, max) {
             const top = isNumber(max) && max > 0 ? max * 1.1 : 1;
@@ -580,12 +594,25 @@
     return best;
   }
 
-  /** Clicking a chart point opens its exemplar's run; the cursor shows where one can. */
+  /**
+   * Clicking a chart point opens its exemplar's run; the cursor shows where one
+   * can. Listened to in the capture phase on the chart's root: uPlot's own
+   * capture listener may stop a click's propagation; a drag (uPlot's zoom
+   * selection) is not a click on a point.
+   */
   function bindChartClicks(chart) {
-    chart.over.addEventListener("click", function (event) {
+    let down = null;
+    chart.over.addEventListener("mousedown", function (event) {
+      down = { x: event.clientX, y: event.clientY };
+    });
+    chart.root.addEventListener("click", function (event) {
+      if (event.target !== chart.over) return;
+      const dragged = down && (Math.abs(event.clientX - down.x) > 3 || Math.abs(event.clientY - down.y) > 3);
+      down = null;
+      if (dragged) return;
       const exemplar = exemplarNear(chart, event.clientX);
       if (exemplar) openRun(String(exemplar.correlationId));
-    });
+    }, true);
     chart.over.addEventListener("mousemove", function (event) {
       chart.over.classList.toggle("has-exemplar", exemplarNear(chart, event.clientX) !== null);
     });
@@ -623,6 +650,7 @@
     const p90 = points.map(function (p) { return numberOrNull(p.p90); });
     const p99 = points.map(function (p) { return numberOrNull(p.p99); });
     state.chartPoints = points;
+    state.bucketMs = isNumber(data.bucketMs) && data.bucketMs > 0 ? data.bucketMs : 1000;
     if (state.charts.successRate) state.charts.successRate.setData([xs, rate]);
     if (state.charts.durations) state.charts.durations.setData([xs, p50, p90, p99]);
   }
@@ -1148,7 +1176,7 @@
     byId("run-trace").hidden = true;
     byId("run-trace").replaceChildren();
     loadRun();
-    section.scrollIntoView({ block: "start" });
+    window.scrollTo(0, 0); // the run view leads the page, right under the sticky header
   }
 
   function scheduleRunReload() {
