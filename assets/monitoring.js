@@ -1499,6 +1499,13 @@
     onHashChange(); // a link to /monitoring#run=<id> opens that run
   }
 
+  // The charts' uPlot options, read-only, so a test can draw data the live
+  // page rarely sees (e.g. a lone value among hundreds of empty buckets).
+  window.AureusMonitoring = Object.freeze({
+    successRateOptions: successRateOptions,
+    durationOptions: durationOptions,
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {

@@ -321,6 +321,88 @@ fn charts_draw_series_five_seconds_after_the_demo_starts_whatever_the_range() {
     demo.terminate();
 }
 
+#[test]
+#[ignore = "needs chromium and chromedriver; run via the README test command"]
+fn a_lone_value_among_many_empty_buckets_is_drawn() {
+    // The page itself, without data: the charts are drawn with its own options.
+    let stack = workflow::stack(None);
+    let browser = Browser::start().unwrap();
+    browser.goto(&format!("http://{}/monitoring", stack.addr)).unwrap();
+    browser
+        .wait_until(
+            "document.body.dataset.ready === 'true' && !!window.AureusMonitoring",
+            WAIT,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", browser.logs()));
+    // 240 one-second buckets (more than uPlot draws markers for at this
+    // width: without the page's filter a lone value would be invisible), one
+    // lone value on the left half, a pair joined by a line on the right.
+    // A control chart without the page's `points.filter` shows what the
+    // filter fixes: there the lone value leaves no mark at all.
+    browser
+        .execute(
+            r#"const xs = [], ys = [];
+               for (let i = 0; i < 240; i++) { xs.push(1790000000 + i); ys.push(null); }
+               ys[60] = 50; ys[180] = 80; ys[181] = 80;
+               for (const [id, filtered] of [['lone-test', true], ['lone-control', false]]) {
+                   const host = document.createElement('div');
+                   host.id = id;
+                   document.querySelector('#charts').appendChild(host);
+                   const options = window.AureusMonitoring.successRateOptions(600);
+                   if (!filtered) options.series[1].points = { size: 5 };
+                   new uPlot(options, [xs, ys], host);
+               }
+               return true;"#,
+            vec![],
+        )
+        .unwrap();
+    let lone = |id: &str| {
+        format!(
+            r#"(() => {{
+                const canvas = document.querySelector('#{id} canvas');
+                if (!canvas) return -1;
+                const half = Math.floor(canvas.width / 2);
+                const data = canvas.getContext('2d').getImageData(0, 0, half, canvas.height).data;
+                const columns = new Set();
+                for (let i = 0; i < data.length; i += 4) {{
+                    if (data[i + 3] >= 200 && Math.abs(data[i] - 26) <= 24 && Math.abs(data[i + 1] - 127) <= 24
+                        && Math.abs(data[i + 2] - 55) <= 24) columns.add((i / 4) % half);
+                }}
+                return columns.size;
+            }})()"#
+        )
+    };
+    let drawn_lone = browser.wait_until(&format!("{} >= 3", lone("lone-test")), Duration::from_secs(10));
+    let columns = browser
+        .execute(
+            &format!("return [{}, {}]", lone("lone-test"), lone("lone-control")),
+            vec![],
+        )
+        .unwrap();
+    assert!(
+        drawn_lone.is_ok(),
+        "the lone value is not drawn ([page, control] columns: {columns})"
+    );
+    // The pair draws in both (the control chart did render), the lone value only with the filter.
+    assert_eq!(columns[1], 0, "uPlot drew the lone value without the filter: {columns}");
+    let pair = browser
+        .execute(
+            "const c = document.querySelector('#lone-control canvas');
+             const d = c.getContext('2d').getImageData(Math.floor(c.width / 2), 0, Math.ceil(c.width / 2), c.height).data;
+             let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] >= 200 && Math.abs(d[i] - 26) <= 24
+                 && Math.abs(d[i + 1] - 127) <= 24 && Math.abs(d[i + 2] - 55) <= 24) n++;
+             return n;",
+            vec![],
+        )
+        .unwrap();
+    assert!(
+        pair.as_u64().is_some_and(|n| n > 0),
+        "the control chart drew nothing: {pair}"
+    );
+    drop(browser);
+    stack.telemetry.shutdown(Duration::from_secs(5));
+}
+
 /// Clicks at viewport coordinates (CSS pixels) with a real pointer.
 fn click_at(browser: &Browser, x: i64, y: i64) {
     browser
