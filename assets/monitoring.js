@@ -9,7 +9,10 @@
  *   HTML property assignment, no insert-adjacent-HTML, no writing into the document stream, no
  *   string-built HTML. Never put a server string into `href`, `src`, `style`,
  *   `id`, `title`, `aria-*` or an event-handler attribute; class names derived
- *   from server values go through token() first.
+ *   from server values go through token() first. The one exception is the run
+ *   view's trace link: its href is the server's `traceUrl` (built from the
+ *   checked `monitoring.trace_url_template`), set only after safeHttpUrl()
+ *   has parsed it as an absolute http: or https: URL.
  *   The page runs under a strict CSP (no inline script, no inline style attribute).
  *
  * Data flow:
@@ -35,6 +38,16 @@
  *   6. Acknowledging an alert POSTs to the server and renders the ALERT it
  *      returns: acknowledgements therefore come from the server and survive a
  *      reload.
+ *   7. Charts: the server picks the bucket width from the range and the span
+ *      of the data (1 s buckets in the first seconds), isolated points are
+ *      drawn as markers, and each point carries an exemplar run: clicking
+ *      near a point opens that run.
+ *   8. The run view (`#run=<percent-encoded correlation id>`, from a chart
+ *      point, a timeline row's "run" button or an alert) shows
+ *      GET /api/monitoring/runs/{id} as a waterfall: one row per step, LLM
+ *      call, tool call, CRV gate, policy check, snapshot, rollback or other
+ *      record, failures marked; it reloads when the stream brings a record
+ *      of that run.
  *   Failures never throw to the console: they are shown in #error-banner and the
  *   timers keep retrying.
  */
@@ -50,7 +63,9 @@
   const STREAM_RETRY_MS = 10000;
   const ALERT_RESYNC_MS = 30000;
   const REQUEST_TIMEOUT_MS = 10000;
-  const TIMESERIES_POINTS = 60;
+  const TIMESERIES_POINTS = 120; // an upper bound: the server picks the bucket width
+  const CLICK_RADIUS_PX = 24; // how far from a chart point a click still opens its run
+  const RUN_RELOAD_MS = 1000; // at most one run-view reload per second while records arrive
   const MAX_EVENTS = 200;
   const MAX_SUMMARY_CHARS = 400;
   const MAX_HISTORY = 20;
@@ -98,6 +113,9 @@
     alertsVersion: 0,
     timelineVersion: 0,
     charts: { successRate: null, durations: null },
+    chartPoints: [], // the points last drawn, with their exemplars
+    bucketMs: 1000, // their bucket width
+    run: { id: "", generation: 0, reloadTimer: null },
   };
 
   // --------------------------------------------------------- DOM helpers
@@ -451,11 +469,40 @@
     ticks: { stroke: "#d0d7de", width: 1 },
   };
 
+  /**
+   * uPlot `points.filter`: when uPlot would not draw markers (dense data),
+   * still draw the values that have no neighbour to join a line to — a lone
+   * value is otherwise invisible.
+   */
+  function isolatedPoints(u, seriesIdx, show) {
+    if (show) return null;
+    const data = u.data[seriesIdx] || [];
+    const present = function (i) { return i >= 0 && i < data.length && data[i] !== null && data[i] !== undefined; };
+    const lone = [];
+    for (let i = 0; i < data.length; i++) {
+      if (present(i) && !present(i - 1) && !present(i + 1)) lone.push(i);
+    }
+    return lone.length ? lone : null;
+  }
+
+  /**
+   * The x range: the points plus half a bucket on each side, so the first and
+   * last markers are whole and clickable, and a single point sits mid-chart.
+   */
+  function timeRange(u, min, max) {
+    if (!isNumber(min) || !isNumber(max)) {
+      const now = Date.now() / 1000;
+      return [now - 60, now];
+    }
+    const pad = Math.max(1, state.bucketMs / 1000) / 2;
+    return [min - pad, max + pad];
+  }
+
   function successRateOptions(width) {
     return {
       width: width,
       height: CHART_HEIGHT,
-      scales: { x: { time: true }, y: { range: [0, 100] } },
+      scales: { x: { time: true, range: timeRange }, y: { range: [0, 100] } },
       axes: [
         Object.assign({}, AXIS_STYLE),
         Object.assign({}, AXIS_STYLE, {
@@ -470,7 +517,7 @@
           stroke: "#1a7f37",
           width: 2,
           fill: "rgba(26, 127, 55, 0.12)",
-          points: { size: 4 },
+          points: { size: 5, filter: isolatedPoints },
           value: function (u, v) { return v === null || v === undefined ? NONE : v.toFixed(1) + " %"; },
         },
       ],
@@ -482,7 +529,7 @@
       label: label,
       stroke: colour,
       width: 2,
-      points: { size: 4 },
+      points: { size: 5, filter: isolatedPoints },
       value: function (u, v) { return formatDuration(v); },
     };
   }
@@ -492,7 +539,7 @@
       width: width,
       height: CHART_HEIGHT,
       scales: {
-        x: { time: true },
+        x: { time: true, range: timeRange },
         y: {
           range: function (u, min, max) {
             const top = isNumber(max) && max > 0 ? max * 1.1 : 1;
@@ -527,7 +574,48 @@
     }
     state.charts.successRate = new window.uPlot(successRateOptions(chartWidth(srEl)), [[], []], srEl);
     state.charts.durations = new window.uPlot(durationOptions(chartWidth(durEl)), [[], [], [], []], durEl);
+    [state.charts.successRate, state.charts.durations].forEach(bindChartClicks);
     watchChartSizes(srEl, durEl);
+  }
+
+  /** The drawn point nearest to `clientX` (within CLICK_RADIUS_PX) that has an exemplar run. */
+  function exemplarNear(chart, clientX) {
+    const x = clientX - chart.over.getBoundingClientRect().left;
+    let best = null;
+    let bestDistance = CLICK_RADIUS_PX;
+    state.chartPoints.forEach(function (p) {
+      if (!isObject(p.exemplar) || typeof p.exemplar.correlationId !== "string" || !p.exemplar.correlationId) return;
+      const distance = Math.abs(chart.valToPos(p.t / 1000, "x") - x);
+      if (distance <= bestDistance) {
+        best = p.exemplar;
+        bestDistance = distance;
+      }
+    });
+    return best;
+  }
+
+  /**
+   * Clicking a chart point opens its exemplar's run; the cursor shows where one
+   * can. Listened to in the capture phase on the chart's root: uPlot's own
+   * capture listener may stop a click's propagation; a drag (uPlot's zoom
+   * selection) is not a click on a point.
+   */
+  function bindChartClicks(chart) {
+    let down = null;
+    chart.over.addEventListener("mousedown", function (event) {
+      down = { x: event.clientX, y: event.clientY };
+    });
+    chart.root.addEventListener("click", function (event) {
+      if (event.target !== chart.over) return;
+      const dragged = down && (Math.abs(event.clientX - down.x) > 3 || Math.abs(event.clientY - down.y) > 3);
+      down = null;
+      if (dragged) return;
+      const exemplar = exemplarNear(chart, event.clientX);
+      if (exemplar) openRun(String(exemplar.correlationId));
+    }, true);
+    chart.over.addEventListener("mousemove", function (event) {
+      chart.over.classList.toggle("has-exemplar", exemplarNear(chart, event.clientX) !== null);
+    });
   }
 
   function watchChartSizes(srEl, durEl) {
@@ -561,6 +649,8 @@
     const p50 = points.map(function (p) { return numberOrNull(p.p50); });
     const p90 = points.map(function (p) { return numberOrNull(p.p90); });
     const p99 = points.map(function (p) { return numberOrNull(p.p99); });
+    state.chartPoints = points;
+    state.bucketMs = isNumber(data.bucketMs) && data.bucketMs > 0 ? data.bucketMs : 1000;
     if (state.charts.successRate) state.charts.successRate.setData([xs, rate]);
     if (state.charts.durations) state.charts.durations.setData([xs, p50, p90, p99]);
   }
@@ -656,6 +746,11 @@
     const investigate = el("button", "investigate-button secondary", "Investigate");
     investigate.type = "button";
     actions.appendChild(investigate);
+    if (alert.correlationId) {
+      const run = el("button", "open-run-button secondary", "Open run");
+      run.type = "button";
+      actions.appendChild(run);
+    }
     return actions;
   }
 
@@ -795,6 +890,10 @@
     if (!alertNode) return;
     if (button.classList.contains("ack-button")) acknowledge(alertNode);
     else if (button.classList.contains("investigate-button")) investigate(alertNode);
+    else if (button.classList.contains("open-run-button")) {
+      const alert = findAlert(alertNode.getAttribute("data-alert-id"));
+      if (alert && alert.correlationId) openRun(String(alert.correlationId));
+    }
   }
 
   function onAlertsKeydown(event) {
@@ -848,6 +947,13 @@
     setData(button, "filter-kind", kind);
     setData(button, "filter-value", value);
     wrapper.appendChild(button);
+    if (kind === "correlation") {
+      const run = el("button", "link run-link", "run ▸");
+      run.type = "button";
+      setData(run, "filter-kind", "run");
+      setData(run, "filter-value", value);
+      wrapper.appendChild(run);
+    }
     return wrapper;
   }
 
@@ -898,6 +1004,9 @@
   }
 
   function prependRecord(record) {
+    if (isObject(record) && state.run.id && String(record.correlation_id || "") === state.run.id) {
+      scheduleRunReload();
+    }
     if (!isObject(record) || !matchesFilters(record)) return;
     state.events.unshift(record);
     const list = byId("timeline-list");
@@ -915,7 +1024,9 @@
     if (!button) return;
     const kind = button.getAttribute("data-filter-kind");
     const value = button.getAttribute("data-filter-value") || "";
-    if (kind === "correlation") {
+    if (kind === "run") {
+      openRun(value);
+    } else if (kind === "correlation") {
       byId("correlation-search").value = value;
       setFilters({ correlationId: value });
     } else if (kind === "workflow") {
@@ -999,6 +1110,218 @@
     byId("alerts-list").addEventListener("click", onAlertsClick);
     byId("alerts-list").addEventListener("keydown", onAlertsKeydown);
     byId("timeline-list").addEventListener("click", onTimelineClick);
+  }
+
+  // ------------------------------------------------------------- run view
+
+  const RUN_KIND_LABELS = {
+    step: "step",
+    llm: "LLM call",
+    artifact: "artifact",
+    tool: "tool call",
+    crv: "CRV gate",
+    policy: "policy check",
+    snapshot: "snapshot",
+    rollback: "rollback",
+    event: "event",
+  };
+
+  /** The correlation id named by `#run=<percent-encoded id>`, or "". */
+  function runIdFromHash() {
+    const hash = window.location.hash || "";
+    if (hash.indexOf("#run=") !== 0) return "";
+    try {
+      return decodeURIComponent(hash.slice("#run=".length));
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function openRun(id) {
+    if (!id) return;
+    const hash = "#run=" + encodeURIComponent(id);
+    if (window.location.hash === hash) showRun(id);
+    else window.location.hash = hash; // hashchange shows it (and Back returns)
+  }
+
+  function closeRun() {
+    if (window.location.hash) {
+      window.history.pushState(null, "", window.location.pathname + window.location.search);
+    }
+    showRun("");
+  }
+
+  function onHashChange() {
+    showRun(runIdFromHash());
+  }
+
+  function showRun(id) {
+    const section = byId("run-view");
+    state.run.id = id;
+    state.run.generation += 1;
+    if (!id) {
+      section.hidden = true;
+      setData(section, "run-id", "");
+      section.removeAttribute("data-loaded");
+      return;
+    }
+    section.hidden = false;
+    setData(section, "run-id", id);
+    section.removeAttribute("data-loaded");
+    setText(byId("run-id"), id);
+    setText(byId("run-status"), "Loading…");
+    byId("run-status").hidden = false;
+    byId("run-rows").replaceChildren();
+    byId("run-summary").replaceChildren();
+    byId("run-trace").hidden = true;
+    byId("run-trace").replaceChildren();
+    loadRun();
+    window.scrollTo(0, 0); // the run view leads the page, right under the sticky header
+  }
+
+  function scheduleRunReload() {
+    if (state.run.reloadTimer !== null) return;
+    state.run.reloadTimer = setTimeout(function () {
+      state.run.reloadTimer = null;
+      if (state.run.id) loadRun();
+    }, RUN_RELOAD_MS);
+  }
+
+  async function loadRun() {
+    const id = state.run.id;
+    const generation = state.run.generation;
+    const result = await requestJson(API + "/runs/" + encodeURIComponent(id));
+    if (generation !== state.run.generation) return; // another run was opened meanwhile
+    const section = byId("run-view");
+    if (!result.ok) {
+      setText(byId("run-status"), result.status === 404
+        ? "No stored record has this correlation id (it may have been evicted from the store)."
+        : "Cannot load this run: " + (result.error || "unexpected response"));
+      byId("run-status").hidden = false;
+      setData(section, "loaded", "error");
+      return;
+    }
+    renderRun(isObject(result.data) ? result.data : {});
+    setData(section, "loaded", "true");
+  }
+
+  /** `text` as an absolute http(s) URL string, or null. */
+  function safeHttpUrl(text) {
+    if (typeof text !== "string") return null;
+    try {
+      const url = new URL(text);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function formatOffset(ms) {
+    return isNumber(ms) ? "+" + formatDuration(ms) : NONE;
+  }
+
+  function formatUsd(value) {
+    if (!isNumber(value)) return NONE;
+    return "$" + (value >= 1 ? value.toFixed(2) : Number(value.toPrecision(3)).toString());
+  }
+
+  /** "in 1200 · out 340 tokens · $0.0123" for rows (and totals) that have them. */
+  function llmFigures(input, output, cost) {
+    const parts = [];
+    if (isNumber(input)) parts.push("in " + formatCount(input));
+    if (isNumber(output)) parts.push("out " + formatCount(output));
+    let text = parts.length ? parts.join(" · ") + " tokens" : "";
+    if (isNumber(cost)) text += (text ? " · " : "") + formatUsd(cost);
+    return text;
+  }
+
+  function renderRunSummary(run) {
+    const summary = byId("run-summary");
+    const parts = [];
+    const workflows = Array.isArray(run.workflowIds) ? run.workflowIds.map(String) : [];
+    if (workflows.length) parts.push("workflow " + workflows.join(", "));
+    parts.push(formatTime(run.startMs) + " · " + formatDuration(run.durationMs));
+    parts.push(formatCount(run.records) + " records" + (run.truncated ? " (newest only)" : ""));
+    const totals = isObject(run.totals) ? run.totals : {};
+    if (isNumber(totals.steps)) parts.push(formatCount(totals.steps) + " steps, " + formatCount(totals.failedSteps) + " failed");
+    if (totals.llmCalls > 0) {
+      parts.push(formatCount(totals.llmCalls) + " LLM calls" +
+        (totals.inputTokens > 0 || totals.outputTokens > 0 || totals.costUsd > 0
+          ? " (" + llmFigures(totals.inputTokens, totals.outputTokens, totals.costUsd > 0 ? totals.costUsd : null) + ")"
+          : ""));
+    }
+    const outcome = el("span", "run-outcome " + (run.failed ? "run-failed" : "run-ok"),
+      run.failed ? formatCount(run.failures) + (run.failures === 1 ? " failure" : " failures") : "no failures");
+    summary.replaceChildren(outcome, document.createTextNode(" · " + parts.join(" · ")));
+
+    const trace = byId("run-trace");
+    const href = safeHttpUrl(run.traceUrl);
+    trace.replaceChildren();
+    if (run.traceId) {
+      trace.appendChild(document.createTextNode("Trace "));
+      if (href) {
+        const link = el("a", "trace-link", String(run.traceId));
+        link.href = href;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        setData(link, "trace-id", run.traceId);
+        trace.appendChild(link);
+      } else {
+        trace.appendChild(el("code", "trace-id", String(run.traceId)));
+        trace.appendChild(el("span", "muted", " (set monitoring.trace_url_template to link it)"));
+      }
+    }
+    trace.hidden = !run.traceId;
+  }
+
+  function runRowElement(row, run) {
+    const kind = token(row.kind);
+    const status = token(row.status);
+    const item = el("li", "run-row kind-" + kind + " status-" + status + (row.depth > 0 ? " nested" : ""));
+    setData(item, "kind", row.kind);
+    setData(item, "status", row.status);
+    setData(item, "event-type", row.eventType);
+    if (row.taskId) setData(item, "task-id", row.taskId);
+
+    const head = el("div", "run-row-head");
+    head.appendChild(el("span", "run-offset", formatOffset(row.offsetMs)));
+    head.appendChild(el("span", "run-kind", RUN_KIND_LABELS[row.kind] || String(row.kind || "event")));
+    head.appendChild(el("span", "run-label", row.label));
+    if (status === "failed") head.appendChild(el("span", "badge run-failure", "failed"));
+    else if (status === "warn") head.appendChild(el("span", "badge run-warning", "warning"));
+    else if (status === "running") head.appendChild(el("span", "badge run-running", "not ended"));
+    if (isNumber(row.durationMs)) head.appendChild(el("span", "run-duration", formatDuration(row.durationMs)));
+    const figures = llmFigures(row.inputTokens, row.outputTokens, row.costUsd);
+    if (figures) head.appendChild(el("span", "run-llm", (row.model ? row.model + " · " : "") + figures));
+    item.appendChild(head);
+    if (row.detail) item.appendChild(el("p", "run-detail", row.detail));
+
+    // The bar: position and width as shares of the run, set through the CSSOM (CSP-safe).
+    const track = el("div", "run-track");
+    const bar = el("div", "run-bar" + (isNumber(row.durationMs) ? "" : " instant"));
+    const total = isNumber(run.durationMs) && run.durationMs > 0 ? run.durationMs : 0;
+    const left = total > 0 && isNumber(row.offsetMs) ? Math.min(100, Math.max(0, row.offsetMs / total * 100)) : 0;
+    let width = total > 0 && isNumber(row.durationMs) ? row.durationMs / total * 100 : 0;
+    if (status === "running" && total > 0) width = 100 - left; // not ended: up to the run's end
+    bar.style.left = left.toFixed(3) + "%";
+    bar.style.width = Math.max(0, Math.min(100 - left, width)).toFixed(3) + "%";
+    track.appendChild(bar);
+    item.appendChild(track);
+    return item;
+  }
+
+  function renderRun(run) {
+    const rows = Array.isArray(run.rows) ? run.rows.filter(isObject) : [];
+    renderRunSummary(run);
+    const list = byId("run-rows");
+    list.replaceChildren.apply(list, rows.map(function (row) { return runRowElement(row, run); }));
+    byId("run-status").hidden = rows.length > 0;
+    if (!rows.length) setText(byId("run-status"), "This run has no records.");
+  }
+
+  function bindRunView() {
+    byId("run-close").addEventListener("click", closeRun);
+    window.addEventListener("hashchange", onHashChange);
   }
 
   // ------------------------------------------------------ stream & polling
@@ -1159,6 +1482,7 @@
     document.body.dataset.timelineVersion = "0";
     bindControls();
     bindLogLevel();
+    bindRunView();
     loadLogLevel();
     renderFilterState();
     setMode("polling");
@@ -1172,7 +1496,15 @@
     refreshAll(true);
     connectStream();
     startTimers();
+    onHashChange(); // a link to /monitoring#run=<id> opens that run
   }
+
+  // The charts' uPlot options, read-only, so a test can draw data the live
+  // page rarely sees (e.g. a lone value among hundreds of empty buckets).
+  window.AureusMonitoring = Object.freeze({
+    successRateOptions: successRateOptions,
+    durationOptions: durationOptions,
+  });
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

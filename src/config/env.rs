@@ -13,10 +13,11 @@ pub(crate) fn env_variables() -> impl Iterator<Item = &'static str> {
 }
 
 /// The variables read, for documentation and tests.
-pub(crate) const VARIABLES: [&str; 22] = [
+pub(crate) const VARIABLES: [&str; 23] = [
     "AUREUS_MONITORING_TOKEN",
     "AUREUS_MONITORING_SOURCE",
     "AUREUS_PROMETHEUS_URL",
+    "AUREUS_TRACE_URL_TEMPLATE",
     "AUREUS_METRICS_DURATION_UNIT",
     "AUREUS_METRICS_GLOBAL_RECORDER",
     "AUREUS_METRICS_LISTEN",
@@ -182,6 +183,10 @@ where
     }
     if let Some(url) = get("AUREUS_PROMETHEUS_URL") {
         config.monitoring.prometheus_url = Some(url.trim().to_owned());
+    }
+    if let Some(template) = get("AUREUS_TRACE_URL_TEMPLATE") {
+        config.monitoring.trace_url_template = Some(template.trim().to_owned());
+        origins.record("monitoring.trace_url_template", "AUREUS_TRACE_URL_TEMPLATE");
     }
     if let Some(raw) = get("AUREUS_CONSOLE") {
         apply_console(config, raw)?;

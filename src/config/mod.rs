@@ -48,6 +48,7 @@ use std::path::Path;
 
 pub use builder::ConfigBuilder;
 pub use metrics::{MetricsConfig, ServerConfig};
+pub(crate) use monitoring::trace_url;
 pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};
 pub use otlp::{OtlpBatchConfig, OtlpConfig, OtlpProtocol, OtlpRetryConfig, OtlpSignalBatch, OtlpSignalConfig};
 pub(crate) use otlp::{ValidatedOtlp, ValidatedRetry, ValidatedSignal};

@@ -37,6 +37,8 @@ pub(crate) struct ValidatedMonitoring {
     pub(crate) prometheus_url: Option<String>,
     pub(crate) evaluate_every: Duration,
     pub(crate) rules: Vec<crate::alerts::AlertRule>,
+    /// Checked `monitoring.trace_url_template`.
+    pub(crate) trace_url_template: Option<String>,
 }
 
 /// Checked `[store]`.
@@ -230,11 +232,17 @@ fn validate_monitoring(monitoring: &super::MonitoringConfig) -> Result<Option<Va
                 .map_err(|err| Error::config(key("for"), held, format!("not a duration ({err})")))?;
         }
     }
+    let trace_url_template = monitoring
+        .trace_url_template
+        .as_deref()
+        .map(|raw| super::monitoring::validate_trace_url_template("monitoring.trace_url_template", raw))
+        .transpose()?;
     Ok(Some(ValidatedMonitoring {
         token: monitoring.token.clone(),
         prometheus_url,
         evaluate_every,
         rules,
+        trace_url_template,
     }))
 }
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod figures;
 mod levels;
+pub(crate) mod run;
 
 pub(crate) use levels::{LevelChange, LevelControl};
 
@@ -28,6 +29,8 @@ pub(crate) struct Monitoring {
     pub(crate) token: Option<Arc<str>>,
     /// The log levels, read and changed at `/api/monitoring/log-level`.
     pub(crate) levels: LevelControl,
+    /// `monitoring.trace_url_template` (checked): the run view's link to the tracing backend.
+    pub(crate) trace_url_template: Option<Arc<str>>,
 }
 
 impl Monitoring {
@@ -60,13 +63,13 @@ impl Monitoring {
         ))
     }
 
-    /// Chart points over `window` (blocking: may query Prometheus).
+    /// Chart points over `window`, at most `points` of them (blocking: may query Prometheus).
     pub(crate) fn timeseries(
         &self,
         window: Duration,
         points: usize,
         workflow_id: Option<&str>,
-    ) -> Result<Vec<figures::Point>, String> {
+    ) -> Result<figures::Series, String> {
         match (&self.fleet, workflow_id) {
             (Some(api), None) => figures::fleet_timeseries(api, window, points),
             _ => Ok(figures::local_timeseries(
@@ -76,5 +79,12 @@ impl Monitoring {
                 workflow_id,
             )),
         }
+    }
+
+    /// The run of `correlation_id` from the event store; `None` when the
+    /// store holds no record of it (or there is no store).
+    pub(crate) fn run(&self, correlation_id: &str) -> Option<run::RunView> {
+        let store = self.store.as_ref()?;
+        run::build(store, correlation_id, self.trace_url_template.as_deref())
     }
 }

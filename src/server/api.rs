@@ -72,8 +72,35 @@ pub(crate) async fn timeseries(State(m): State<Monitoring>, Query(params): Param
         Err(err) => return ApiError::from(err).into_response(),
     };
     match blocking(move || m.timeseries(p.range, p.points, p.workflow_id.as_deref())).await {
-        Ok(points) => Json(serde_json::json!({ "points": points })).into_response(),
+        Ok(series) => Json(series).into_response(),
         Err(err) => err.into_response(),
+    }
+}
+
+/// `GET /api/monitoring/runs/{correlation_id}`: the run of one correlation
+/// id as waterfall rows (see `dashboard::run`); 400 for an id that is not a
+/// valid correlation id, 404 when the store holds no record of it.
+pub(crate) async fn run(
+    State(m): State<Monitoring>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let Ok(Path(id)) = path else {
+        return bad_request("correlation id must be percent-encoded UTF-8").into_response();
+    };
+    let id = match params::correlation_id(&id) {
+        Ok(id) => id,
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    let echo = id.clone();
+    let built = tokio::task::spawn_blocking(move || m.run(&id)).await;
+    match built {
+        Ok(Some(view)) => Json(view).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no stored record has correlation id {echo:?}"),
+        )
+        .into_response(),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "building the run failed").into_response(),
     }
 }
 

@@ -128,6 +128,24 @@ pub(crate) fn events(params: &HashMap<String, String>) -> Result<EventQuery, Par
     Ok(query)
 }
 
+/// The `{correlation_id}` of `GET /api/monitoring/runs/{correlation_id}`
+/// (already percent-decoded): a valid correlation id (1–128 characters of
+/// `[A-Za-z0-9._:/-]`).
+pub(crate) fn correlation_id(raw: &str) -> Result<String, ParamError> {
+    crate::CorrelationId::new(raw)
+        .map(|id| id.as_str().to_owned())
+        .map_err(|err| {
+            let reason = match err {
+                crate::Error::InvalidCorrelationId { reason, .. } => reason,
+                _ => "invalid",
+            };
+            ParamError(format!(
+                "correlation id must be 1 to 128 characters of [A-Za-z0-9._:/-], got {} ({reason})",
+                echo(raw)
+            ))
+        })
+}
+
 /// Parses the query string of `path_and_query` (e.g.
 /// `/api/monitoring/events?limit=5`) exactly as the server does, then checks
 /// it as the endpoint named by the path does. For fuzzing and tests.
@@ -137,6 +155,12 @@ pub(crate) fn parse_request(path_and_query: &str) -> Result<(), ParamError> {
         .map_err(|_| ParamError("not a request target".to_owned()))?;
     let axum::extract::Query(params) = axum::extract::Query::<HashMap<String, String>>::try_from_uri(&uri)
         .map_err(|err| ParamError(format!("bad query string: {err}")))?;
+    if let Some(id) = uri.path().strip_prefix("/api/monitoring/runs/") {
+        let decoded = percent_encoding::percent_decode_str(id)
+            .decode_utf8()
+            .map_err(|_| ParamError("correlation id is not UTF-8".to_owned()))?;
+        return correlation_id(&decoded).map(drop);
+    }
     match uri.path() {
         "/api/monitoring/metrics" => summary(&params).map(drop),
         "/api/monitoring/timeseries" => timeseries(&params).map(drop),
@@ -205,5 +229,10 @@ mod tests {
         assert!(events(&params(&[("startTime", "2"), ("endTime", "1")])).is_err());
         assert!(parse_request("/api/monitoring/events?limit=%FF%FE&type=%00").is_err());
         assert!(parse_request("/api/monitoring/timeseries?points=500&timeRange=1000").is_ok());
+        assert!(parse_request("/api/monitoring/runs/corr-0af7%2Fx:1.2").is_ok());
+        for bad in ["", "a%20b", "%FF", "%3Cscript%3E"] {
+            assert!(parse_request(&format!("/api/monitoring/runs/{bad}")).is_err(), "{bad}");
+        }
+        assert!(correlation_id(&"x".repeat(129)).is_err());
     }
 }

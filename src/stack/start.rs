@@ -185,6 +185,7 @@ fn start_monitoring(
         fleet,
         token: settings.token.as_deref().map(Arc::from),
         levels: dashboard::LevelControl::new(Arc::clone(pipeline), emitter.clone()),
+        trace_url_template: settings.trace_url_template.as_deref().map(Arc::from),
     })
 }
 
