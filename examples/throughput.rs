@@ -85,6 +85,7 @@ enum Stack {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Workload {
     Mix,
+    #[value(name = "step_end")]
     StepEnd,
 }
 

@@ -13,6 +13,7 @@
 #   SMOKE=1 scripts/throughput.sh                 # a few thousand events, 1 thread, both stacks (the test command runs this)
 #   WORKLOADS="step_end" THREADS="2" scripts/throughput.sh
 #   OUT=results.jsonl scripts/throughput.sh       # also keep the raw RESULT lines
+#   BIN=/path/to/throughput scripts/throughput.sh # measure a harness binary built elsewhere
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +34,9 @@ else
 fi
 
 target="${CARGO_TARGET_DIR:-target}"
-if [[ "$PROFILE" == release ]]; then
+if [[ -n "${BIN:-}" ]]; then
+  bin="$BIN" # a harness binary built elsewhere (e.g. an earlier commit's, for before/after)
+elif [[ "$PROFILE" == release ]]; then
   cargo build --release --quiet --example throughput
   bin="$target/release/examples/throughput"
 else
@@ -85,7 +88,7 @@ for _ in $(seq 1 200); do
 done
 collector="http://127.0.0.1:$http_port"
 
-results="$work/results.jsonl"
+results="${OUT:-$work/results.jsonl}"
 : >"$results"
 measure() { # stack workload threads collector
   local stack="$1" args=()
@@ -115,7 +118,6 @@ if [[ "$DOWN" == 1 ]]; then
   done
 fi
 
-if [[ -n "${OUT:-}" ]]; then cp "$results" "$OUT"; fi
 python3 - "$results" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
