@@ -27,6 +27,7 @@ mod metric_export;
 mod metrics;
 mod prepared;
 mod proto;
+mod proto_spans;
 mod redact;
 mod resource;
 mod self_metrics;
@@ -104,7 +105,7 @@ impl Otlp {
 
         let tracer_provider = match &config.traces {
             Some(signal) => {
-                let exporter = transport::span_exporter(signal, &config.retry, &runtime)?;
+                let (exporter, prepared) = transport::span_exporter(signal, &config.retry, &runtime)?;
                 let span_stats = Arc::new(ExportStats::default());
                 stats.push(("traces", Arc::clone(&span_stats)));
                 let queue = traces::SpanQueue::start(
@@ -121,6 +122,7 @@ impl Otlp {
                     scrub.clone(),
                     Arc::clone(&runtime),
                     span_stats,
+                    prepared,
                 )
                 .map_err(|source| Error::Worker {
                     sink: "otlp-traces".to_owned(),

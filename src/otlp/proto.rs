@@ -1,4 +1,5 @@
-//! OTLP log records encoded as protobuf straight from [`Record`]s.
+//! OTLP log records encoded as protobuf straight from [`Record`]s, and the
+//! protobuf wire primitives shared with [`super::proto_spans`].
 //!
 //! The SDK path builds an `SdkLogRecord` per record (a body string and an
 //! owned attribute list), converts each into `opentelemetry-proto` structs,
@@ -23,10 +24,10 @@ use super::logs::{severity, CORRELATION_ATTRIBUTE};
 use crate::record::{Record, Value};
 
 /// Wire types.
-const VARINT: u8 = 0;
-const I64: u8 = 1;
-const LEN: u8 = 2;
-const I32: u8 = 5;
+pub(super) const VARINT: u8 = 0;
+pub(super) const I64: u8 = 1;
+pub(super) const LEN: u8 = 2;
+pub(super) const I32: u8 = 5;
 
 /// `TraceFlags::SAMPLED`, the flags a record with a trace context carries.
 const SAMPLED: u32 = 1;
@@ -49,7 +50,7 @@ pub(crate) fn varint_len(value: u64) -> usize {
 }
 
 #[inline]
-fn key(buf: &mut Vec<u8>, field: u32, wire: u8) {
+pub(super) fn key(buf: &mut Vec<u8>, field: u32, wire: u8) {
     varint(buf, u64::from(field << 3 | u32::from(wire)));
 }
 
@@ -57,7 +58,7 @@ fn key(buf: &mut Vec<u8>, field: u32, wire: u8) {
 const KEY: usize = 1;
 
 #[inline]
-fn bytes_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+pub(super) fn bytes_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     key(buf, field, LEN);
     varint(buf, bytes.len() as u64);
     buf.extend_from_slice(bytes);
@@ -65,14 +66,14 @@ fn bytes_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
 
 /// A string field, left out when empty (proto3 default).
 #[inline]
-fn str_field(buf: &mut Vec<u8>, field: u32, text: &str) {
+pub(super) fn str_field(buf: &mut Vec<u8>, field: u32, text: &str) {
     if !text.is_empty() {
         bytes_field(buf, field, text.as_bytes());
     }
 }
 
 #[inline]
-fn fixed64_field(buf: &mut Vec<u8>, field: u32, value: u64) {
+pub(super) fn fixed64_field(buf: &mut Vec<u8>, field: u32, value: u64) {
     if value != 0 {
         key(buf, field, I64);
         buf.extend_from_slice(&value.to_le_bytes());
@@ -85,11 +86,30 @@ fn len_of_bytes_field(len: usize) -> usize {
 }
 
 /// An `AnyValue` (common/v1) holding one scalar, as the bytes of its message.
-enum Scalar<'a> {
+pub(super) enum Scalar<'a> {
     Str(&'a str),
     Bool(bool),
     Int(i64),
     Double(f64),
+}
+
+/// A `KeyValue` with any `opentelemetry::Value` as field `field` of the enclosing message.
+pub(super) fn otel_key_value(buf: &mut Vec<u8>, field: u32, name: &str, value: &OtelValue) {
+    let scalar = match value {
+        OtelValue::Bool(v) => Scalar::Bool(*v),
+        OtelValue::I64(v) => Scalar::Int(*v),
+        OtelValue::F64(v) => Scalar::Double(*v),
+        OtelValue::String(v) => Scalar::Str(v.as_str()),
+        other => {
+            let any = otel_any_value(other);
+            let mut kv = Vec::with_capacity(any.len() + name.len() + 8);
+            bytes_field(&mut kv, 1, name.as_bytes());
+            bytes_field(&mut kv, 2, &any);
+            bytes_field(buf, field, &kv);
+            return;
+        }
+    };
+    key_value(buf, field, name, &scalar);
 }
 
 impl Scalar<'_> {
@@ -137,7 +157,7 @@ impl Scalar<'_> {
 }
 
 /// A `KeyValue` as field `field` of the enclosing message.
-fn key_value(buf: &mut Vec<u8>, field: u32, name: &str, value: &Scalar<'_>) {
+pub(super) fn key_value(buf: &mut Vec<u8>, field: u32, name: &str, value: &Scalar<'_>) {
     let value_len = value.len();
     let len = len_of_bytes_field(name.len()) + len_of_bytes_field(value_len);
     key(buf, field, LEN);
@@ -149,13 +169,13 @@ fn key_value(buf: &mut Vec<u8>, field: u32, name: &str, value: &Scalar<'_>) {
 }
 
 #[inline]
-fn bytes_field_header(buf: &mut Vec<u8>, field: u32, len: usize) {
+pub(super) fn bytes_field_header(buf: &mut Vec<u8>, field: u32, len: usize) {
     key(buf, field, LEN);
     varint(buf, len as u64);
 }
 
 /// A resource or scope attribute value (any `opentelemetry::Value`) as `AnyValue` bytes.
-fn otel_any_value(value: &OtelValue) -> Vec<u8> {
+pub(super) fn otel_any_value(value: &OtelValue) -> Vec<u8> {
     let mut out = Vec::new();
     match value {
         OtelValue::Bool(v) => Scalar::Bool(*v).write(&mut out),
@@ -185,7 +205,7 @@ fn otel_any_value(value: &OtelValue) -> Vec<u8> {
 }
 
 /// The `Resource` message (resource/v1) of `resource`.
-fn resource_message(resource: &Resource) -> Vec<u8> {
+pub(super) fn resource_message(resource: &Resource) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, value) in resource.iter() {
         let value = otel_any_value(value);

@@ -170,19 +170,24 @@ macro_rules! build_exporter {
     }};
 }
 
+/// The span exporter, and for HTTP/protobuf the [`PreparedBody`] its client
+/// sends in place of the exporter's own (see [`super::prepared`]).
 pub(crate) fn span_exporter(
     signal: &ValidatedSignal,
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
-) -> Result<opentelemetry_otlp::SpanExporter> {
-    build_exporter!(
+) -> Result<(opentelemetry_otlp::SpanExporter, Option<PreparedBody>)> {
+    let prepared = (signal.protocol == OtlpProtocol::HttpProtobuf).then(PreparedBody::default);
+    let body = prepared.clone().unwrap_or_default();
+    let exporter = build_exporter!(
         opentelemetry_otlp::SpanExporter,
         opentelemetry_otlp::SpanExporter::builder(),
         signal,
         retry,
         runtime,
-        |client| client
-    )
+        |client| PreparedClient::new(client, body)
+    )?;
+    Ok((exporter, prepared))
 }
 
 /// The log exporter, and for HTTP/protobuf the [`PreparedBody`] its client
