@@ -101,7 +101,7 @@ struct RunArgs {
     stack: Stack,
     #[arg(long, default_value_t = 1)]
     threads: u64,
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 10_000)]
     events: u64,
     #[arg(long, value_enum, default_value_t = Workload::Mix)]
     workload: Workload,
