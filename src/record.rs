@@ -710,7 +710,7 @@ mod tests {
             r.otel_span_id = (i % 7 == 0).then_some(0xb7ad6b7169203331);
             r.push_field("text", Value::Str(text));
             r.push_field("level", Value::Str(text));
-            r.push_field("n", numbers[i % numbers.len()].clone());
+            r.push_field("n", numbers[i % numbers.len()]);
             assert_eq!(r.json_line(), reference_line(&r), "{text:?}");
             let _: serde_json::Value = serde_json::from_str(r.json_line()).unwrap();
         }

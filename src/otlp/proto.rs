@@ -46,7 +46,7 @@ pub(crate) fn varint(buf: &mut Vec<u8>, mut value: u64) {
 #[inline]
 pub(crate) fn varint_len(value: u64) -> usize {
     // 1 byte per 7 bits, at least one.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[inline]
