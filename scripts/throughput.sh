@@ -22,6 +22,7 @@ if [[ -n "${SMOKE:-}" ]]; then
   THREADS="${THREADS:-1}"
   WORKLOADS="${WORKLOADS:-mix}"
   STACKS="${STACKS:-naive-lossless ours}"
+  export SMOKE STACKS
   DOWN="${DOWN:-0}"
   PROFILE="${PROFILE:-debug}"
 else
@@ -119,7 +120,7 @@ if [[ "$DOWN" == 1 ]]; then
 fi
 
 python3 - "$results" <<'EOF'
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 def derived(r):
     n, spans = r["events"], r["spans"]
@@ -169,4 +170,11 @@ for r in rows:
         cells.append(parts[0] + (f" [{parts[1]}]" if len(parts) > 1 else "") if parts else "—")
     label = f'{r["workload"]}' + (" (collector down)" if r["collector"] == "down" else "")
     print(f'| {label} | {r["threads"]} | ' + " | ".join(cells) + " |")
+if os.environ.get("SMOKE"):
+    # The smoke run fails unless every stack measured and ours lost nothing.
+    wanted = os.environ.get("STACKS", "").split()
+    missing = [s for s in wanted if not any(r["stack"] == s for r in rows)]
+    lossy = [r for r in rows if r["stack"] == "ours" and r["collector"] == "up" and derived(r)["drops"] > 0]
+    if missing or lossy:
+        sys.exit(f"smoke run failed: missing {missing}, ours lost events in {len(lossy)} run(s)")
 EOF
