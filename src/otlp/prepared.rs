@@ -98,3 +98,64 @@ impl<C: HttpClient> HttpClient for PreparedClient<C> {
         self.inner.send_bytes(request).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+
+    /// Keeps the bodies it is asked to send.
+    #[derive(Debug, Clone, Default)]
+    struct Keep(Arc<Mutex<Vec<Bytes>>>);
+
+    #[async_trait::async_trait]
+    impl HttpClient for Keep {
+        async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+            self.0.lock().unwrap().push(request.into_body());
+            Ok(Response::builder().status(200).body(Bytes::new())?)
+        }
+    }
+
+    fn request(content_type: &str, gzip: bool) -> Request<Bytes> {
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri("http://127.0.0.1:9/v1/logs")
+            .header("Content-Type", content_type);
+        if gzip {
+            builder = builder.header("Content-Encoding", "gzip");
+        }
+        builder.body(Bytes::from_static(b"placeholder")).unwrap()
+    }
+
+    fn send(client: &PreparedClient<Keep>, request: Request<Bytes>) -> Bytes {
+        futures_executor::block_on(client.send_bytes(request)).unwrap();
+        client.inner.0.lock().unwrap().pop().unwrap()
+    }
+
+    #[test]
+    fn the_prepared_body_replaces_protobuf_bodies_until_cleared() {
+        let body = PreparedBody::default();
+        let client = PreparedClient::new(Keep::default(), body.clone());
+        assert_eq!(
+            &send(&client, request(PROTOBUF, false))[..],
+            b"placeholder",
+            "nothing prepared"
+        );
+
+        body.set(b"encoded records".to_vec());
+        assert_eq!(&send(&client, request(PROTOBUF, false))[..], b"encoded records");
+        // Gzip when the exporter's request says so, on every attempt.
+        for _ in 0..2 {
+            let sent = send(&client, request(PROTOBUF, true));
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(&sent[..]).read_to_end(&mut plain).unwrap();
+            assert_eq!(plain, b"encoded records");
+        }
+        // Other content types are left alone.
+        assert_eq!(&send(&client, request("application/json", false))[..], b"placeholder");
+
+        body.clear();
+        assert_eq!(&send(&client, request(PROTOBUF, false))[..], b"placeholder");
+    }
+}
