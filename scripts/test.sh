@@ -45,6 +45,12 @@ fi
 echo "== tests (unit, integration, examples built, doc tests; ignored ones included)"
 cargo test --all-features -- --include-ignored
 
+# A short run of the throughput harness: both stacks, 1 thread, a few
+# thousand events through file + OTLP to rotel (the full comparison table is
+# `scripts/throughput.sh`, see README "Throughput").
+echo "== throughput smoke (SMOKE=1 scripts/throughput.sh)"
+SMOKE=1 scripts/throughput.sh
+
 # A short run of every fuzz target (fuzz/README.md; the 10-minute runs are
 # `scripts/fuzz.sh 600`). cargo-fuzz comes from scripts/install-peers.sh; if
 # it cannot build or run here, this fails.

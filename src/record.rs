@@ -20,6 +20,8 @@ use crate::correlation::CorrelationId;
 use crate::event::{fields, EventKind};
 use crate::pipeline::{Redactor, REDACTED};
 
+mod json;
+
 /// One field value, typed as the instrumented code recorded it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value<'a> {
@@ -360,13 +362,10 @@ impl Record {
     /// log viewer can carry neither a terminal escape nor a line break.
     pub fn json_line(&self) -> &str {
         self.json.get_or_init(|| {
-            let mut out = Vec::with_capacity(128 + self.text.len());
-            let mut serializer = serde_json::Serializer::with_formatter(&mut out, EscapeControls);
-            match serde::Serialize::serialize(&JsonRecord(self), &mut serializer) {
-                // serde_json writes only UTF-8.
-                Ok(()) => String::from_utf8(out).unwrap_or_default(),
-                Err(err) => format!("{{\"level\":\"ERROR\",\"message\":\"unencodable record: {err}\"}}"),
-            }
+            let mut out = Vec::with_capacity(160 + self.text.len() + 24 * self.fields.len());
+            json::write(&mut out, self);
+            // Only whole UTF-8 characters and ASCII escapes were written.
+            String::from_utf8(out).unwrap_or_default()
         })
     }
 }
@@ -377,9 +376,12 @@ fn to_range(start: usize, end: usize) -> Range<u32> {
 }
 
 /// serde_json's compact output, with the characters JSON allows raw but a
-/// terminal or log viewer would act on escaped as `\uXXXX`.
+/// terminal or log viewer would act on escaped as `\uXXXX`: the reference
+/// the one-pass writer ([`json`]) is checked against.
+#[cfg(test)]
 struct EscapeControls;
 
+#[cfg(test)]
 impl serde_json::ser::Formatter for EscapeControls {
     fn write_string_fragment<W: ?Sized + std::io::Write>(
         &mut self,
@@ -412,8 +414,10 @@ impl serde_json::ser::Formatter for EscapeControls {
     }
 }
 
+#[cfg(test)]
 struct JsonRecord<'a>(&'a Record);
 
+#[cfg(test)]
 impl serde::Serialize for JsonRecord<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -646,5 +650,69 @@ mod tests {
         assert_eq!(v["big"], "18446744073709551615");
         assert_eq!(v["negative"], "-9223372036854775808");
         assert_eq!(v["edge"], -9_007_199_254_740_991i64);
+    }
+
+    /// The serde_json-based encoding the one-pass writer replaced.
+    fn reference_line(r: &Record) -> String {
+        let mut out = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, EscapeControls);
+        serde::Serialize::serialize(&JsonRecord(r), &mut serializer).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn one_pass_json_matches_the_serde_json_encoding() {
+        let mut texts: Vec<String> = (0u32..0x300)
+            .filter_map(char::from_u32)
+            .map(|c| format!("a{c}b"))
+            .collect();
+        for text in [
+            "",
+            "plain",
+            "\u{2028}\u{2029}\u{2027}\u{202a}",
+            "tab\tnew\nline\r\u{8}\u{c}\"q\"\\",
+            "\u{1b}[31mred",
+            "ü€𝄞",
+            "\u{c2}\u{e2}\u{80}",
+            "end\u{7f}",
+        ] {
+            texts.push(text.to_owned());
+        }
+        let numbers = [
+            Value::I64(0),
+            Value::I64(-1),
+            Value::I64(i64::MIN),
+            Value::I64(1 << 53),
+            Value::I64(-(1 << 53) + 1),
+            Value::U64(u64::MAX),
+            Value::U64((1 << 53) - 1),
+            Value::F64(0.1),
+            Value::F64(-0.0),
+            Value::F64(1e300),
+            Value::F64(f64::NAN),
+            Value::F64(f64::INFINITY),
+            Value::F64(f64::NEG_INFINITY),
+            Value::F64(2.0),
+            Value::Bool(true),
+            Value::Bool(false),
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            let mut r = Record::new(Level::WARN, "aureus::kernel");
+            if i % 2 == 0 {
+                r.set_event_type(if i % 4 == 0 { "step_end" } else { text });
+            }
+            if i % 3 == 0 {
+                r.set_message(text);
+            }
+            r.span_id = (i % 5 == 0).then_some(u64::MAX - i as u64);
+            r.span_name = (i % 5 == 0).then_some("task");
+            r.trace_id = (i % 7 == 0).then_some(0x0af7651916cd43dd8448eb211c80319c);
+            r.otel_span_id = (i % 7 == 0).then_some(0xb7ad6b7169203331);
+            r.push_field("text", Value::Str(text));
+            r.push_field("level", Value::Str(text));
+            r.push_field("n", numbers[i % numbers.len()]);
+            assert_eq!(r.json_line(), reference_line(&r), "{text:?}");
+            let _: serde_json::Value = serde_json::from_str(r.json_line()).unwrap();
+        }
     }
 }

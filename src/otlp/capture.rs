@@ -10,6 +10,7 @@ use opentelemetry_http::{HttpClient, HttpError};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 
 use super::logs::OtlpLogSink;
+use super::prepared::{PreparedBody, PreparedClient};
 use super::stats::ExportStats;
 use super::transport::ExportRuntime;
 use crate::record::Record;
@@ -37,21 +38,32 @@ pub(crate) struct CapturingLogSink {
 }
 
 impl CapturingLogSink {
-    /// HTTP/protobuf when `json` is false, else HTTP/JSON.
+    /// HTTP/protobuf when `json` is false (encoded directly from the
+    /// records, as the `otlp` sink does), else HTTP/JSON.
     pub(crate) fn new(json: bool) -> Result<Self, String> {
+        Self::build(json, !json)
+    }
+
+    /// Like [`new`](Self::new); `direct` chooses our own protobuf encoding
+    /// over the SDK's (protobuf only).
+    pub(crate) fn build(json: bool, direct: bool) -> Result<Self, String> {
         let capture = Capture::default();
+        let body = PreparedBody::default();
         let exporter = opentelemetry_otlp::LogExporter::builder()
             .with_http()
             .with_protocol(if json { Protocol::HttpJson } else { Protocol::HttpBinary })
             .with_endpoint("http://127.0.0.1:9/v1/logs")
-            .with_http_client(capture.clone())
+            .with_http_client(PreparedClient::new(capture.clone(), body.clone()))
             .build()
             .map_err(|err| err.to_string())?;
         let runtime = Arc::new(ExportRuntime::for_signals([]).map_err(|err| err.to_string())?);
         let resource = opentelemetry_sdk::Resource::builder_empty()
             .with_service_name("aureus-fuzz")
             .build();
-        let sink = OtlpLogSink::new(exporter, &resource, runtime, Arc::new(ExportStats::default()));
+        let mut sink = OtlpLogSink::new(exporter, &resource, runtime, Arc::new(ExportStats::default()));
+        if direct && !json {
+            sink = sink.encoding_directly(body, &resource);
+        }
         Ok(CapturingLogSink { sink, capture })
     }
 

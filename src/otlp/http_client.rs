@@ -59,7 +59,7 @@ impl UreqClient {
 impl HttpClient for UreqClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> std::result::Result<Response<Bytes>, HttpError> {
         let (parts, body) = request.into_parts();
-        let request = Request::from_parts(parts, body.to_vec());
+        let request = Request::from_parts(parts, &body[..]);
         let response = self.agent.run(request)?;
         let (parts, body) = response.into_parts();
         let mut bytes = Vec::new();

@@ -17,6 +17,8 @@ use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogRecord, SdkLogger, Sd
 use opentelemetry_sdk::Resource;
 
 use super::internal::is_exporter_target;
+use super::prepared::PreparedBody;
+use super::proto::LogEncoder;
 use super::stats::ExportStats;
 use super::transport::ExportRuntime;
 use crate::event::EventKind;
@@ -105,9 +107,23 @@ pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record) {
     }
 }
 
+/// Largest request body sent (opentelemetry-otlp's default limit): a larger
+/// batch fails as a whole, as it would on the exporter's own path.
+const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// The direct path (HTTP/protobuf): the body encoded from the records.
+struct Direct {
+    encoder: LogEncoder,
+    body: PreparedBody,
+    /// What the exporter itself is given to export; never sent.
+    placeholder: SdkLogRecord,
+    buf: Vec<u8>,
+}
+
 /// The sink: converts a batch and exports it in one request.
 pub(crate) struct OtlpLogSink<E: LogExporter> {
     exporter: E,
+    direct: Option<Direct>,
     logger: SdkLogger,
     scope: InstrumentationScope,
     runtime: Arc<ExportRuntime>,
@@ -131,6 +147,7 @@ impl<E: LogExporter> OtlpLogSink<E> {
         let logger = provider.logger_with_scope(scope.clone());
         OtlpLogSink {
             exporter,
+            direct: None,
             logger,
             scope,
             runtime,
@@ -140,8 +157,60 @@ impl<E: LogExporter> OtlpLogSink<E> {
     }
 }
 
+impl<E: LogExporter> OtlpLogSink<E> {
+    /// Encodes each batch straight from the records into the body the
+    /// exporter's client sends (see [`super::prepared`]); for HTTP/protobuf.
+    pub(crate) fn encoding_directly(mut self, body: PreparedBody, resource: &Resource) -> Self {
+        let mut placeholder = self.logger.create_log_record();
+        // The exporter's conversion expects an observed time on every record.
+        placeholder.set_observed_timestamp(SystemTime::now());
+        self.direct = Some(Direct {
+            encoder: LogEncoder::new(resource, env!("CARGO_PKG_VERSION")),
+            body,
+            placeholder,
+            buf: Vec::new(),
+        });
+        self
+    }
+
+    /// Exports `batch` through the direct path; `None` when it holds nothing to export.
+    fn write_direct(&mut self, batch: &[Arc<Record>]) -> Option<Result<(), SinkError>> {
+        let direct = self.direct.as_mut()?;
+        let records = || batch.iter().filter(|record| !is_exporter_target(record.target));
+        let items = records().count() as u64;
+        if items == 0 {
+            return Some(Ok(()));
+        }
+        direct
+            .encoder
+            .encode(records().map(|r| &**r), SystemTime::now(), &mut direct.buf);
+        let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
+        self.stats.created(items);
+        self.stats.begin_export(items);
+        let started = std::time::Instant::now();
+        if direct.buf.len() > MAX_BODY_BYTES {
+            let message = format!(
+                "OTLP HTTP request body is {} bytes, exceeding the limit of {MAX_BODY_BYTES} bytes; reduce otlp.batch.max_batch",
+                direct.buf.len()
+            );
+            self.stats.exported(items, started.elapsed(), &Err(message.clone()));
+            return Some(Err(message.into()));
+        }
+        direct.body.set(std::mem::take(&mut direct.buf));
+        let placeholder = [(&direct.placeholder, &self.scope)];
+        let result = self.runtime.block_on(self.exporter.export(LogBatch::new(&placeholder)));
+        direct.body.clear();
+        let outcome = result.as_ref().map(|_| ()).map_err(|err| err.to_string());
+        self.stats.exported(items, started.elapsed(), &outcome);
+        Some(result.map_err(|err| Box::new(err) as SinkError))
+    }
+}
+
 impl<E: LogExporter + 'static> Sink for OtlpLogSink<E> {
     fn write(&mut self, batch: &[Arc<Record>]) -> Result<(), SinkError> {
+        if let Some(result) = self.write_direct(batch) {
+            return result;
+        }
         let logs: Vec<SdkLogRecord> = batch
             .iter()
             .filter(|record| !is_exporter_target(record.target))

@@ -25,6 +25,9 @@ pub(crate) mod internal;
 mod logs;
 mod metric_export;
 mod metrics;
+mod prepared;
+mod proto;
+mod proto_spans;
 mod redact;
 mod resource;
 mod self_metrics;
@@ -107,7 +110,7 @@ impl Otlp {
 
         let tracer_provider = match &config.traces {
             Some(signal) => {
-                let exporter = transport::span_exporter(signal, &config.retry, &runtime)?;
+                let (exporter, prepared) = transport::span_exporter(signal, &config.retry, &runtime)?;
                 let span_stats = Arc::new(ExportStats::default());
                 stats.push(("traces", Arc::clone(&span_stats)));
                 let queue = traces::SpanQueue::start(
@@ -124,6 +127,7 @@ impl Otlp {
                     scrub.clone(),
                     Arc::clone(&runtime),
                     span_stats,
+                    prepared,
                 )
                 .map_err(|source| Error::Worker {
                     sink: "otlp-traces".to_owned(),
@@ -142,11 +146,14 @@ impl Otlp {
         let mut log_stats = None;
         let log_sink = match &config.logs {
             Some(signal) => {
-                let exporter = transport::log_exporter(signal, &config.retry, &runtime)?;
+                let (exporter, prepared) = transport::log_exporter(signal, &config.retry, &runtime)?;
                 let stats = Arc::new(ExportStats::default());
                 log_stats = Some(Arc::clone(&stats));
-                let sink: Box<dyn Sink> =
-                    Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats));
+                let mut sink = logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats);
+                if let Some(body) = prepared {
+                    sink = sink.encoding_directly(body, &resource);
+                }
+                let sink: Box<dyn Sink> = Box::new(sink);
                 let mut queue = QueueSettings::new(
                     signal.batch.queue_capacity,
                     signal.batch.overflow,

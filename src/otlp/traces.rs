@@ -16,6 +16,8 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
+use super::prepared::PreparedBody;
+use super::proto_spans::SpanEncoder;
 use super::stats::ExportStats;
 use super::transport::ExportRuntime;
 use crate::event::EventKind;
@@ -51,6 +53,17 @@ pub(crate) struct Batching {
 pub(crate) struct Scrub {
     pub(crate) redactor: Arc<Redactor>,
     pub(crate) max_field_bytes: usize,
+}
+
+/// Largest request body sent (opentelemetry-otlp's default limit): a larger
+/// batch fails as a whole, as it would on the exporter's own path.
+const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// The direct path: the request body encoded from the spans.
+struct Direct {
+    encoder: SpanEncoder,
+    body: PreparedBody,
+    buf: Vec<u8>,
 }
 
 /// A span processor behind a queue bounded by count and by bytes. When it is
@@ -103,11 +116,17 @@ impl SpanQueue {
         scrub: Scrub,
         runtime: Arc<ExportRuntime>,
         stats: Arc<ExportStats>,
+        prepared: Option<PreparedBody>,
     ) -> std::io::Result<Self>
     where
         E: SpanExporter + 'static,
     {
         exporter.set_resource(resource);
+        let direct = prepared.map(|body| Direct {
+            encoder: SpanEncoder::new(resource),
+            body,
+            buf: Vec::new(),
+        });
         let (tx, rx) = bounded(batching.capacity.max(1));
         let worker_stats = Arc::clone(&stats);
         let closed = Arc::new(AtomicBool::new(false));
@@ -120,6 +139,7 @@ impl SpanQueue {
                 let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
                 Worker {
                     exporter,
+                    direct,
                     scrub,
                     runtime,
                     stats: worker_stats,
@@ -251,6 +271,8 @@ impl SpanProcessor for SpanQueue {
 /// exports them, and accounts for every one.
 struct Worker<E> {
     exporter: E,
+    /// HTTP/protobuf: the body is encoded here from the spans (see [`super::prepared`]).
+    direct: Option<Direct>,
     scrub: Scrub,
     runtime: Arc<ExportRuntime>,
     stats: Arc<ExportStats>,
@@ -350,10 +372,27 @@ impl<E: SpanExporter> Worker<E> {
             super::redact::redact_span(&self.scrub.redactor, self.scrub.max_field_bytes, span);
         }
         let started = Instant::now();
+        if let Some(direct) = &mut self.direct {
+            direct.encoder.encode(&batch, &mut direct.buf);
+            if direct.buf.len() > MAX_BODY_BYTES {
+                let message = format!(
+                    "OTLP HTTP request body is {} bytes, exceeding the limit of {MAX_BODY_BYTES} bytes; reduce otlp.batch.max_batch",
+                    direct.buf.len()
+                );
+                self.stats.exported(items, started.elapsed(), &Err(message));
+                return;
+            }
+            direct.body.set(std::mem::take(&mut direct.buf));
+            // The exporter sends the prepared body; it is given one span to convert.
+            batch.truncate(1);
+        }
         let result = self
             .runtime
             .block_on(self.exporter.export(batch))
             .map_err(|err| err.to_string());
+        if let Some(direct) = &self.direct {
+            direct.body.clear();
+        }
         self.stats.exported(items, started.elapsed(), &result);
     }
 }

@@ -9,6 +9,7 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, ClientTlsConfig};
 
 use super::http_client::UreqClient;
+use super::prepared::{PreparedBody, PreparedClient};
 use crate::config::{OtlpProtocol, ValidatedRetry, ValidatedSignal};
 use crate::error::{Error, Result};
 
@@ -123,7 +124,7 @@ fn http_protocol(protocol: OtlpProtocol) -> Protocol {
 
 /// Builds `$exporter` (SpanExporter, LogExporter or MetricExporter) for `$signal`.
 macro_rules! build_exporter {
-    ($exporter:ty, $builder:expr, $signal:expr, $retry:expr, $runtime:expr) => {{
+    ($exporter:ty, $builder:expr, $signal:expr, $retry:expr, $runtime:expr, $client:expr) => {{
         let signal: &ValidatedSignal = $signal;
         let built = match signal.protocol {
             OtlpProtocol::Grpc => {
@@ -150,7 +151,7 @@ macro_rules! build_exporter {
                     .with_protocol(http_protocol(signal.protocol))
                     .with_endpoint(signal.endpoint.clone())
                     .with_timeout(signal.timeout)
-                    .with_http_client(client)
+                    .with_http_client($client(client))
                     .with_headers(headers)
                     .with_retry_policy(retry_policy($retry));
                 if signal.gzip {
@@ -169,32 +170,44 @@ macro_rules! build_exporter {
     }};
 }
 
+/// The span exporter, and for HTTP/protobuf the [`PreparedBody`] its client
+/// sends in place of the exporter's own (see [`super::prepared`]).
 pub(crate) fn span_exporter(
     signal: &ValidatedSignal,
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
-) -> Result<opentelemetry_otlp::SpanExporter> {
-    build_exporter!(
+) -> Result<(opentelemetry_otlp::SpanExporter, Option<PreparedBody>)> {
+    let prepared = (signal.protocol == OtlpProtocol::HttpProtobuf).then(PreparedBody::default);
+    let body = prepared.clone().unwrap_or_default();
+    let exporter = build_exporter!(
         opentelemetry_otlp::SpanExporter,
         opentelemetry_otlp::SpanExporter::builder(),
         signal,
         retry,
-        runtime
-    )
+        runtime,
+        |client| PreparedClient::new(client, body)
+    )?;
+    Ok((exporter, prepared))
 }
 
+/// The log exporter, and for HTTP/protobuf the [`PreparedBody`] its client
+/// sends in place of the exporter's own (see [`super::prepared`]).
 pub(crate) fn log_exporter(
     signal: &ValidatedSignal,
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
-) -> Result<opentelemetry_otlp::LogExporter> {
-    build_exporter!(
+) -> Result<(opentelemetry_otlp::LogExporter, Option<PreparedBody>)> {
+    let prepared = (signal.protocol == OtlpProtocol::HttpProtobuf).then(PreparedBody::default);
+    let body = prepared.clone().unwrap_or_default();
+    let exporter = build_exporter!(
         opentelemetry_otlp::LogExporter,
         opentelemetry_otlp::LogExporter::builder(),
         signal,
         retry,
-        runtime
-    )
+        runtime,
+        |client| PreparedClient::new(client, body)
+    )?;
+    Ok((exporter, prepared))
 }
 
 pub(crate) fn metric_exporter(
@@ -207,6 +220,7 @@ pub(crate) fn metric_exporter(
         opentelemetry_otlp::MetricExporter::builder(),
         signal,
         retry,
-        runtime
+        runtime,
+        |client| client
     )
 }

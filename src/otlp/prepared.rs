@@ -1,0 +1,161 @@
+//! Request bodies encoded by us, sent through opentelemetry-otlp's HTTP
+//! exporter.
+//!
+//! The exporter owns the transport — endpoint, headers, timeout, gzip,
+//! retries with backoff and `Retry-After`, partial-success handling — but
+//! builds its protobuf body from SDK records, which costs more than the rest
+//! of the pipeline together. The `otlp` log sink therefore encodes the body
+//! itself straight from the records ([`super::proto`]), puts it into a
+//! [`PreparedBody`], and has the exporter export a one-record placeholder
+//! batch: [`PreparedClient`], the exporter's HTTP client, sends the prepared
+//! body in place of the placeholder's (gzip-compressed when the exporter's
+//! request says `Content-Encoding: gzip`) on every attempt of that export.
+
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use opentelemetry_http::{HttpClient, HttpError};
+
+/// The protobuf content type the HTTP exporter sends.
+const PROTOBUF: &str = "application/x-protobuf";
+
+#[derive(Debug, Default)]
+struct Slot {
+    raw: Option<Bytes>,
+    gzipped: Option<Bytes>,
+}
+
+/// The body of the export in progress, shared by a sink and its exporter's client.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PreparedBody(Arc<Mutex<Slot>>);
+
+impl PreparedBody {
+    /// Makes `body` the payload of the next export's requests.
+    pub(crate) fn set(&self, body: Vec<u8>) {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.raw = Some(Bytes::from(body));
+        slot.gzipped = None;
+    }
+
+    /// Ends the export: later requests carry their own bodies again.
+    pub(crate) fn clear(&self) {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.raw = None;
+        slot.gzipped = None;
+    }
+
+    /// The prepared body, gzip-compressed when `gzip` (compressed once per export).
+    fn body(&self, gzip: bool) -> Option<std::io::Result<Bytes>> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let raw = slot.raw.clone()?;
+        if !gzip {
+            return Some(Ok(raw));
+        }
+        if let Some(done) = &slot.gzipped {
+            return Some(Ok(done.clone()));
+        }
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let compressed = encoder.write_all(&raw).and_then(|()| encoder.finish()).map(Bytes::from);
+        if let Ok(done) = &compressed {
+            slot.gzipped = Some(done.clone());
+        }
+        Some(compressed)
+    }
+}
+
+/// An HTTP client that sends the [`PreparedBody`], when one is set, in place
+/// of the body of a protobuf request.
+#[derive(Debug)]
+pub(crate) struct PreparedClient<C> {
+    inner: C,
+    body: PreparedBody,
+}
+
+impl<C> PreparedClient<C> {
+    pub(crate) fn new(inner: C, body: PreparedBody) -> Self {
+        PreparedClient { inner, body }
+    }
+}
+
+#[async_trait::async_trait]
+impl<C: HttpClient> HttpClient for PreparedClient<C> {
+    async fn send_bytes(&self, mut request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let header = |name: http::header::HeaderName| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_ascii_lowercase)
+        };
+        if header(http::header::CONTENT_TYPE).as_deref() == Some(PROTOBUF) {
+            let gzip = header(http::header::CONTENT_ENCODING).as_deref() == Some("gzip");
+            if let Some(body) = self.body.body(gzip) {
+                *request.body_mut() = body?;
+            }
+        }
+        self.inner.send_bytes(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+
+    /// Keeps the bodies it is asked to send.
+    #[derive(Debug, Clone, Default)]
+    struct Keep(Arc<Mutex<Vec<Bytes>>>);
+
+    #[async_trait::async_trait]
+    impl HttpClient for Keep {
+        async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+            self.0.lock().unwrap().push(request.into_body());
+            Ok(Response::builder().status(200).body(Bytes::new())?)
+        }
+    }
+
+    fn request(content_type: &str, gzip: bool) -> Request<Bytes> {
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri("http://127.0.0.1:9/v1/logs")
+            .header("Content-Type", content_type);
+        if gzip {
+            builder = builder.header("Content-Encoding", "gzip");
+        }
+        builder.body(Bytes::from_static(b"placeholder")).unwrap()
+    }
+
+    fn send(client: &PreparedClient<Keep>, request: Request<Bytes>) -> Bytes {
+        futures_executor::block_on(client.send_bytes(request)).unwrap();
+        client.inner.0.lock().unwrap().pop().unwrap()
+    }
+
+    #[test]
+    fn the_prepared_body_replaces_protobuf_bodies_until_cleared() {
+        let body = PreparedBody::default();
+        let client = PreparedClient::new(Keep::default(), body.clone());
+        assert_eq!(
+            &send(&client, request(PROTOBUF, false))[..],
+            b"placeholder",
+            "nothing prepared"
+        );
+
+        body.set(b"encoded records".to_vec());
+        assert_eq!(&send(&client, request(PROTOBUF, false))[..], b"encoded records");
+        // Gzip when the exporter's request says so, on every attempt.
+        for _ in 0..2 {
+            let sent = send(&client, request(PROTOBUF, true));
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(&sent[..]).read_to_end(&mut plain).unwrap();
+            assert_eq!(plain, b"encoded records");
+        }
+        // Other content types are left alone.
+        assert_eq!(&send(&client, request("application/json", false))[..], b"placeholder");
+
+        body.clear();
+        assert_eq!(&send(&client, request(PROTOBUF, false))[..], b"placeholder");
+    }
+}
