@@ -51,7 +51,13 @@ impl CapturingLogSink {
         let resource = opentelemetry_sdk::Resource::builder_empty()
             .with_service_name("aureus-fuzz")
             .build();
-        let sink = OtlpLogSink::new(exporter, &resource, runtime, Arc::new(ExportStats::default()));
+        let sink = OtlpLogSink::new(
+            exporter,
+            &resource,
+            runtime,
+            Arc::new(ExportStats::default()),
+            crate::config::ContentCapture::All,
+        );
         Ok(CapturingLogSink { sink, capture })
     }
 

@@ -19,6 +19,7 @@ use opentelemetry_sdk::Resource;
 use super::internal::is_exporter_target;
 use super::stats::ExportStats;
 use super::transport::ExportRuntime;
+use crate::config::ContentCapture;
 use crate::event::EventKind;
 use crate::record::{Record, Value};
 use crate::sinks::{Sink, SinkError};
@@ -44,8 +45,9 @@ pub(crate) fn severity(record: &Record) -> (Severity, &'static str) {
     }
 }
 
-/// The body: the message, else `<event_type> k=v …` for an Aureus event.
-pub(crate) fn body(record: &Record) -> String {
+/// The body: the message, else `<event_type> k=v …` for an Aureus event
+/// (message content only when `capture` exports it).
+pub(crate) fn body(record: &Record, capture: ContentCapture) -> String {
     if let Some(message) = record.message().filter(|m| !m.is_empty()) {
         return message.to_owned();
     }
@@ -53,7 +55,7 @@ pub(crate) fn body(record: &Record) -> String {
     if let Some(kind) = record.event_type() {
         text.push_str(kind);
     }
-    for (name, value) in record.fields() {
+    for (name, value) in exported_fields(record, capture) {
         if !text.is_empty() {
             text.push(' ');
         }
@@ -75,8 +77,17 @@ fn attribute_value(value: Value<'_>) -> AnyValue {
     }
 }
 
+/// The fields of `record` that go out: all of them, except message content
+/// (`llm_prompt.prompt`, `llm_response.response`) unless `capture` is `all`.
+fn exported_fields(record: &Record, capture: ContentCapture) -> impl Iterator<Item = (&'static str, Value<'_>)> + '_ {
+    let kind = record.event_type().unwrap_or("");
+    record
+        .fields()
+        .filter(move |(name, _)| capture.exports() || !crate::event::is_content_field(kind, name))
+}
+
 /// Fills `log` from `record`.
-pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record) {
+pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record, capture: ContentCapture) {
     log.set_timestamp(record.timestamp);
     log.set_observed_timestamp(SystemTime::now());
     let (number, text) = severity(record);
@@ -86,11 +97,11 @@ pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record) {
     if let Some(kind) = record.kind {
         log.set_event_name(kind.as_str());
     }
-    log.set_body(AnyValue::String(body(record).into()));
+    log.set_body(AnyValue::String(body(record, capture).into()));
     if let Some(kind) = record.event_type() {
         log.add_attribute("event_type", kind.to_owned());
     }
-    for (name, value) in record.fields() {
+    for (name, value) in exported_fields(record, capture) {
         log.add_attribute(name, attribute_value(value));
     }
     if let Some(id) = record.correlation_id() {
@@ -112,6 +123,7 @@ pub(crate) struct OtlpLogSink<E: LogExporter> {
     scope: InstrumentationScope,
     runtime: Arc<ExportRuntime>,
     stats: Arc<ExportStats>,
+    capture: ContentCapture,
     /// Keeps the logger's provider alive (it has no processors).
     _provider: SdkLoggerProvider,
 }
@@ -122,6 +134,7 @@ impl<E: LogExporter> OtlpLogSink<E> {
         resource: &Resource,
         runtime: Arc<ExportRuntime>,
         stats: Arc<ExportStats>,
+        capture: ContentCapture,
     ) -> Self {
         exporter.set_resource(resource);
         let provider = SdkLoggerProvider::builder().with_resource(resource.clone()).build();
@@ -135,6 +148,7 @@ impl<E: LogExporter> OtlpLogSink<E> {
             scope,
             runtime,
             stats,
+            capture,
             _provider: provider,
         }
     }
@@ -147,7 +161,7 @@ impl<E: LogExporter + 'static> Sink for OtlpLogSink<E> {
             .filter(|record| !is_exporter_target(record.target))
             .map(|record| {
                 let mut log = self.logger.create_log_record();
-                fill(&mut log, record);
+                fill(&mut log, record, self.capture);
                 log
             })
             .collect();

@@ -20,6 +20,7 @@
 //! within its deadline, whether or not the collector answers.
 
 pub(crate) mod capture;
+mod genai;
 mod http_client;
 pub(crate) mod internal;
 mod logs;
@@ -140,8 +141,13 @@ impl Otlp {
                 let exporter = transport::log_exporter(signal, &config.retry, &runtime)?;
                 let stats = Arc::new(ExportStats::default());
                 log_stats = Some(Arc::clone(&stats));
-                let sink: Box<dyn Sink> =
-                    Box::new(logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats));
+                let sink: Box<dyn Sink> = Box::new(logs::OtlpLogSink::new(
+                    exporter,
+                    &resource,
+                    Arc::clone(&runtime),
+                    stats,
+                    scrub.capture,
+                ));
                 let mut queue = QueueSettings::new(
                     signal.batch.queue_capacity,
                     signal.batch.overflow,

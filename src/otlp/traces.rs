@@ -51,6 +51,8 @@ pub(crate) struct Batching {
 pub(crate) struct Scrub {
     pub(crate) redactor: Arc<Redactor>,
     pub(crate) max_field_bytes: usize,
+    /// Whether message content goes out (`genai.capture_content`).
+    pub(crate) capture: crate::config::ContentCapture,
 }
 
 /// A span processor behind a queue bounded by count and by bytes. When it is
@@ -347,6 +349,7 @@ impl<E: SpanExporter> Worker<E> {
         let items = batch.len() as u64;
         self.stats.dequeued(items, std::mem::take(&mut self.batch_bytes));
         for span in batch.iter_mut() {
+            super::genai::shape_span(self.scrub.capture, span);
             super::redact::redact_span(&self.scrub.redactor, self.scrub.max_field_bytes, span);
         }
         let started = Instant::now();
