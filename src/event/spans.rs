@@ -243,7 +243,7 @@ impl ChatCall {
             gen_ai.provider.name = request.provider,
             gen_ai.request.model = request.model,
             server.address = request.server_address,
-            server.port = request.server_port.map(u64::from),
+            server.port = request.server_port.map(i64::from),
             gen_ai.conversation.id = conversation.as_ref().map(CorrelationId::as_str),
             gen_ai.response.model = Empty,
             gen_ai.response.id = Empty,
@@ -282,11 +282,13 @@ impl ChatCall {
             let reasons = serde_json::to_string(result.finish_reasons).unwrap_or_default();
             span.record(semconv::attr::FINISH_REASONS, reasons.as_str());
         }
+        // As `i64`: tracing-opentelemetry exports a `u64` field as text.
+        let int = |tokens: u64| i64::try_from(tokens).unwrap_or(i64::MAX);
         if let Some(tokens) = result.input_tokens {
-            span.record(semconv::attr::INPUT_TOKENS, tokens);
+            span.record(semconv::attr::INPUT_TOKENS, int(tokens));
         }
         if let Some(tokens) = result.output_tokens {
-            span.record(semconv::attr::OUTPUT_TOKENS, tokens);
+            span.record(semconv::attr::OUTPUT_TOKENS, int(tokens));
         }
         let duration_ms = self.elapsed_ms();
         let usage = super::LlmUsage {
