@@ -11,7 +11,7 @@ mod rotel;
 
 use std::time::Duration;
 
-use aureus_observability::config::{ModelPrice, OtlpConfig, OtlpProtocol};
+use aureus_observability::config::{ContentCapture, ModelPrice, OtlpConfig, OtlpProtocol};
 use aureus_observability::correlation::CorrelationId;
 use aureus_observability::event::{
     AgentSpan, ChatCall, ChatRequest, ChatResult, ToolCall, ToolExecution, WorkflowSpan,
@@ -22,6 +22,14 @@ use rotel::{AttrValue, Rotel};
 const SERVICE: &str = "aureus-genai";
 
 fn stack(collector: &Rotel) -> (tracing::Dispatch, aureus_observability::Telemetry) {
+    stack_with(collector, SERVICE, ContentCapture::Local)
+}
+
+fn stack_with(
+    collector: &Rotel,
+    service: &str,
+    capture: ContentCapture,
+) -> (tracing::Dispatch, aureus_observability::Telemetry) {
     let mut otlp = OtlpConfig {
         enabled: true,
         endpoint: Some(collector.grpc_endpoint()),
@@ -31,13 +39,15 @@ fn stack(collector: &Rotel) -> (tracing::Dispatch, aureus_observability::Telemet
     otlp.batch.interval = "100ms".into();
     otlp.metrics.interval = Some("60s".into());
     let mut config = Config::builder()
-        .service_name(SERVICE)
+        .service_name(service)
         .no_server()
         .no_monitoring()
         .no_sinks()
         .otlp(otlp)
         .build()
         .expect("valid config");
+    config.genai.capture_content = capture;
+    config.redaction.patterns = vec!["sk-live-[0-9a-f]{16}".into()];
     config.genai.prices.insert(
         "gpt-4o".into(),
         ModelPrice {
@@ -284,4 +294,99 @@ fn a_workflow_with_two_llm_calls_and_three_tools_follows_the_conventions() {
     assert!((cost.points[0].value.unwrap() - expected).abs() < 1e-12, "{cost:?}");
     let report = telemetry.shutdown(Duration::from_secs(10));
     assert!(report.is_clean(), "{report}");
+}
+
+/// One chat call whose response carries a secret, inside a span carrying an
+/// Opt-In content attribute.
+fn chat_with_content() {
+    let span = tracing::info_span!(
+        "agent_step",
+        gen_ai.input.messages = r#"[{"role":"user","parts":[{"type":"text","content":"INPUT-CANARY"}]}]"#
+    );
+    span.in_scope(|| {
+        aureus_observability::event::LlmPrompt {
+            model: "gpt-4o",
+            prompt: "PROMPT-CANARY",
+        }
+        .emit();
+        let call = ChatCall::start(&ChatRequest {
+            provider: "openai",
+            model: "gpt-4o",
+            ..Default::default()
+        });
+        call.finish(
+            Some("RESPONSE-CANARY key sk-live-0123456789abcdef"),
+            &ChatResult {
+                finish_reasons: &["stop"],
+                input_tokens: Some(5),
+                output_tokens: Some(6),
+                ..Default::default()
+            },
+        );
+    });
+}
+
+#[test]
+#[ignore = "needs rotel; run via the README test command"]
+fn content_goes_out_only_with_capture_all_and_is_redacted_there() {
+    let collector = Rotel::start();
+    for (service, capture) in [
+        ("genai-local", ContentCapture::Local),
+        ("genai-all", ContentCapture::All),
+    ] {
+        let (dispatch, telemetry) = stack_with(&collector, service, capture);
+        tracing::dispatcher::with_default(&dispatch, chat_with_content);
+        assert!(telemetry.flush(Duration::from_secs(15)), "flush in time");
+        let got = collector.wait_for(service, Duration::from_secs(20), |r| {
+            let mine = |resource: &rotel::Attrs| resource.get("service.name").and_then(|v| v.as_str()) == Some(service);
+            r.spans.iter().filter(|s| mine(&s.resource)).count() >= 2
+                && r.logs.iter().filter(|l| mine(&l.resource)).count() >= 2
+        });
+        let mine = |resource: &rotel::Attrs| resource.get("service.name").and_then(|v| v.as_str()) == Some(service);
+        let spans: Vec<_> = got.spans.iter().filter(|s| mine(&s.resource)).collect();
+        let logs: Vec<_> = got.logs.iter().filter(|l| mine(&l.resource)).collect();
+        let outer = spans.iter().find(|s| s.name == "agent_step").expect("outer span");
+        let chat = spans.iter().find(|s| s.name == "chat gpt-4o").expect("chat span");
+        let response_event = chat
+            .events
+            .iter()
+            .find(|e| e.attributes.get("event_type").map(|v| v.to_string()).as_deref() == Some("llm_response"))
+            .expect("llm_response event");
+        let prompt_log = logs.iter().find(|l| l.event_name == "llm_prompt").expect("prompt log");
+        let response_log = logs
+            .iter()
+            .find(|l| l.event_name == "llm_response")
+            .expect("response log");
+        match capture {
+            ContentCapture::All => {
+                assert!(attr(&outer.attributes, "gen_ai.input.messages")
+                    .to_string()
+                    .contains("INPUT-CANARY"));
+                assert_eq!(*attr(&prompt_log.attributes, "prompt"), "PROMPT-CANARY");
+                let response = attr(&response_log.attributes, "response").to_string();
+                assert!(response.contains("RESPONSE-CANARY"), "{response}");
+                let on_span = attr(&response_event.attributes, "response").to_string();
+                assert!(on_span.contains("RESPONSE-CANARY"), "{on_span}");
+                // Redaction applies to what is captured.
+                assert!(
+                    !response.contains("sk-live") && !on_span.contains("sk-live"),
+                    "{response} {on_span}"
+                );
+            }
+            _ => {
+                assert!(!outer.attributes.contains_key("gen_ai.input.messages"), "{outer:?}");
+                assert!(!prompt_log.attributes.contains_key("prompt"));
+                assert!(!response_log.attributes.contains_key("response"));
+                assert!(!response_event.attributes.contains_key("response"));
+                assert!(!prompt_log.body.contains("CANARY") && !response_log.body.contains("CANARY"));
+                assert_eq!(*attr(&response_log.attributes, "input_tokens"), 5_i64);
+            }
+        }
+        assert!(
+            !collector.output().contains("sk-live-0123456789abcdef"),
+            "a secret left the process"
+        );
+        let report = telemetry.shutdown(Duration::from_secs(10));
+        assert!(report.is_clean(), "{report}");
+    }
 }
