@@ -1,10 +1,11 @@
 //! Per-event cost of the OpenTelemetry GenAI additions on the instrumented
 //! thread: an `llm_response` as today (model and response only) against the
 //! same event with the new optional fields (provider, tokens, finish reason,
-//! duration → two token histograms and the duration histogram), and with a
-//! price table on top (→ `cost_usd` added to the record and the cost
-//! counter), in the same run. Metrics and summary on, one no-op sink behind
-//! a lossless queue, no store, no listener.
+//! duration → two token histograms and the duration histogram) for a model
+//! without a price, and for a model with one (→ `cost_usd` added to the
+//! record, the cost counter and the summary's cost), in the same run and the
+//! same stack. Metrics and summary on, one no-op sink behind a lossless
+//! queue, no store, no listener.
 //!
 //! Run: `cargo bench --bench genai`. Compare ratios, not absolute times.
 
@@ -27,7 +28,7 @@ impl Sink for NoopSink {
     }
 }
 
-fn stack(priced: bool) -> (tracing::Dispatch, aureus_observability::Telemetry) {
+fn stack() -> (tracing::Dispatch, aureus_observability::Telemetry) {
     let mut config = Config {
         store: StoreConfig {
             enabled: false,
@@ -40,15 +41,13 @@ fn stack(priced: bool) -> (tracing::Dispatch, aureus_observability::Telemetry) {
             .build()
             .expect("config")
     };
-    if priced {
-        config.genai.prices.insert(
-            "gpt-4o".into(),
-            ModelPrice {
-                input_per_million: 2.5,
-                output_per_million: 10.0,
-            },
-        );
-    }
+    config.genai.prices.insert(
+        "gpt-4o".into(),
+        ModelPrice {
+            input_per_million: 2.5,
+            output_per_million: 10.0,
+        },
+    );
     let (dispatch, telemetry) = aureus_observability::build(config).expect("build");
     let options = SinkOptions {
         queue_capacity: 65536,
@@ -81,9 +80,9 @@ fn plain(_: u64) {
     .emit();
 }
 
-fn with_usage(n: u64) {
+fn with_usage(model: &str, n: u64) {
     LlmResponse {
-        model: "gpt-4o",
+        model,
         response: "The answer is 42.",
     }
     .emit_with(&LlmUsage {
@@ -96,15 +95,37 @@ fn with_usage(n: u64) {
     });
 }
 
-fn events(c: &mut Criterion) {
-    let (today, telemetry) = stack(false);
-    bench_with(c, "genai/llm_response_today", &today, plain);
-    bench_with(c, "genai/llm_response_with_usage", &today, with_usage);
-    telemetry.shutdown(Duration::from_secs(10));
+/// The same fields on a `custom` event: what capturing the extra fields
+/// costs without any GenAI metric (the difference to `with_usage` is the
+/// histograms).
+fn same_fields_custom(n: u64) {
+    tracing::info!(
+        target: "aureus",
+        event_type = "custom",
+        model = "llama-local",
+        response = "The answer is 42.",
+        response_length = 17u64,
+        provider = "openai",
+        input_tokens = 100 + n % 900,
+        output_tokens = 10 + n % 90,
+        finish_reason = "stop",
+        duration_ms = (n % 3000) as f64,
+    );
+}
 
-    let (priced, telemetry) = stack(true);
-    bench_with(c, "genai/llm_response_with_usage_and_cost", &priced, with_usage);
-    telemetry.shutdown(Duration::from_secs(10));
+fn events(c: &mut Criterion) {
+    let (dispatch, telemetry) = stack();
+    bench_with(c, "genai/llm_response_today", &dispatch, plain);
+    bench_with(c, "genai/custom_event_same_fields", &dispatch, same_fields_custom);
+    // A model without a price: tokens and duration → three histograms.
+    bench_with(c, "genai/llm_response_with_usage", &dispatch, |n| {
+        with_usage("llama-local", n)
+    });
+    // A priced model: the same plus `cost_usd`, the cost counter and the summary.
+    bench_with(c, "genai/llm_response_with_usage_and_cost", &dispatch, |n| {
+        with_usage("gpt-4o", n)
+    });
+    eprintln!("{}", telemetry.shutdown(Duration::from_secs(10)));
 }
 
 criterion_group! {
