@@ -420,6 +420,10 @@
       isNumber(m.recoveries) ? formatCount(m.recoveries) + " recoveries" : "");
     setCard("card-escalation-rate", formatPercent(m.escalationRate),
       isNumber(m.escalations) ? formatCount(m.escalations) + " escalations" : "");
+    // GenAI cost (price table → llm_response.cost_usd): dollars per successful task.
+    const usd = (x) => isNumber(x) ? "$" + (x >= 1 ? x.toFixed(2) : x.toPrecision(3)) : "—";
+    setCard("card-llm-cost", usd(m.costPerSuccessUsd),
+      isNumber(m.llmCostUsd) ? usd(m.llmCostUsd) + " on LLM calls in window" : "");
 
     markProblem("card-crv-failures", m.crvFailures);
     markProblem("card-policy-denials", m.policyDenials);

@@ -318,6 +318,12 @@ impl Record {
         self.fields.push((name, slot));
     }
 
+    /// Removes every field named `name` (its text stays in the buffer,
+    /// unreachable, until the record is recycled).
+    pub(crate) fn remove_field(&mut self, name: &str) {
+        self.fields.retain(|(n, _)| *n != name);
+    }
+
     fn value_of<'a>(&'a self, slot: &Slot) -> Value<'a> {
         match slot {
             Slot::Bool(v) => Value::Bool(*v),

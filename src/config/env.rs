@@ -13,7 +13,7 @@ pub(crate) fn env_variables() -> impl Iterator<Item = &'static str> {
 }
 
 /// The variables read, for documentation and tests.
-pub(crate) const VARIABLES: [&str; 23] = [
+pub(crate) const VARIABLES: [&str; 25] = [
     "AUREUS_MONITORING_TOKEN",
     "AUREUS_MONITORING_SOURCE",
     "AUREUS_PROMETHEUS_URL",
@@ -37,6 +37,8 @@ pub(crate) const VARIABLES: [&str; 23] = [
     "AUREUS_FILE_ROTATE_EVERY",
     "AUREUS_FILE_MAX_FILES",
     "AUREUS_FILE_COMPRESS",
+    "AUREUS_GENAI_CAPTURE_CONTENT",
+    "OTEL_SEMCONV_STABILITY_OPT_IN",
 ];
 
 /// Which configuration key each standard `OTEL_*` variable set, so that a
@@ -106,6 +108,14 @@ where
     if let Some(name) = get("OTEL_SERVICE_NAME") {
         config.service_name = name.to_owned();
         origins.record("service_name", "OTEL_SERVICE_NAME");
+    }
+    if let Some(raw) = get("AUREUS_GENAI_CAPTURE_CONTENT") {
+        config.genai.capture_content = raw
+            .parse()
+            .map_err(|_| Error::config("AUREUS_GENAI_CAPTURE_CONTENT", raw, "expected one of: none, local, all"))?;
+    }
+    if let Some(raw) = get("OTEL_SEMCONV_STABILITY_OPT_IN") {
+        config.genai.semconv_stability_opt_in = super::genai::parse_opt_in(raw);
     }
     if let Some(name) = get("AUREUS_SERVICE_NAME") {
         config.service_name = name.to_owned();

@@ -33,6 +33,7 @@
 mod builder;
 mod env;
 pub(crate) use env::env_variables;
+mod genai;
 mod metrics;
 mod monitoring;
 mod otel_list;
@@ -47,6 +48,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use builder::ConfigBuilder;
+pub(crate) use genai::ValidatedGenAi;
+pub use genai::{ContentCapture, GenAiConfig, ModelPrice};
 pub use metrics::{MetricsConfig, ServerConfig};
 pub(crate) use monitoring::trace_url;
 pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};
@@ -105,6 +108,8 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     /// Export of spans, logs and metrics to an OpenTelemetry collector.
     pub otlp: OtlpConfig,
+    /// The OpenTelemetry GenAI conventions: content capture and the price table.
+    pub genai: GenAiConfig,
 }
 
 impl Default for Config {
@@ -125,6 +130,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             monitoring: MonitoringConfig::default(),
             otlp: OtlpConfig::default(),
+            genai: GenAiConfig::default(),
         }
     }
 }

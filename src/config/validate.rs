@@ -28,6 +28,7 @@ pub(crate) struct Validated {
     pub(crate) store: Option<ValidatedStore>,
     pub(crate) monitoring: Option<ValidatedMonitoring>,
     pub(crate) otlp: Option<super::ValidatedOtlp>,
+    pub(crate) genai: super::ValidatedGenAi,
 }
 
 /// Checked `[monitoring]`.
@@ -166,6 +167,7 @@ pub(crate) fn validate(config: &Config) -> Result<Validated> {
         store: validate_store(&config.store)?,
         monitoring: validate_monitoring(&config.monitoring)?,
         otlp,
+        genai: super::genai::validate_genai(&config.genai)?,
     })
 }
 

@@ -174,6 +174,10 @@ pub(crate) fn local_summary(
                     blocked: flag(fields::BLOCKED),
                 },
                 Some("rollback") => SummaryEvent::Rollback,
+                Some("llm_response") => match record.field(fields::COST_USD).and_then(|v| v.as_f64()) {
+                    Some(cost_usd) => SummaryEvent::LlmCost { cost_usd },
+                    None => SummaryEvent::Other,
+                },
                 _ => SummaryEvent::Other,
             };
             replay.record_at(event, record.timestamp);
@@ -312,6 +316,7 @@ pub(crate) fn fleet_summary(api: &PrometheusApi, window: Duration, task_type: Op
     let successes = count(format!("{p}_tasks_completed_total{{success=\"true\"{task}}}"))?;
     let failures = count(format!("{p}_tasks_completed_total{{success=\"false\"{task}}}"))?;
     let policy_checks = count(format!("{p}_policy_checks_total"))?;
+    let llm_cost_usd = value(format!("{p}_llm_cost_usd_total"))?.max(0.0);
     let escalations = count(format!("{p}_policy_checks_total{{requires_approval=\"true\"}}"))?;
     let success_sum = value(format!("{p}_task_duration_ms_sum{{success=\"true\"{task}}}"))?;
     let step_ends = successes + failures;
@@ -358,6 +363,8 @@ pub(crate) fn fleet_summary(api: &PrometheusApi, window: Duration, task_type: Op
         recoveries: 0,
         escalation_rate: (policy_checks > 0).then(|| escalations as f64 / policy_checks as f64),
         cost_per_success_ms: (successes > 0).then(|| success_sum / successes as f64),
+        llm_cost_usd,
+        cost_per_success_usd: (successes > 0).then(|| llm_cost_usd / successes as f64),
         step_ends,
         successes,
         failures,

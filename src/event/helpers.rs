@@ -149,6 +149,28 @@ impl ToolCall<'_> {
             args = %SafeJson(self.args),
         );
     }
+
+    /// Records the event with the optional field `call_id` (the id the
+    /// model gave the call, `gen_ai.tool.call.id` in the GenAI conventions).
+    ///
+    /// ```
+    /// use aureus_observability::event::ToolCall;
+    /// let args = serde_json::json!({"path": "/etc/hosts"});
+    /// ToolCall { workflow_id: "wf-1", task_id: "t-1", tool_name: "fs.read", args: &args }
+    ///     .emit_with_call_id("call_7");
+    /// ```
+    pub fn emit_with_call_id(&self, call_id: &str) {
+        tracing::info!(
+            name: "tool_call",
+            target: "aureus",
+            event_type = "tool_call",
+            workflow_id = self.workflow_id,
+            task_id = self.task_id,
+            tool_name = self.tool_name,
+            args = %SafeJson(self.args),
+            call_id = call_id,
+        );
+    }
 }
 
 /// `crv_result`: a CRV gate was checked (WARN when it failed or blocked).
@@ -311,6 +333,70 @@ impl LlmResponse<'_> {
             response_length = self.response.len() as u64,
         );
     }
+
+    /// Records the event with the optional fields of `usage` (those that are
+    /// `None` are left out). The tokens feed `gen_ai.client.token.usage`,
+    /// `duration_ms` feeds `gen_ai.client.operation.duration`, and with a
+    /// price for `model` the crate adds `cost_usd`; a hand-written event with
+    /// the same fields is handled identically.
+    ///
+    /// ```
+    /// use aureus_observability::event::{LlmResponse, LlmUsage};
+    ///
+    /// LlmResponse { model: "gpt-4o", response: "Paris." }.emit_with(&LlmUsage {
+    ///     provider: Some("openai"),
+    ///     input_tokens: Some(120),
+    ///     output_tokens: Some(8),
+    ///     finish_reason: Some("stop"),
+    ///     duration_ms: Some(412.5),
+    ///     ..LlmUsage::default()
+    /// });
+    ///
+    /// // …is handled exactly like:
+    /// tracing::info!(target: "aureus", event_type = "llm_response", model = "gpt-4o",
+    ///                response = "Paris.", response_length = 6u64, provider = "openai",
+    ///                input_tokens = 120u64, output_tokens = 8u64, finish_reason = "stop",
+    ///                duration_ms = 412.5);
+    /// ```
+    pub fn emit_with(&self, usage: &LlmUsage<'_>) {
+        tracing::info!(
+            name: "llm_response",
+            target: "aureus",
+            event_type = "llm_response",
+            model = self.model,
+            response = self.response,
+            response_length = self.response.len() as u64,
+            provider = usage.provider,
+            input_tokens = usage.input_tokens,
+            output_tokens = usage.output_tokens,
+            finish_reason = usage.finish_reason,
+            duration_ms = usage.duration_ms,
+            error_type = usage.error_type,
+            cost_usd = usage.cost_usd,
+        );
+    }
+}
+
+/// The optional fields of an `llm_response` (see [`LlmResponse::emit_with`]):
+/// what the OpenTelemetry GenAI conventions need for their metrics and the
+/// price table for the cost. Every field may be left `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LlmUsage<'a> {
+    /// The GenAI provider, a `gen_ai.provider.name` value (`openai`, `anthropic`, `aws.bedrock`, …).
+    pub provider: Option<&'a str>,
+    /// Input (prompt) tokens, as billed.
+    pub input_tokens: Option<u64>,
+    /// Output (completion) tokens, as billed.
+    pub output_tokens: Option<u64>,
+    /// Why the model stopped (`stop`, `length`, `tool_calls`, …).
+    pub finish_reason: Option<&'a str>,
+    /// How long the call took, in milliseconds.
+    pub duration_ms: Option<f64>,
+    /// The class of error a failed call ended with (`timeout`, `429`, …; `_OTHER` when unknown).
+    pub error_type: Option<&'a str>,
+    /// The call's cost in US dollars, when the caller knows it (else the
+    /// crate computes it from the price table).
+    pub cost_usd: Option<f64>,
 }
 
 /// `llm_artifact_generated`: a model produced an artifact.

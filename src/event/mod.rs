@@ -34,12 +34,15 @@
 
 mod helpers;
 mod kind;
+pub mod semconv;
+mod spans;
 
 pub use helpers::{
-    custom, CrvResult, LlmArtifactGenerated, LlmPrompt, LlmResponse, PolicyCheck, Rollback, SnapshotCommit, StepEnd,
-    StepStart, ToolCall, MAX_JSON_DEPTH, TOO_DEEP,
+    custom, CrvResult, LlmArtifactGenerated, LlmPrompt, LlmResponse, LlmUsage, PolicyCheck, Rollback, SnapshotCommit,
+    StepEnd, StepStart, ToolCall, MAX_JSON_DEPTH, TOO_DEEP,
 };
 pub use kind::EventKind;
+pub use spans::{AgentSpan, ChatCall, ChatRequest, ChatResult, ToolExecution, WorkflowSpan};
 
 /// The target every Aureus event uses (targets below it, `aureus::…`, count too).
 pub const TARGET: &str = "aureus";
@@ -47,6 +50,16 @@ pub const TARGET: &str = "aureus";
 /// Whether `target` is `aureus` or a module below it.
 pub fn is_aureus_target(target: &str) -> bool {
     target == TARGET || target.strip_prefix(TARGET).is_some_and(|rest| rest.starts_with("::"))
+}
+
+/// Whether field `name` of an event of `kind` is message content — the
+/// prompt of `llm_prompt`, the response of `llm_response` — which
+/// [`ContentCapture`](crate::config::ContentCapture) keeps out of OTLP by default.
+pub(crate) fn is_content_field(kind: &str, name: &str) -> bool {
+    matches!(
+        (kind, name),
+        ("llm_prompt", fields::PROMPT) | ("llm_response", fields::RESPONSE)
+    )
 }
 
 /// Field names of the contract, as the kernel writes them.
@@ -107,6 +120,22 @@ pub mod fields {
     pub const ARTIFACT_TYPE: &str = "artifact_type";
     /// The id of a generated artifact.
     pub const ARTIFACT_ID: &str = "artifact_id";
+    /// `llm_response`: tokens of the input (prompt), as the provider bills them (optional).
+    pub const INPUT_TOKENS: &str = "input_tokens";
+    /// `llm_response`: tokens of the output (completion) (optional).
+    pub const OUTPUT_TOKENS: &str = "output_tokens";
+    /// `llm_response`: the GenAI provider, a `gen_ai.provider.name` value such as `openai` (optional).
+    pub const PROVIDER: &str = "provider";
+    /// `llm_response`: why the model stopped, e.g. `stop`, `length` (optional).
+    pub const FINISH_REASON: &str = "finish_reason";
+    /// `llm_response`: the class of error a failed call ended with, an
+    /// `error.type` value such as `timeout` (optional).
+    pub const ERROR_TYPE: &str = "error_type";
+    /// `llm_response`: the call's cost in US dollars — added by the crate when
+    /// the price table knows the model, unless the event carries it.
+    pub const COST_USD: &str = "cost_usd";
+    /// `tool_call`: the tool call's id, as the model gave it (optional).
+    pub const CALL_ID: &str = "call_id";
 }
 
 #[cfg(test)]

@@ -116,6 +116,9 @@ pub struct MetricNames {
     /// `<prefix>_telemetry_refused_series_total{reason}`: series `/metrics`
     /// could not express (invalid names, colliding labels, type conflicts).
     pub refused_series: String,
+    /// `<prefix>_llm_cost_usd_total{model}`: US dollars spent on LLM calls
+    /// (the `cost_usd` of `llm_response` events), a counter with fractional values.
+    pub llm_cost: String,
 }
 
 impl MetricNames {
@@ -147,11 +150,12 @@ impl MetricNames {
             otlp_export_duration: name("telemetry_otlp_export_duration_seconds"),
             refused_values: name("telemetry_refused_values_total"),
             refused_series: name("telemetry_refused_series_total"),
+            llm_cost: name("llm_cost_usd_total"),
         }
     }
 
     /// Every name with its help text, for the exposition's `# HELP` lines.
-    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 24] {
+    pub(crate) fn descriptions(&self) -> [(&str, &'static str); 25] {
         [
             (&self.tasks_started, "Task steps started (step_start events)."),
             (
@@ -229,6 +233,10 @@ impl MetricNames {
                 &self.refused_series,
                 "Series the exposition refused (invalid name or label, type conflict), by reason.",
             ),
+            (
+                &self.llm_cost,
+                "US dollars spent on LLM calls (llm_response.cost_usd, from the price table), by model.",
+            ),
         ]
     }
 }
@@ -291,6 +299,31 @@ label_names! {
     ALERT = "alert";
     /// `alerts_firing`.
     SEVERITY = "severity";
+    /// `llm_cost_usd_total`.
+    MODEL = "model";
+    /// `gen_ai_client_*` (OTLP: `gen_ai.operation.name`).
+    GEN_AI_OPERATION_NAME = "gen_ai_operation_name";
+    /// `gen_ai_client_*` (OTLP: `gen_ai.provider.name`).
+    GEN_AI_PROVIDER_NAME = "gen_ai_provider_name";
+    /// `gen_ai_client_*` (OTLP: `gen_ai.request.model`).
+    GEN_AI_REQUEST_MODEL = "gen_ai_request_model";
+    /// `gen_ai_client_token_usage` (OTLP: `gen_ai.token.type`).
+    GEN_AI_TOKEN_TYPE = "gen_ai_token_type";
+    /// `gen_ai_client_operation_duration_seconds` (OTLP: `error.type`).
+    ERROR_TYPE = "error_type";
+}
+
+/// The conventions' attribute key of a `gen_ai_client_*` label.
+pub(crate) fn genai_attribute_key(label: &str) -> Option<&'static str> {
+    use crate::event::semconv::attr;
+    Some(match label {
+        label::GEN_AI_OPERATION_NAME => attr::OPERATION_NAME,
+        label::GEN_AI_PROVIDER_NAME => attr::PROVIDER_NAME,
+        label::GEN_AI_REQUEST_MODEL => attr::REQUEST_MODEL,
+        label::GEN_AI_TOKEN_TYPE => attr::TOKEN_TYPE,
+        label::ERROR_TYPE => attr::ERROR_TYPE,
+        _ => return None,
+    })
 }
 
 /// Checks a global label: a valid, unreserved Prometheus label name, a

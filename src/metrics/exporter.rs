@@ -46,7 +46,16 @@ impl PrometheusExporter {
     ) -> Result<Self> {
         let mut builder = ExpositionRecorder::builder()
             .buckets(&names.task_duration, duration_buckets_ms)?
-            .buckets(&names.otlp_export_duration, &super::EXPORT_DURATION_BUCKETS_S)?;
+            .buckets(&names.otlp_export_duration, &super::EXPORT_DURATION_BUCKETS_S)?
+            .buckets(
+                crate::event::semconv::metric::TOKEN_USAGE_PROMETHEUS,
+                &crate::event::semconv::metric::TOKEN_USAGE_BUCKETS,
+            )?
+            .buckets(
+                crate::event::semconv::metric::OPERATION_DURATION_PROMETHEUS,
+                &crate::event::semconv::metric::OPERATION_DURATION_BUCKETS,
+            )?
+            .float_counter(&names.llm_cost);
         for (name, value) in global_labels {
             super::contract::check_global_label(name, value)?;
             builder = builder.global_label(name, value)?;

@@ -30,6 +30,7 @@ mod contract;
 mod exporter;
 mod facade;
 mod family;
+mod genai;
 mod histogram;
 mod layer;
 mod recorder;
@@ -50,9 +51,10 @@ pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
 pub use histogram::DEFAULT_BUCKETS;
 pub use recorder::{ExpositionBuilder, ExpositionRecorder};
 
-pub(crate) use contract::{check_global_label, is_valid_prefix, label, EXPORT_DURATION_BUCKETS_S};
+pub(crate) use contract::{check_global_label, genai_attribute_key, is_valid_prefix, label, EXPORT_DURATION_BUCKETS_S};
 pub(crate) use exporter::PrometheusExporter;
 pub(crate) use facade::{FacadeRecorder, FacadeSettings};
+pub(crate) use genai::GenAiMetrics;
 pub(crate) use sample::MetricSample;
 pub(crate) use text::CONTENT_TYPE;
 
@@ -76,6 +78,8 @@ pub(crate) struct MetricsState {
     pub(crate) facade: std::sync::OnceLock<Arc<FacadeRecorder>>,
     /// Whether the facade's global recorder forwards to `facade`.
     pub(crate) global: AtomicBool,
+    /// The GenAI client metrics and the cost counter, fed by `llm_response`.
+    pub(crate) genai: std::sync::OnceLock<GenAiMetrics>,
 }
 
 impl MetricsState {
@@ -94,6 +98,7 @@ impl MetricsState {
             observed: AtomicU64::new(0),
             facade: std::sync::OnceLock::new(),
             global: AtomicBool::new(false),
+            genai: std::sync::OnceLock::new(),
         }
     }
 
@@ -127,6 +132,11 @@ impl MetricsState {
         if let Some(sample) = MetricSample::from_record(record) {
             self.observed.fetch_add(1, Ordering::Relaxed);
             self.aureus.observe(&sample);
+            if sample.kind == EventKind::LlmResponse {
+                if let Some(genai) = self.genai.get() {
+                    genai.observe(record);
+                }
+            }
             self.summary.record_at(summary_event(record, &sample), record.timestamp);
         }
     }
@@ -147,6 +157,10 @@ fn summary_event<'a>(record: &'a Record, sample: &MetricSample<'a>) -> SummaryEv
         },
         EventKind::CrvResult => SummaryEvent::CrvResult { blocked: sample.second },
         EventKind::Rollback => SummaryEvent::Rollback,
+        EventKind::LlmResponse => match record.field(fields::COST_USD).and_then(|v| v.as_f64()) {
+            Some(cost_usd) if cost_usd.is_finite() && cost_usd >= 0.0 => SummaryEvent::LlmCost { cost_usd },
+            _ => SummaryEvent::Other,
+        },
         _ => SummaryEvent::Other,
     }
 }

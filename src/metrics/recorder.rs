@@ -103,6 +103,15 @@ impl ExpositionBuilder {
         Ok(self)
     }
 
+    /// Renders the gauge family `metric` as a counter (`# TYPE … counter`,
+    /// fractional values kept): for monotonic totals that are not whole
+    /// numbers, such as a cost in dollars. Register its series as gauges and
+    /// only ever `increment` them.
+    pub fn float_counter(mut self, metric: &str) -> Self {
+        self.storage.float_counters.insert(metric.to_owned());
+        self
+    }
+
     /// Sets the bucket upper bounds of every histogram without bounds of its
     /// own (default [`DEFAULT_BUCKETS`]).
     ///
@@ -149,8 +158,16 @@ impl ExpositionRecorder {
         let mut entries: Vec<Entry> = Vec::new();
         self.registry
             .visit_counters(|_, slot| entries.extend(slot.primary().map(Entry::Counter)));
-        self.registry
-            .visit_gauges(|_, slot| entries.extend(slot.primary().map(Entry::Gauge)));
+        let float_counters = &self.registry.storage().float_counters;
+        self.registry.visit_gauges(|_, slot| {
+            entries.extend(slot.primary().map(|series| {
+                if float_counters.contains(&*series.family) {
+                    Entry::FloatCounter(series)
+                } else {
+                    Entry::Gauge(series)
+                }
+            }))
+        });
         self.registry
             .visit_histograms(|_, slot| entries.extend(slot.primary().map(Entry::Histogram)));
         entries.sort_unstable_by(|a, b| (a.family(), a.labels()).cmp(&(b.family(), b.labels())));
@@ -411,6 +428,9 @@ struct SeriesStorage {
     global: Vec<(String, String)>,
     buckets: HashMap<String, Arc<[f64]>>,
     default_buckets: Option<Arc<[f64]>>,
+    /// Gauge families rendered as counters (monotonic totals with fractional
+    /// values, such as a cost in dollars).
+    float_counters: std::collections::HashSet<String>,
     names: Mutex<HashMap<String, Owner>>,
     refused: [AtomicU64; 3],
 }
@@ -553,27 +573,29 @@ impl Storage<Key> for SeriesStorage {
 enum Entry {
     Counter(Arc<Series<AtomicU64>>),
     Gauge(Arc<Series<AtomicU64>>),
+    /// A gauge family rendered as a counter ([`ExpositionBuilder::float_counter`]).
+    FloatCounter(Arc<Series<AtomicU64>>),
     Histogram(Arc<Series<BucketHistogram>>),
 }
 
 impl Entry {
     fn family(&self) -> &str {
         match self {
-            Entry::Counter(s) | Entry::Gauge(s) => &s.family,
+            Entry::Counter(s) | Entry::Gauge(s) | Entry::FloatCounter(s) => &s.family,
             Entry::Histogram(s) => &s.family,
         }
     }
 
     fn labels(&self) -> &str {
         match self {
-            Entry::Counter(s) | Entry::Gauge(s) => &s.labels,
+            Entry::Counter(s) | Entry::Gauge(s) | Entry::FloatCounter(s) => &s.labels,
             Entry::Histogram(s) => &s.labels,
         }
     }
 
     fn kind(&self) -> Kind {
         match self {
-            Entry::Counter(_) => Kind::Counter,
+            Entry::Counter(_) | Entry::FloatCounter(_) => Kind::Counter,
             Entry::Gauge(_) => Kind::Gauge,
             Entry::Histogram(_) => Kind::Histogram,
         }
@@ -585,7 +607,7 @@ impl Entry {
                 write_sample_head(out, &s.family, "", &s.labels, None);
                 let _ = writeln!(out, "{}", s.value.load(Ordering::Relaxed));
             }
-            Entry::Gauge(s) => {
+            Entry::Gauge(s) | Entry::FloatCounter(s) => {
                 write_sample_head(out, &s.family, "", &s.labels, None);
                 text::push_float(out, f64::from_bits(s.value.load(Ordering::Relaxed)));
                 out.push('\n');

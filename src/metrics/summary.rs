@@ -71,6 +71,11 @@ pub enum SummaryEvent<'a> {
     },
     /// A `rollback` event.
     Rollback,
+    /// An `llm_response` event carrying `cost_usd` (from the price table or the event).
+    LlmCost {
+        /// The call's cost in US dollars (negative or non-finite values are left out).
+        cost_usd: f64,
+    },
     /// Any other Aureus event; only counted in [`Summary::events`].
     Other,
 }
@@ -97,6 +102,12 @@ pub struct Summary {
     pub escalation_rate: Option<f64>,
     /// Mean `duration_ms` of successful step ends; `None` without (validly timed) successes.
     pub cost_per_success_ms: Option<f64>,
+    /// US dollars spent on LLM calls in the window (the `cost_usd` of
+    /// `llm_response` events; never filtered by task type).
+    pub llm_cost_usd: f64,
+    /// [`llm_cost_usd`](Self::llm_cost_usd) / successful step ends (of the
+    /// filtered task type, when filtering); `None` without successes.
+    pub cost_per_success_usd: Option<f64>,
     /// Step ends in the window.
     pub step_ends: u64,
     /// Successful step ends.
@@ -341,6 +352,7 @@ struct Counts {
     escalations: u64,
     crv_failures: u64,
     rollbacks: u64,
+    llm_cost_usd: f64,
 }
 
 impl Counts {
@@ -351,6 +363,7 @@ impl Counts {
         self.escalations += other.escalations;
         self.crv_failures += other.crv_failures;
         self.rollbacks += other.rollbacks;
+        self.llm_cost_usd += other.llm_cost_usd;
     }
 }
 
@@ -441,6 +454,11 @@ impl Bucket {
             }
             SummaryEvent::CrvResult { blocked } => self.counts.crv_failures += u64::from(blocked),
             SummaryEvent::Rollback => self.counts.rollbacks += 1,
+            SummaryEvent::LlmCost { cost_usd } => {
+                if cost_usd.is_finite() && cost_usd >= 0.0 {
+                    self.counts.llm_cost_usd += cost_usd;
+                }
+            }
             SummaryEvent::Other => {}
         }
     }
@@ -490,6 +508,8 @@ fn build_summary(
         recoveries: total.recoveries,
         escalation_rate: ratio(counts.escalations as f64, counts.policy_checks),
         cost_per_success_ms: total.cost_per_success_ms(),
+        llm_cost_usd: counts.llm_cost_usd,
+        cost_per_success_usd: (total.successes > 0).then(|| counts.llm_cost_usd / total.successes as f64),
         step_ends: total.step_ends,
         successes: total.successes,
         failures: total.failures(),

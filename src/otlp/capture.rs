@@ -60,7 +60,13 @@ impl CapturingLogSink {
         let resource = opentelemetry_sdk::Resource::builder_empty()
             .with_service_name("aureus-fuzz")
             .build();
-        let mut sink = OtlpLogSink::new(exporter, &resource, runtime, Arc::new(ExportStats::default()));
+        let mut sink = OtlpLogSink::new(
+            exporter,
+            &resource,
+            runtime,
+            Arc::new(ExportStats::default()),
+            crate::config::ContentCapture::All,
+        );
         if direct && !json {
             sink = sink.encoding_directly(body, &resource);
         }

@@ -21,6 +21,7 @@ use super::prepared::PreparedBody;
 use super::proto::LogEncoder;
 use super::stats::ExportStats;
 use super::transport::ExportRuntime;
+use crate::config::ContentCapture;
 use crate::event::EventKind;
 use crate::record::{Record, Value};
 use crate::sinks::{Sink, SinkError};
@@ -46,8 +47,9 @@ pub(crate) fn severity(record: &Record) -> (Severity, &'static str) {
     }
 }
 
-/// The body: the message, else `<event_type> k=v …` for an Aureus event.
-pub(crate) fn body(record: &Record) -> String {
+/// The body: the message, else `<event_type> k=v …` for an Aureus event
+/// (message content only when `capture` exports it).
+pub(crate) fn body(record: &Record, capture: ContentCapture) -> String {
     if let Some(message) = record.message().filter(|m| !m.is_empty()) {
         return message.to_owned();
     }
@@ -55,7 +57,7 @@ pub(crate) fn body(record: &Record) -> String {
     if let Some(kind) = record.event_type() {
         text.push_str(kind);
     }
-    for (name, value) in record.fields() {
+    for (name, value) in exported_fields(record, capture) {
         if !text.is_empty() {
             text.push(' ');
         }
@@ -77,8 +79,20 @@ fn attribute_value(value: Value<'_>) -> AnyValue {
     }
 }
 
+/// The fields of `record` that go out: all of them, except message content
+/// (`llm_prompt.prompt`, `llm_response.response`) unless `capture` is `all`.
+pub(crate) fn exported_fields(
+    record: &Record,
+    capture: ContentCapture,
+) -> impl Iterator<Item = (&'static str, Value<'_>)> + '_ {
+    let kind = record.event_type().unwrap_or("");
+    record
+        .fields()
+        .filter(move |(name, _)| capture.exports() || !crate::event::is_content_field(kind, name))
+}
+
 /// Fills `log` from `record`.
-pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record) {
+pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record, capture: ContentCapture) {
     log.set_timestamp(record.timestamp);
     log.set_observed_timestamp(SystemTime::now());
     let (number, text) = severity(record);
@@ -88,11 +102,11 @@ pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record) {
     if let Some(kind) = record.kind {
         log.set_event_name(kind.as_str());
     }
-    log.set_body(AnyValue::String(body(record).into()));
+    log.set_body(AnyValue::String(body(record, capture).into()));
     if let Some(kind) = record.event_type() {
         log.add_attribute("event_type", kind.to_owned());
     }
-    for (name, value) in record.fields() {
+    for (name, value) in exported_fields(record, capture) {
         log.add_attribute(name, attribute_value(value));
     }
     if let Some(id) = record.correlation_id() {
@@ -128,6 +142,7 @@ pub(crate) struct OtlpLogSink<E: LogExporter> {
     scope: InstrumentationScope,
     runtime: Arc<ExportRuntime>,
     stats: Arc<ExportStats>,
+    capture: ContentCapture,
     /// Keeps the logger's provider alive (it has no processors).
     _provider: SdkLoggerProvider,
 }
@@ -138,6 +153,7 @@ impl<E: LogExporter> OtlpLogSink<E> {
         resource: &Resource,
         runtime: Arc<ExportRuntime>,
         stats: Arc<ExportStats>,
+        capture: ContentCapture,
     ) -> Self {
         exporter.set_resource(resource);
         let provider = SdkLoggerProvider::builder().with_resource(resource.clone()).build();
@@ -152,6 +168,7 @@ impl<E: LogExporter> OtlpLogSink<E> {
             scope,
             runtime,
             stats,
+            capture,
             _provider: provider,
         }
     }
@@ -165,7 +182,7 @@ impl<E: LogExporter> OtlpLogSink<E> {
         // The exporter's conversion expects an observed time on every record.
         placeholder.set_observed_timestamp(SystemTime::now());
         self.direct = Some(Direct {
-            encoder: LogEncoder::new(resource, env!("CARGO_PKG_VERSION")),
+            encoder: LogEncoder::new(resource, env!("CARGO_PKG_VERSION"), self.capture),
             body,
             placeholder,
             buf: Vec::new(),
@@ -216,7 +233,7 @@ impl<E: LogExporter + 'static> Sink for OtlpLogSink<E> {
             .filter(|record| !is_exporter_target(record.target))
             .map(|record| {
                 let mut log = self.logger.create_log_record();
-                fill(&mut log, record);
+                fill(&mut log, record, self.capture);
                 log
             })
             .collect();

@@ -19,9 +19,26 @@ use metrics::{
 use opentelemetry::metrics::Meter;
 use opentelemetry::KeyValue;
 
-/// The OTLP name of a Prometheus metric name.
+/// The OTLP name of a Prometheus metric name (the GenAI conventions'
+/// metrics get their dotted names back).
 pub(crate) fn otlp_name(prometheus: &str) -> String {
-    prometheus.strip_suffix("_total").unwrap_or(prometheus).to_owned()
+    use crate::event::semconv::metric;
+    match prometheus {
+        metric::TOKEN_USAGE_PROMETHEUS => metric::TOKEN_USAGE.to_owned(),
+        metric::OPERATION_DURATION_PROMETHEUS => metric::OPERATION_DURATION.to_owned(),
+        _ => prometheus.strip_suffix("_total").unwrap_or(prometheus).to_owned(),
+    }
+}
+
+/// The OTLP attribute key of a label of metric `name`: the GenAI
+/// conventions' metrics carry the conventions' dotted keys.
+fn otlp_attribute_key(name: &str, label: &str) -> String {
+    if name.starts_with("gen_ai_") {
+        if let Some(key) = crate::metrics::genai_attribute_key(label) {
+            return key.to_owned();
+        }
+    }
+    label.to_owned()
 }
 
 /// A recorder that records into Prometheus and OpenTelemetry at once.
@@ -37,6 +54,9 @@ pub(crate) struct MirrorRecorder {
     counters: Mutex<HashMap<String, opentelemetry::metrics::Counter<u64>>>,
     histograms: Mutex<HashMap<String, opentelemetry::metrics::Histogram<f64>>>,
     gauges: Mutex<HashMap<String, opentelemetry::metrics::Gauge<f64>>>,
+    /// Gauge names that are monotonic totals (exported as Sums).
+    float_counters: std::collections::HashSet<String>,
+    float_sums: Mutex<HashMap<String, opentelemetry::metrics::Counter<f64>>>,
 }
 
 impl MirrorRecorder {
@@ -62,13 +82,22 @@ impl MirrorRecorder {
             counters: Mutex::new(HashMap::new()),
             histograms: Mutex::new(HashMap::new()),
             gauges: Mutex::new(HashMap::new()),
+            float_counters: std::collections::HashSet::new(),
+            float_sums: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Exports the gauge family `name` as a cumulative monotonic Sum of
+    /// doubles (named without `_total`): a total that is not a whole number.
+    pub(crate) fn float_counter(mut self, name: &str) -> Self {
+        self.float_counters.insert(name.to_owned());
+        self
     }
 
     fn attributes(&self, key: &Key) -> Vec<KeyValue> {
         let mut attributes: Vec<KeyValue> = key
             .labels()
-            .map(|label| KeyValue::new(label.key().to_owned(), label.value().to_owned()))
+            .map(|label| KeyValue::new(otlp_attribute_key(key.name(), label.key()), label.value().to_owned()))
             .collect();
         attributes.extend(self.global.iter().cloned());
         attributes
@@ -125,6 +154,23 @@ impl Recorder for MirrorRecorder {
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
         let name = key.name();
+        if self.float_counters.contains(name) {
+            let instrument = lock(&self.float_sums)
+                .entry(name.to_owned())
+                .or_insert_with(|| {
+                    let mut builder = self.meter.f64_counter(otlp_name(name));
+                    if let Some(description) = self.description(name) {
+                        builder = builder.with_description(description);
+                    }
+                    builder.build()
+                })
+                .clone();
+            return Gauge::from_arc(Arc::new(MirroredFloatCounter {
+                prometheus: self.prometheus.register_gauge(key, metadata),
+                otlp: instrument,
+                attributes: self.attributes(key),
+            }));
+        }
         let instrument = lock(&self.gauges)
             .entry(name.to_owned())
             .or_insert_with(|| {
@@ -152,7 +198,7 @@ impl Recorder for MirrorRecorder {
         let instrument = lock(&self.histograms)
             .entry(name.to_owned())
             .or_insert_with(|| {
-                let mut builder = self.meter.f64_histogram(name.to_owned());
+                let mut builder = self.meter.f64_histogram(otlp_name(name));
                 if let Some(bounds) = self.buckets.get(name) {
                     builder = builder.with_boundaries(bounds.clone());
                 }
@@ -226,6 +272,27 @@ impl GaugeFn for MirroredGauge {
         self.prometheus.set(value);
         self.update(|_| value);
     }
+}
+
+/// A monotonic total with fractional values: a gauge on `/metrics` rendered
+/// as a counter, a Sum of doubles over OTLP. Only increments count.
+struct MirroredFloatCounter {
+    prometheus: Gauge,
+    otlp: opentelemetry::metrics::Counter<f64>,
+    attributes: Vec<KeyValue>,
+}
+
+impl GaugeFn for MirroredFloatCounter {
+    fn increment(&self, value: f64) {
+        if value.is_finite() && value > 0.0 {
+            self.prometheus.increment(value);
+            self.otlp.add(value, &self.attributes);
+        }
+    }
+
+    fn decrement(&self, _value: f64) {}
+
+    fn set(&self, _value: f64) {}
 }
 
 struct MirroredHistogram {

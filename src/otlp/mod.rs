@@ -20,6 +20,7 @@
 //! within its deadline, whether or not the collector answers.
 
 pub(crate) mod capture;
+mod genai;
 mod http_client;
 pub(crate) mod internal;
 mod logs;
@@ -149,7 +150,7 @@ impl Otlp {
                 let (exporter, prepared) = transport::log_exporter(signal, &config.retry, &runtime)?;
                 let stats = Arc::new(ExportStats::default());
                 log_stats = Some(Arc::clone(&stats));
-                let mut sink = logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats);
+                let mut sink = logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats, scrub.capture);
                 if let Some(body) = prepared {
                     sink = sink.encoding_directly(body, &resource);
                 }

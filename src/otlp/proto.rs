@@ -20,7 +20,8 @@ use opentelemetry::logs::Severity;
 use opentelemetry::{Array, Value as OtelValue};
 use opentelemetry_sdk::Resource;
 
-use super::logs::{severity, CORRELATION_ATTRIBUTE};
+use super::logs::{exported_fields, severity, CORRELATION_ATTRIBUTE};
+use crate::config::ContentCapture;
 use crate::record::{Record, Value};
 
 /// Wire types.
@@ -240,12 +241,15 @@ pub(crate) struct LogEncoder {
     record: Vec<u8>,
     /// The body text of the record being written.
     body: String,
+    /// Whether message content (prompts, responses) goes out.
+    capture: ContentCapture,
 }
 
 impl LogEncoder {
     /// An encoder for records of `resource`, scope version `version`.
-    pub(crate) fn new(resource: &Resource, version: &'static str) -> Self {
+    pub(crate) fn new(resource: &Resource, version: &'static str, capture: ContentCapture) -> Self {
         LogEncoder {
+            capture,
             resource: resource_message(resource),
             schema_url: resource.schema_url().unwrap_or_default().to_owned(),
             version,
@@ -268,7 +272,7 @@ impl LogEncoder {
         let observed = unix_nanos(observed);
         for record in records {
             self.record.clear();
-            write_log_record(&mut self.record, &mut self.body, record, observed);
+            write_log_record(&mut self.record, &mut self.body, record, observed, self.capture);
             let at = match self.scopes.iter().position(|(target, _)| *target == record.target) {
                 Some(at) => at,
                 None => {
@@ -323,7 +327,7 @@ impl LogEncoder {
 }
 
 /// Writes the fields of one `LogRecord` message (logs/v1) for `record`.
-fn write_log_record(buf: &mut Vec<u8>, body: &mut String, record: &Record, observed: u64) {
+fn write_log_record(buf: &mut Vec<u8>, body: &mut String, record: &Record, observed: u64, capture: ContentCapture) {
     // time_unix_nano = 1 (fixed64)
     fixed64_field(buf, 1, unix_nanos(record.timestamp));
     let (number, text) = severity(record);
@@ -333,7 +337,7 @@ fn write_log_record(buf: &mut Vec<u8>, body: &mut String, record: &Record, obser
     str_field(buf, 3, text);
     // body = 5: AnyValue { string_value }
     body.clear();
-    write_body(body, record);
+    write_body(body, record, capture);
     let any = Scalar::Str(body);
     bytes_field_header(buf, 5, any.len());
     any.write(buf);
@@ -341,7 +345,7 @@ fn write_log_record(buf: &mut Vec<u8>, body: &mut String, record: &Record, obser
     if let Some(kind) = record.event_type() {
         key_value(buf, 6, "event_type", &Scalar::Str(kind));
     }
-    for (name, value) in record.fields() {
+    for (name, value) in exported_fields(record, capture) {
         key_value(buf, 6, name, &Scalar::of(value));
     }
     if let Some(id) = record.correlation_id() {
@@ -363,7 +367,7 @@ fn write_log_record(buf: &mut Vec<u8>, body: &mut String, record: &Record, obser
 }
 
 /// The body text (see [`super::logs::body`]) written into `text`.
-fn write_body(text: &mut String, record: &Record) {
+fn write_body(text: &mut String, record: &Record, capture: ContentCapture) {
     if let Some(message) = record.message().filter(|m| !m.is_empty()) {
         text.push_str(message);
         return;
@@ -371,7 +375,7 @@ fn write_body(text: &mut String, record: &Record) {
     if let Some(kind) = record.event_type() {
         text.push_str(kind);
     }
-    for (name, value) in record.fields() {
+    for (name, value) in exported_fields(record, capture) {
         if !text.is_empty() {
             text.push(' ');
         }

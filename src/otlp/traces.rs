@@ -53,6 +53,8 @@ pub(crate) struct Batching {
 pub(crate) struct Scrub {
     pub(crate) redactor: Arc<Redactor>,
     pub(crate) max_field_bytes: usize,
+    /// Whether message content goes out (`genai.capture_content`).
+    pub(crate) capture: crate::config::ContentCapture,
 }
 
 /// Largest request body sent (opentelemetry-otlp's default limit): a larger
@@ -369,6 +371,7 @@ impl<E: SpanExporter> Worker<E> {
         let items = batch.len() as u64;
         self.stats.dequeued(items, std::mem::take(&mut self.batch_bytes));
         for span in batch.iter_mut() {
+            super::genai::shape_span(self.scrub.capture, span);
             super::redact::redact_span(&self.scrub.redactor, self.scrub.max_field_bytes, span);
         }
         let started = Instant::now();

@@ -15,6 +15,7 @@ use super::redact::Redactor;
 use super::sampling::Sampler;
 use super::worker_thread;
 use crate::correlation::{count_invalid, visit_resolved, CorrelationId};
+use crate::event::EventKind;
 use crate::metrics::MetricsState;
 use crate::record::{Record, RecordVisitor, Value};
 
@@ -35,6 +36,8 @@ pub(crate) struct Pipeline {
     pub(crate) sampler: Sampler,
     /// Copy OpenTelemetry trace ids into records and set span status (OTLP traces on).
     annotate_spans: std::sync::atomic::AtomicBool,
+    /// `[genai]`: content capture and the price table (set once at start).
+    pub(crate) genai: std::sync::OnceLock<crate::config::ValidatedGenAi>,
 }
 
 impl Pipeline {
@@ -60,6 +63,7 @@ impl Pipeline {
             redactor,
             sampler,
             annotate_spans: std::sync::atomic::AtomicBool::new(false),
+            genai: std::sync::OnceLock::new(),
         }
     }
 
@@ -175,6 +179,11 @@ where
     match explicit {
         Some(id) => record.set_correlation_id(&id),
         None => visit_resolved(leaf, true, |id| record.set_correlation_id(id)),
+    }
+    if matches!(record.kind, Some(EventKind::LlmPrompt | EventKind::LlmResponse)) {
+        if let Some(genai) = pipeline.genai.get() {
+            super::genai::apply(record, genai);
+        }
     }
     if pipeline.annotate_spans.load(Ordering::Relaxed) {
         crate::otlp::traces::annotate(record);

@@ -13,6 +13,7 @@
 //! What sink workers themselves log is never fed back into the pipeline.
 
 mod filter;
+mod genai;
 mod layer;
 mod pool;
 mod queue;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::Emitter;
 use crate::config::{self, Config, ValidatedSink};
 use crate::error::Result;
+use crate::event::semconv;
 use crate::pipeline::{self, Directives, LogLevels, Pipeline, RecordPool, SinkHandle};
 use crate::record::Record;
 use crate::sinks;
@@ -36,6 +37,7 @@ pub(super) fn start(config: Config) -> Result<Started> {
             let scrub = otlp::Scrub {
                 redactor: Arc::clone(&validated.redactor),
                 max_field_bytes: validated.max_field_bytes,
+                capture: validated.genai.capture,
             };
             otlp::Otlp::start(settings, &resource, scrub)
         })
@@ -87,6 +89,7 @@ pub(super) fn start(config: Config) -> Result<Started> {
         Arc::clone(&levels),
         (validated.redactor, validated.sampler),
     ));
+    let _ = pipeline.genai.set(validated.genai.clone());
     let tracer = otlp.as_ref().and_then(otlp::Otlp::tracer);
     // Records carry the active OpenTelemetry span's ids — ours, or those of
     // a tracing-opentelemetry layer of the service's — whenever they leave
@@ -224,15 +227,29 @@ fn start_metrics(
             metrics::EXPORT_DURATION_BUCKETS_S.to_vec(),
             "s",
         ),
+        (
+            semconv::metric::TOKEN_USAGE_PROMETHEUS.to_owned(),
+            semconv::metric::TOKEN_USAGE_BUCKETS.to_vec(),
+            "{token}",
+        ),
+        (
+            semconv::metric::OPERATION_DURATION_PROMETHEUS.to_owned(),
+            semconv::metric::OPERATION_DURATION_BUCKETS.to_vec(),
+            "s",
+        ),
     ];
+    let llm_cost = names.llm_cost.clone();
     let exporter = metrics::PrometheusExporter::new(names, &buckets, &config.global_labels)?;
     let recorder = match &meter {
-        Some(meter) => Arc::new(otlp::MirrorRecorder::new(
-            exporter.recorder(),
-            meter.clone(),
-            &config.global_labels,
-            mirrored.to_vec(),
-        )) as Arc<dyn ::metrics::Recorder + Send + Sync>,
+        Some(meter) => Arc::new(
+            otlp::MirrorRecorder::new(
+                exporter.recorder(),
+                meter.clone(),
+                &config.global_labels,
+                mirrored.to_vec(),
+            )
+            .float_counter(&llm_cost),
+        ) as Arc<dyn ::metrics::Recorder + Send + Sync>,
         None => exporter.recorder(),
     };
     let aureus = Arc::new(metrics::AureusMetrics::with_duration_unit(
@@ -256,7 +273,9 @@ fn start_metrics(
         ),
     };
     let summary = metrics::SummaryWindow::new(config.summary_retention, config.summary_bucket);
+    let genai = metrics::GenAiMetrics::new(Arc::clone(&recorder), aureus.names(), config.cardinality_limit);
     let state = Arc::new(metrics::MetricsState::new(aureus, exporter, summary, recorder));
+    let _ = state.genai.set(genai);
     if let Some(facade) = facade {
         let _ = state.facade.set(Arc::new(facade));
     }

@@ -1,0 +1,284 @@
+//! [`GenAiMetrics`]: `llm_response` events → the OpenTelemetry GenAI client
+//! metrics and the cost counter.
+//!
+//! | `/metrics` (OTLP name) | type | labels (OTLP attributes) | from |
+//! | --- | --- | --- | --- |
+//! | `gen_ai_client_token_usage` (`gen_ai.client.token.usage`, unit `{token}`) | histogram | `gen_ai_operation_name`, `gen_ai_provider_name`, `gen_ai_request_model`, `gen_ai_token_type` (`input` / `output`) | `input_tokens`, `output_tokens` |
+//! | `gen_ai_client_operation_duration_seconds` (`gen_ai.client.operation.duration`, unit `s`) | histogram | `gen_ai_operation_name`, `gen_ai_provider_name`, `gen_ai_request_model`, `error_type` (only on failed calls) | `duration_ms` / 1000 |
+//! | `<prefix>_llm_cost_usd_total` | counter (fractional) | `model` | `cost_usd` |
+//!
+//! Buckets are the conventions' explicit boundaries
+//! ([`semconv::metric`](crate::event::semconv::metric)). The operation is
+//! `chat`; a missing provider or model reads `unknown`. Label sets past the
+//! cardinality limit fold into `other` (counted), as everywhere else.
+
+use std::sync::Arc;
+
+use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder};
+
+use super::contract::{label, MetricNames, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
+use super::family::Family;
+use crate::event::semconv::{metric, operation};
+use crate::event::{fields, EventKind};
+use crate::record::Record;
+
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new("aureus::gen_ai", metrics::Level::INFO, Some(module_path!()));
+
+/// Separates the label values inside one family key.
+const SEPARATOR: char = '\u{1f}';
+
+/// Handles of one (provider, model): token histograms by type, and the
+/// duration of successful calls.
+#[derive(Clone)]
+struct CallHandles {
+    /// `[input, output]`.
+    tokens: [Histogram; 2],
+    duration: Histogram,
+}
+
+/// The GenAI client metrics and the cost counter (see the module docs).
+pub(crate) struct GenAiMetrics {
+    calls: Family<CallHandles>,
+    /// Durations of failed calls, keyed by provider, model and error type.
+    failed: Family<Histogram>,
+    cost: Family<Gauge>,
+    /// `refused_values{field, reason}` for `llm_response.duration_ms` and
+    /// `cost_usd`: `[nan, infinite, negative]`.
+    refused_duration: [Counter; 3],
+    refused_cost: [Counter; 3],
+}
+
+impl std::fmt::Debug for GenAiMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenAiMetrics").finish_non_exhaustive()
+    }
+}
+
+/// `(provider, model[, error])` from a family key (`other` past the limit).
+fn parts(key: &str) -> [&str; 3] {
+    if key == OVERFLOW_LABEL_VALUE {
+        return [OVERFLOW_LABEL_VALUE; 3];
+    }
+    let mut split = key.split(SEPARATOR);
+    let mut next = || split.next().unwrap_or(MISSING_LABEL_VALUE);
+    [next(), next(), next()]
+}
+
+fn call_labels(provider: &str, model: &str) -> Vec<Label> {
+    vec![
+        Label::new(label::GEN_AI_OPERATION_NAME, operation::CHAT),
+        Label::new(label::GEN_AI_PROVIDER_NAME, provider.to_owned()),
+        Label::new(label::GEN_AI_REQUEST_MODEL, model.to_owned()),
+    ]
+}
+
+/// Why a number was refused: `[nan, infinite, negative]`, or none.
+fn refusal(value: f64) -> Option<usize> {
+    if value.is_nan() {
+        Some(0)
+    } else if value.is_infinite() {
+        Some(1)
+    } else if value < 0.0 {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+const REASONS: [&str; 3] = ["nan", "infinite", "negative"];
+
+impl GenAiMetrics {
+    /// Registers the histograms and the cost counter with `recorder`.
+    pub(crate) fn new(recorder: Arc<dyn Recorder + Send + Sync>, names: &MetricNames, series_limit: usize) -> Self {
+        recorder.describe_histogram(
+            metric::TOKEN_USAGE_PROMETHEUS.into(),
+            None,
+            "Number of input and output tokens used (OpenTelemetry GenAI gen_ai.client.token.usage).".into(),
+        );
+        recorder.describe_histogram(
+            metric::OPERATION_DURATION_PROMETHEUS.into(),
+            None,
+            "GenAI operation duration in seconds (OpenTelemetry GenAI gen_ai.client.operation.duration).".into(),
+        );
+        let overflow = |metric: &str| {
+            recorder.register_counter(
+                &Key::from_parts(
+                    names.cardinality_overflow.clone(),
+                    vec![Label::new(label::METRIC, metric.to_owned())],
+                ),
+                &METADATA,
+            )
+        };
+        let calls = {
+            let recorder = Arc::clone(&recorder);
+            Family::new(
+                series_limit / 2,
+                overflow(metric::TOKEN_USAGE_PROMETHEUS),
+                Box::new(move |key: &str| {
+                    let [provider, model, _] = parts(key);
+                    let tokens = ["input", "output"].map(|kind| {
+                        let mut labels = call_labels(provider, model);
+                        labels.push(Label::new(label::GEN_AI_TOKEN_TYPE, kind));
+                        recorder.register_histogram(&Key::from_parts(metric::TOKEN_USAGE_PROMETHEUS, labels), &METADATA)
+                    });
+                    let duration = recorder.register_histogram(
+                        &Key::from_parts(metric::OPERATION_DURATION_PROMETHEUS, call_labels(provider, model)),
+                        &METADATA,
+                    );
+                    CallHandles { tokens, duration }
+                }),
+            )
+        };
+        let failed = {
+            let recorder = Arc::clone(&recorder);
+            Family::new(
+                series_limit / 2,
+                overflow(metric::OPERATION_DURATION_PROMETHEUS),
+                Box::new(move |key: &str| {
+                    let [provider, model, error] = parts(key);
+                    let mut labels = call_labels(provider, model);
+                    labels.push(Label::new(label::ERROR_TYPE, error.to_owned()));
+                    recorder.register_histogram(
+                        &Key::from_parts(metric::OPERATION_DURATION_PROMETHEUS, labels),
+                        &METADATA,
+                    )
+                }),
+            )
+        };
+        let cost = {
+            let (recorder, name) = (Arc::clone(&recorder), names.llm_cost.clone());
+            Family::new(
+                series_limit,
+                overflow(&names.llm_cost),
+                Box::new(move |model: &str| {
+                    recorder.register_gauge(
+                        &Key::from_parts(name.clone(), vec![Label::new(label::MODEL, model.to_owned())]),
+                        &METADATA,
+                    )
+                }),
+            )
+        };
+        let refused = |field: &'static str| {
+            REASONS.map(|reason| {
+                recorder.register_counter(
+                    &Key::from_parts(
+                        names.refused_values.clone(),
+                        vec![Label::new(label::FIELD, field), Label::new(label::REASON, reason)],
+                    ),
+                    &METADATA,
+                )
+            })
+        };
+        GenAiMetrics {
+            calls,
+            failed,
+            cost,
+            refused_duration: refused("llm_response.duration_ms"),
+            refused_cost: refused("llm_response.cost_usd"),
+        }
+    }
+
+    /// Records an `llm_response` record's tokens, duration and cost.
+    pub(crate) fn observe(&self, record: &Record) {
+        if record.kind != Some(EventKind::LlmResponse) {
+            return;
+        }
+        let text = |name: &str| record.str_field(name).filter(|v| !v.is_empty());
+        let number = |name: &str| record.field(name).and_then(|v| v.as_f64());
+        let provider = text(fields::PROVIDER).unwrap_or(MISSING_LABEL_VALUE);
+        let model = text(fields::MODEL).unwrap_or(MISSING_LABEL_VALUE);
+        let tokens = [fields::INPUT_TOKENS, fields::OUTPUT_TOKENS]
+            .map(|name| number(name).filter(|t| t.is_finite() && *t >= 0.0));
+        let duration = match number(fields::DURATION_MS) {
+            Some(ms) => match refusal(ms) {
+                Some(reason) => {
+                    self.refused_duration[reason].increment(1);
+                    None
+                }
+                None => Some(ms / 1000.0),
+            },
+            None => None,
+        };
+        match text(fields::ERROR_TYPE) {
+            None => {
+                if tokens.iter().any(Option::is_some) || duration.is_some() {
+                    with_key(&[provider, model], |key| {
+                        self.calls.with(key, |handles| {
+                            for (histogram, count) in handles.tokens.iter().zip(tokens) {
+                                if let Some(count) = count {
+                                    histogram.record(count);
+                                }
+                            }
+                            if let Some(seconds) = duration {
+                                handles.duration.record(seconds);
+                            }
+                        })
+                    });
+                }
+            }
+            Some(error) => {
+                if let Some(seconds) = duration {
+                    with_key(&[provider, model, error], |key| {
+                        self.failed.with(key, |histogram| histogram.record(seconds))
+                    });
+                }
+            }
+        }
+        if let Some(cost) = number(fields::COST_USD) {
+            match refusal(cost) {
+                Some(reason) => self.refused_cost[reason].increment(1),
+                None => self.cost.with(model, |counter| counter.increment(cost)),
+            }
+        }
+    }
+}
+
+/// Runs `f` with `parts` joined by [`SEPARATOR`], on the stack when short.
+fn with_key<R>(parts: &[&str], f: impl FnOnce(&str) -> R) -> R {
+    const ROOM: usize = 256;
+    let len: usize = parts.iter().map(|p| p.len() + 1).sum();
+    if len > ROOM {
+        let mut key = String::with_capacity(len);
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                key.push(SEPARATOR);
+            }
+            key.push_str(part);
+        }
+        return f(&key);
+    }
+    let mut buffer = [0u8; ROOM];
+    let mut at = 0;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            buffer[at] = SEPARATOR as u8;
+            at += 1;
+        }
+        buffer[at..at + part.len()].copy_from_slice(part.as_bytes());
+        at += part.len();
+    }
+    // Valid UTF-8: whole `&str`s joined by an ASCII byte.
+    match std::str::from_utf8(&buffer[..at]) {
+        Ok(key) => f(key),
+        Err(_) => f(MISSING_LABEL_VALUE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_back_into_their_parts() {
+        with_key(&["openai", "gpt-4o"], |key| {
+            assert_eq!(parts(key), ["openai", "gpt-4o", "unknown"])
+        });
+        with_key(&["a", "b", "timeout"], |key| {
+            assert_eq!(parts(key), ["a", "b", "timeout"])
+        });
+        let long = "m".repeat(300);
+        with_key(&["p", &long], |key| assert_eq!(parts(key)[1], long));
+        assert_eq!(parts("other"), ["other"; 3]);
+    }
+}

@@ -1,0 +1,38 @@
+//! The GenAI conventions on the record path, applied once while an
+//! `llm_prompt` / `llm_response` record is built (so every sink, the store
+//! and the metrics see the same record): message content left out with
+//! `genai.capture_content = "none"`, and `cost_usd` added to an
+//! `llm_response` whose model has a price (unless the event carried one).
+
+use crate::config::{ContentCapture, ValidatedGenAi};
+use crate::event::fields;
+use crate::record::{Record, Value};
+
+/// Applies `[genai]` to a record being built.
+pub(super) fn apply(record: &mut Record, genai: &ValidatedGenAi) {
+    if genai.capture == ContentCapture::None {
+        record.remove_field(fields::PROMPT);
+        record.remove_field(fields::RESPONSE);
+    }
+    if genai.prices.is_empty()
+        || record.event_type() != Some("llm_response")
+        || record.field(fields::COST_USD).is_some()
+    {
+        return;
+    }
+    let tokens = |name: &str| {
+        record
+            .field(name)
+            .and_then(|v| v.as_f64())
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(|t| t as u64)
+    };
+    let cost = record.str_field(fields::MODEL).and_then(|model| {
+        genai
+            .prices
+            .cost(model, tokens(fields::INPUT_TOKENS), tokens(fields::OUTPUT_TOKENS))
+    });
+    if let Some(cost) = cost {
+        record.push_field(fields::COST_USD, Value::F64(cost));
+    }
+}
