@@ -4,7 +4,8 @@
 //! gates that block, policy checks that escalate or deny, rollbacks — then
 //! reads what the dashboard shows, from code: the summary figures
 //! ([`MetricsHandle::summary`]: success rate overall and per task type,
-//! MTTR, escalation rate, cost per success, counts) and the alerts
+//! MTTR, escalation rate, cost per success in time and in dollars from a
+//! model price table, counts) and the alerts
 //! ([`Telemetry::alerts`]), and acknowledges one.
 //!
 //! ```text
@@ -21,12 +22,12 @@
 use std::time::{Duration, Instant};
 
 use aureus_observability::alerts::AlertState;
-use aureus_observability::config::MonitoringConfig;
-use aureus_observability::event::{CrvResult, PolicyCheck, Rollback, StepEnd};
+use aureus_observability::config::{ModelPrice, MonitoringConfig};
+use aureus_observability::event::{CrvResult, LlmResponse, LlmUsage, PolicyCheck, Rollback, StepEnd};
 use aureus_observability::Config;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::builder()
+    let mut config = Config::builder()
         .no_sinks()
         .no_server() // the figures and alerts work without the listener; with it, /monitoring shows them
         .monitoring(MonitoringConfig {
@@ -34,6 +35,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         })
         .build()?;
+    // Dollars per million tokens: `cost_usd` on each priced `llm_response`,
+    // the cost counter per model, and cost per success in the summary.
+    config.genai.prices.insert(
+        "gpt-4o".into(),
+        ModelPrice {
+            input_per_million: 2.5,
+            output_per_million: 10.0,
+        },
+    );
     let telemetry = aureus_observability::init(config)?;
 
     let span = tracing::info_span!("workflow", correlation_id = "wf-agg-1");
@@ -57,6 +67,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 reason: "tool failed",
             }
             .emit();
+        }
+        // 2 LLM calls: (1,000 in, 200 out) and (2,000 in, 400 out) tokens of
+        // gpt-4o → $0.0045 + $0.0090 = $0.0135.
+        for (input, output) in [(1_000, 200), (2_000, 400)] {
+            LlmResponse {
+                model: "gpt-4o",
+                response: "…",
+            }
+            .emit_with(&LlmUsage {
+                provider: Some("openai"),
+                input_tokens: Some(input),
+                output_tokens: Some(output),
+                finish_reason: Some("stop"),
+                duration_ms: Some(850.0),
+                ..Default::default()
+            });
         }
         // 6 blocking CRV gates: over the `crv-failures` threshold of 5.
         for n in 0..6 {
@@ -99,10 +125,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("FIGURE escalation_rate {}", show(summary.escalation_rate));
     println!("FIGURE cost_per_success_ms {}", show(summary.cost_per_success_ms));
-    // COST IN MONEY: the summary's cost figure here is time (mean duration_ms
-    // of successful steps). Dollar cost per success from the model price
-    // table (`cost_usd` on `llm_response` records) is printed here once the
-    // summary carries it.
+    // Cost in money: LLM spend from the price table, per successful step end.
+    println!(
+        "FIGURE llm_cost_usd {:.4} cost_per_success_usd {}",
+        summary.llm_cost_usd,
+        summary
+            .cost_per_success_usd
+            .map_or("-".to_owned(), |v| format!("{v:.6}"))
+    );
     println!(
         "FIGURE crv_failures {} policy_denials {} escalations {} rollbacks {} events {}",
         summary.crv_failures, summary.policy_denials, summary.escalations, summary.rollbacks, summary.events

@@ -522,7 +522,9 @@ fn aggregation_reads_the_summary_figures_and_the_alerts() {
         "escalation_rate 0.250",
         // (6 × 100..200 ms + 2 × 300 ms) / 8 successes
         "cost_per_success_ms 187.500",
-        "crv_failures 6 policy_denials 1 escalations 1 rollbacks 2 events 23",
+        // $0.0135 of gpt-4o over 8 successes
+        "llm_cost_usd 0.0135 cost_per_success_usd 0.001688",
+        "crv_failures 6 policy_denials 1 escalations 1 rollbacks 2 events 25",
         "task_type action success_rate 0.667 total 6",
         "task_type plan success_rate 1.000 total 1",
         "action_only success_rate 0.667",
