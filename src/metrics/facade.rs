@@ -445,17 +445,13 @@ impl FacadeRecorder {
         self.registry.storage()
     }
 
-    /// Appends the exposition of the facade's histograms to `text`.
-    pub(crate) fn render_into(&self, text: &mut String) {
+    /// Appends the exposition of the facade's histograms in `format` to `text`.
+    pub(crate) fn render_into(&self, format: super::ExpositionFormat, text: &mut String) {
         for layout in &self.guard().layouts {
-            let rendered = layout.recorder.render();
-            if rendered.is_empty() {
-                continue;
-            }
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
-            text.push_str(&rendered);
+            layout.recorder.render_into(format, text);
         }
     }
 }

@@ -27,8 +27,10 @@
 
 mod aureus;
 mod contract;
+mod exemplar;
 mod exporter;
 mod facade;
+mod format;
 mod family;
 mod histogram;
 mod layer;
@@ -43,6 +45,7 @@ use std::time::Duration;
 
 pub use aureus::AureusMetrics;
 pub use contract::{DurationUnit, MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
+pub use format::ExpositionFormat;
 pub use facade::{GlobalRecorder, DEFAULT_HISTOGRAM_BUCKETS, MAX_FACADE_METRICS};
 pub use layer::MetricsLayer;
 pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
@@ -54,7 +57,6 @@ pub(crate) use contract::{check_global_label, is_valid_prefix, label, EXPORT_DUR
 pub(crate) use exporter::PrometheusExporter;
 pub(crate) use facade::{FacadeRecorder, FacadeSettings};
 pub(crate) use sample::MetricSample;
-pub(crate) use text::CONTENT_TYPE;
 
 use crate::event::{fields, EventKind};
 use crate::pipeline::Pipeline;
@@ -126,7 +128,7 @@ impl MetricsState {
     pub(crate) fn observe(&self, record: &Record) {
         if let Some(sample) = MetricSample::from_record(record) {
             self.observed.fetch_add(1, Ordering::Relaxed);
-            self.aureus.observe(&sample);
+            exemplar::with_record(record, || self.aureus.observe(&sample));
             self.summary.record_at(summary_event(record, &sample), record.timestamp);
         }
     }
@@ -173,10 +175,25 @@ impl MetricsHandle {
     /// The Prometheus text exposition (format 0.0.4) of every metric,
     /// self-metrics refreshed.
     pub fn render(&self) -> String {
+        self.render_as(ExpositionFormat::Text)
+    }
+
+    /// The exposition of every metric in `format`, self-metrics refreshed:
+    /// what `/metrics` serves for the format the scraper's `Accept` header
+    /// asks for ([`ExpositionFormat::from_accept`]). OpenMetrics carries the
+    /// histograms' exemplars and ends with `# EOF`; see
+    /// [`ExpositionRecorder::render_openmetrics`].
+    pub fn render_as(&self, format: ExpositionFormat) -> String {
         let sinks = crate::telemetry::health_of(&self.pipeline);
-        let mut text = self.state.exporter.render(&sinks, &self.pipeline.sampler.sampled_out());
+        let mut text = String::new();
+        self.state
+            .exporter
+            .render_into(format, &sinks, &self.pipeline.sampler.sampled_out(), &mut text);
         if let Some(facade) = self.state.facade.get() {
-            facade.render_into(&mut text);
+            facade.render_into(format, &mut text);
+        }
+        if format == ExpositionFormat::OpenMetrics {
+            text.push_str("# EOF\n");
         }
         text
     }
