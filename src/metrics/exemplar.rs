@@ -92,15 +92,15 @@ impl ExemplarContext {
     /// The correlation id, when there was one.
     pub(crate) fn correlation_id(&self) -> Option<&str> {
         let bytes = &self.correlation[..usize::from(self.correlation_len)];
-        (!bytes.is_empty())
-            .then(|| std::str::from_utf8(bytes).ok())
-            .flatten()
+        (!bytes.is_empty()).then(|| std::str::from_utf8(bytes).ok()).flatten()
     }
 
     /// The exemplar labels that fit OpenMetrics' 128-character limit, in
     /// order `trace_id`, `span_id`, `correlation_id`; `None` when nothing fits.
     pub(crate) fn labels(&self) -> Option<ExemplarLabels<'_>> {
-        let trace = self.trace.map(|(trace, span)| (format_trace_id(trace), format_span_id(span)));
+        let trace = self
+            .trace
+            .map(|(trace, span)| (format_trace_id(trace), format_span_id(span)));
         let mut used = match trace {
             Some(_) => TRACE_ID.len() + 32 + SPAN_ID.len() + 16,
             None => 0,
@@ -275,7 +275,10 @@ pub(crate) fn push_exemplar(out: &mut String, exemplar: &Exemplar) {
     super::text::push_float(out, exemplar.value);
     out.push(' ');
     let nanos = exemplar.context.time_unix_nano;
-    let _ = std::fmt::Write::write_fmt(out, format_args!("{}.{:03}", nanos / 1_000_000_000, (nanos % 1_000_000_000) / 1_000_000));
+    let _ = std::fmt::Write::write_fmt(
+        out,
+        format_args!("{}.{:03}", nanos / 1_000_000_000, (nanos % 1_000_000_000) / 1_000_000),
+    );
 }
 
 #[cfg(test)]

@@ -173,11 +173,16 @@ mod tests {
         );
         // Prometheus 3 with its escaping parameter, and a text-only scraper.
         assert_eq!(
-            negotiate("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.3"),
+            negotiate(
+                "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.3"
+            ),
             OpenMetrics
         );
         assert_eq!(negotiate("text/plain;version=0.0.4;q=1,*/*;q=0.1"), Text);
-        assert_eq!(negotiate("application/openmetrics-text; version=1.0.0; charset=utf-8"), OpenMetrics);
+        assert_eq!(
+            negotiate("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            OpenMetrics
+        );
         assert_eq!(negotiate("application/openmetrics-text"), OpenMetrics);
         assert_eq!(negotiate("APPLICATION/OpenMetrics-Text;Version=\"1.0.0\""), OpenMetrics);
     }
@@ -185,14 +190,21 @@ mod tests {
     #[test]
     fn qualities_decide_and_text_is_the_fallback() {
         assert_eq!(negotiate("application/openmetrics-text;q=0.4, text/plain;q=0.5"), Text);
-        assert_eq!(negotiate("text/plain;q=0.4, application/openmetrics-text;q=0.5"), OpenMetrics);
+        assert_eq!(
+            negotiate("text/plain;q=0.4, application/openmetrics-text;q=0.5"),
+            OpenMetrics
+        );
         assert_eq!(negotiate("application/openmetrics-text;q=0"), Text);
         assert_eq!(negotiate("application/openmetrics-text;version=2.0.0"), Text);
         assert_eq!(negotiate("application/json"), Text);
         assert_eq!(negotiate("*/*"), Text);
         assert_eq!(negotiate(""), Text);
         assert_eq!(negotiate("garbage, ;;;, /, */x"), Text);
-        assert_eq!(negotiate("application/openmetrics-text;q=2"), Text, "a malformed q skips the range");
+        assert_eq!(
+            negotiate("application/openmetrics-text;q=2"),
+            Text,
+            "a malformed q skips the range"
+        );
         // The more specific range decides a format's quality.
         assert_eq!(negotiate("*/*;q=0.9, application/openmetrics-text;q=0"), Text);
         assert_eq!(negotiate("*/*;q=0.1, application/openmetrics-text"), OpenMetrics);
@@ -200,6 +212,9 @@ mod tests {
         assert_eq!(negotiate("application/openmetrics-text, */*"), OpenMetrics);
         assert_eq!(negotiate("application/*, text/*"), Text);
         assert_eq!(negotiate("application/openmetrics-text, text/plain"), Text);
-        assert_eq!(negotiate("application/openmetrics-text;version=1.0.0, text/plain"), OpenMetrics);
+        assert_eq!(
+            negotiate("application/openmetrics-text;version=1.0.0, text/plain"),
+            OpenMetrics
+        );
     }
 }

@@ -30,8 +30,8 @@ mod contract;
 mod exemplar;
 mod exporter;
 mod facade;
-mod format;
 mod family;
+mod format;
 mod histogram;
 mod layer;
 mod recorder;
@@ -45,8 +45,8 @@ use std::time::Duration;
 
 pub use aureus::AureusMetrics;
 pub use contract::{DurationUnit, MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
-pub use format::ExpositionFormat;
 pub use facade::{GlobalRecorder, DEFAULT_HISTOGRAM_BUCKETS, MAX_FACADE_METRICS};
+pub use format::ExpositionFormat;
 pub use layer::MetricsLayer;
 pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
 

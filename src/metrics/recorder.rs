@@ -200,7 +200,12 @@ impl ExpositionRecorder {
                 let header = match format {
                     ExpositionFormat::Text => Header::text(entry),
                     ExpositionFormat::OpenMetrics => {
-                        let names = self.registry.storage().names.lock().unwrap_or_else(PoisonError::into_inner);
+                        let names = self
+                            .registry
+                            .storage()
+                            .names
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
                         Header::openmetrics(entry, |name| names.contains_key(name))
                     }
                 };
@@ -713,9 +718,10 @@ impl Header {
             },
             kind => (family, kind.as_str()),
         };
-        let unit = BASE_UNITS
-            .into_iter()
-            .find(|unit| name.strip_suffix(unit).is_some_and(|rest| rest.ends_with('_') && rest.len() > 1));
+        let unit = BASE_UNITS.into_iter().find(|unit| {
+            name.strip_suffix(unit)
+                .is_some_and(|rest| rest.ends_with('_') && rest.len() > 1)
+        });
         Header {
             name: name.to_owned(),
             kind,
@@ -926,7 +932,9 @@ mod tests {
     fn openmetrics_names_counter_families_without_total_and_keeps_sample_names() {
         let recorder = ExpositionRecorder::new();
         recorder.describe_counter("jobs_total".into(), None, "Jobs \"done\".\nSecond line.".into());
-        recorder.register_counter(&key("jobs_total", &[("k", "a")]), &META).increment(3);
+        recorder
+            .register_counter(&key("jobs_total", &[("k", "a")]), &META)
+            .increment(3);
         recorder.register_counter(&key("plain", &[]), &META).increment(1);
         recorder.register_gauge(&key("queue_total", &[]), &META).set(2.5);
         // `clash_total` would be family `clash`, which a gauge already is.
@@ -935,7 +943,9 @@ mod tests {
         // ... and `made_total` would claim `made_created`.
         recorder.register_counter(&key("made_total", &[]), &META).increment(1);
         recorder.register_gauge(&key("made_created", &[]), &META).set(1.0);
-        recorder.register_counter(&key("sent_bytes_total", &[]), &META).increment(7);
+        recorder
+            .register_counter(&key("sent_bytes_total", &[]), &META)
+            .increment(7);
         assert_eq!(
             recorder.render_openmetrics(),
             "# TYPE clash gauge\nclash 1\n\

@@ -70,10 +70,7 @@ async fn render_metrics(State(metrics): State<MetricsHandle>, headers: HeaderMap
     // Rendering many series takes milliseconds: keep it off the I/O thread.
     match tokio::task::spawn_blocking(move || metrics.render_as(format)).await {
         Ok(body) => (
-            [
-                (header::CONTENT_TYPE, format.content_type()),
-                (header::VARY, "Accept"),
-            ],
+            [(header::CONTENT_TYPE, format.content_type()), (header::VARY, "Accept")],
             body,
         )
             .into_response(),
