@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aureus_observability::config::{OtlpConfig, OtlpProtocol};
+use aureus_observability::metrics::{ExpositionFormat, GlobalRecorder};
 use aureus_observability::{event, Config};
 use prometheus::PrometheusServer;
 use rotel::{AttrValue, Rotel};
@@ -27,6 +28,42 @@ const ACCEPT_OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0";
 
 /// Durations (ms) spread over the default buckets, one step per span.
 const DURATIONS_MS: [u64; 8] = [3, 40, 180, 700, 2_000, 9_000, 45_000, 400_000];
+
+/// The service's own `metrics::histogram!` through the facade: an
+/// observation inside a span with a correlation id becomes its bucket's
+/// exemplar; one outside any keeps none. (No OTLP here, so no trace id.)
+#[test]
+fn the_services_own_histograms_get_exemplars_from_the_current_span() {
+    let (dispatch, telemetry) =
+        aureus_observability::build(Config::builder().no_server().no_sinks().build().unwrap()).unwrap();
+    let metrics = telemetry.metrics().unwrap().clone();
+    assert!(metrics.is_global_recorder());
+    tracing::dispatcher::with_default(&dispatch, || {
+        metrics::histogram!("kernel_job_seconds").record(3.0);
+        let span = tracing::info_span!("job", correlation_id = "job-42");
+        span.in_scope(|| metrics::histogram!("kernel_job_seconds").record(0.3));
+    });
+    let text = metrics.render_as(ExpositionFormat::OpenMetrics);
+    let bucket = |le: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("kernel_job_seconds_bucket{{le=\"{le}\"}}")))
+            .unwrap_or_else(|| panic!("{le}: {text}"))
+            .to_owned()
+    };
+    let with = bucket("0.5");
+    assert!(
+        with.starts_with("kernel_job_seconds_bucket{le=\"0.5\"} 1 # {correlation_id=\"job-42\"} 0.3 "),
+        "{with}"
+    );
+    assert_eq!(
+        bucket("5.0"),
+        "kernel_job_seconds_bucket{le=\"5.0\"} 2",
+        "no context, no exemplar"
+    );
+    assert!(text.ends_with("# EOF\n"));
+    assert!(!metrics.render().contains("job-42"), "text 0.0.4 has no exemplars");
+    telemetry.shutdown(Duration::from_secs(5));
+}
 
 #[test]
 #[ignore = "needs prometheus and rotel; run via the README test command"]
@@ -49,6 +86,8 @@ fn prometheus_stores_our_exemplars_and_they_name_spans_the_collector_received() 
         .build()
         .expect("valid config");
     config.store.enabled = false;
+    // The facade stays with the other test of this binary.
+    config.metrics.global_recorder = GlobalRecorder::Off;
     let (dispatch, telemetry) = aureus_observability::build(config).expect("stack builds");
     let addr = telemetry.server_addr().expect("listening");
 

@@ -24,6 +24,27 @@
 //! global labels are configurable; a global label may not reuse a label name
 //! of these series, nor `le`, `quantile` or a `__` name. The same events also feed the
 //! [`SummaryWindow`] behind [`MetricsHandle::summary`].
+//!
+//! # Exemplars
+//!
+//! Every histogram bucket — the duration histogram, the service's own
+//! `metrics::histogram!` series through the facade, any histogram of an
+//! [`ExpositionRecorder`] — keeps the exemplar of its latest observation
+//! made with a trace or a correlation id: the observed value, when, the W3C
+//! trace id and OpenTelemetry span id (when OTLP traces are on and a span
+//! is active) and the correlation id. Aureus events lend the ids of their
+//! own record; any other observation takes the active OpenTelemetry span and
+//! [`correlation::current`](crate::correlation::current). Capture never
+//! blocks and never allocates per observation (one slot array per histogram,
+//! on its first exemplar). Counters carry none.
+//!
+//! `/metrics` serves them in OpenMetrics 1.0 when the scraper's `Accept`
+//! header asks for it ([`ExpositionFormat::from_accept`]; Prometheus does):
+//! `…_bucket{…,le="2.5"} 7 # {trace_id="…",span_id="…",correlation_id="…"} 1.5 1700000000.250`.
+//! OpenMetrics allows 128 characters of exemplar label names and values:
+//! the correlation id is left out when it does not fit whole (never
+//! shortened), and an exemplar with nothing left is not written. The text
+//! format 0.0.4 has no exemplars.
 
 mod aureus;
 mod contract;

@@ -169,7 +169,7 @@ impl ExpositionRecorder {
     ///   escapes double quotes too;
     /// * histogram `le` values are canonical numbers (`1.0`, `0.005`,
     ///   `1e+06`, `+Inf`); each bucket carries its exemplar, if it has one
-    ///   (see [`exemplar`](super::exemplar)); `_sum` and `_count` are left
+    ///   (see [Exemplars](crate::metrics#exemplars)); `_sum` and `_count` are left
     ///   out where the sum is not a counter (a negative bucket bound, or a
     ///   negative or NaN sum).
     pub fn render_openmetrics(&self) -> String {
