@@ -165,11 +165,24 @@ pub(crate) fn visit_resolved<'a, R: LookupSpan<'a>>(
 /// Reads spans through the global (or thread-default) subscriber when it is
 /// built on `tracing_subscriber`'s [`Registry`] (as [`crate::init`]'s is).
 pub fn current() -> Option<CorrelationId> {
+    let mut found = None;
+    visit_current(|id| found = Some(id.clone()));
+    found
+}
+
+/// Like [`current`], but lends the id to `visit` instead of cloning it (no
+/// shared reference count touched: the metrics' exemplar capture).
+pub(crate) fn visit_current(visit: impl FnOnce(&CorrelationId)) {
+    // `get_default` takes an `FnMut`: the visitor is taken out once.
+    let mut visit = Some(visit);
     tracing::dispatcher::get_default(|dispatch| {
+        let Some(visit) = visit.take() else {
+            return;
+        };
         let current = dispatch.current_span();
         match (dispatch.downcast_ref::<Registry>(), current.id()) {
-            (Some(registry), Some(id)) => resolve_for(registry.span(id), true),
-            _ => resolve_for::<Registry>(None, true),
+            (Some(registry), Some(id)) => visit_resolved(registry.span(id), true, visit),
+            _ => visit_resolved::<Registry>(None, true, visit),
         }
     })
 }

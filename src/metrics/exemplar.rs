@@ -241,11 +241,12 @@ fn ambient() -> Option<ExemplarContext> {
             )
         })
     });
-    let correlation = crate::correlation::current();
-    if trace.is_none() && correlation.is_none() {
-        return None;
+    let mut context = None;
+    crate::correlation::visit_current(|id| context = ExemplarContext::new(trace, Some(id.as_str()), SystemTime::now()));
+    match (context, trace) {
+        (None, Some(_)) => ExemplarContext::new(trace, None, SystemTime::now()),
+        (context, _) => context,
     }
-    ExemplarContext::new(trace, correlation.as_ref().map(|id| id.as_str()), SystemTime::now())
 }
 
 /// Appends ` # {labels} value timestamp` for `exemplar` (nothing when none of
