@@ -1092,6 +1092,10 @@ fn metrics_negotiates_openmetrics_and_falls_back_to_text_0_0_4() {
             })
             .unwrap_or_else(|| panic!("no content type in {head}"));
         assert_eq!(content_type, expected, "{accept}");
+        assert!(
+            head.lines().any(|l| l.eq_ignore_ascii_case("vary: accept")),
+            "caches keep the two formats apart: {head}"
+        );
         assert!(body.contains("aureus_tool_calls_total"), "{accept}");
         if expected == OPENMETRICS {
             assert!(body.ends_with("# EOF\n"), "{accept}");

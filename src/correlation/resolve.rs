@@ -1,7 +1,7 @@
 //! Finding the correlation id in force: spans, scopes and the default.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use tracing::span;
@@ -27,15 +27,17 @@ thread_local! {
 }
 
 static DEFAULT: RwLock<Option<CorrelationId>> = RwLock::new(None);
+/// Whether `DEFAULT` holds an id: lets a lookup without one skip the lock
+/// (every histogram observation outside a correlated span asks).
+static HAS_DEFAULT: AtomicBool = AtomicBool::new(false);
 static INVALID: AtomicU64 = AtomicU64::new(0);
 
 /// Sets (or with `None` clears) the process-wide default correlation id, used
 /// where no span or scope provides one.
 pub fn set_default(id: Option<CorrelationId>) {
-    match DEFAULT.write() {
-        Ok(mut guard) => *guard = id,
-        Err(poisoned) => *poisoned.into_inner() = id,
-    }
+    let mut guard = DEFAULT.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    HAS_DEFAULT.store(id.is_some(), Ordering::Release);
+    *guard = id;
 }
 
 /// The process-wide default correlation id, if set.
@@ -151,7 +153,7 @@ pub(crate) fn visit_resolved<'a, R: LookupSpan<'a>>(
             }
         })
         .unwrap_or(false);
-    if !found && with_default {
+    if !found && with_default && HAS_DEFAULT.load(Ordering::Acquire) {
         let guard = DEFAULT.read().unwrap_or_else(|p| p.into_inner());
         if let Some(id) = guard.as_ref() {
             call(id);
