@@ -1,7 +1,9 @@
 //! An Aureus `step_end` → counter + histogram through `MetricsLayer`, against
 //! the direct `metrics::counter!(…).increment(1)` + `histogram!(…).record(…)`
 //! calls with the same recorder (plus, for reference, a bare Registry event);
-//! and the time to render `/metrics` with 1k and 10k series.
+//! and the time to render `/metrics` with 1k and 10k series (text 0.0.4 and
+//! OpenMetrics). `aureus_metrics_layer_with_exemplar` is the layer under a
+//! correlation id, each duration kept as its bucket's exemplar.
 //!
 //! Run: `cargo bench --bench metrics`. Compare ratios, not absolute times.
 
@@ -76,6 +78,16 @@ fn event_to_metrics(c: &mut Criterion) {
                 step_end(n)
             })
         });
+        // The same under a correlation id: every duration becomes its bucket's exemplar.
+        let id = aureus_observability::CorrelationId::new("bench-run-1").expect("valid id");
+        aureus_observability::correlation::scope(id, || {
+            group.bench_function("aureus_metrics_layer_with_exemplar", |b| {
+                b.iter(|| {
+                    n += 1;
+                    step_end(n)
+                })
+            });
+        });
     });
     group.finish();
 }
@@ -92,6 +104,9 @@ fn render(c: &mut Criterion) {
             }
         });
         group.bench_function(format!("{series}_series"), |b| b.iter(|| black_box(recorder.render())));
+        group.bench_function(format!("{series}_series_openmetrics"), |b| {
+            b.iter(|| black_box(recorder.render_openmetrics()))
+        });
     }
     group.finish();
 }

@@ -4,8 +4,9 @@
 //! (`promtool check metrics` and the Python client library's
 //! `text_string_to_metric_families`) and by this file's own strict reader;
 //! a conformance table of the specification's rules; reserved and colliding
-//! label names refused as configuration errors; and the content type served
-//! whatever the scraper asks for.
+//! label names refused as configuration errors; and content negotiation:
+//! OpenMetrics 1.0 (read back by the Python client's OpenMetrics parser,
+//! exemplars included) when the scraper asks for it, text 0.0.4 otherwise.
 //!
 //! Tests needing promtool or Python are `#[ignore]`d and run by
 //! `scripts/test.sh` (with `--include-ignored`).
@@ -872,6 +873,51 @@ fn conformance_table_reads_back_in_both_parsers() {
     }
 }
 
+/// The same table in OpenMetrics: the Python client's OpenMetrics parser
+/// reads every case with the same samples (`le` compared as numbers; a
+/// histogram's `_sum` and `_count` only where OpenMetrics allows them).
+#[test]
+#[ignore = "needs prometheus_client; run via the README test command"]
+fn conformance_table_reads_back_in_the_openmetrics_parser() {
+    for case in CASES {
+        let recorder = table_recorder();
+        (case.record)(&recorder);
+        let text = recorder.render_openmetrics();
+        let families =
+            prometheus::python_parse_openmetrics(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", case.rule));
+        let parsed: Vec<(String, BTreeMap<String, String>, f64)> = families
+            .iter()
+            .flat_map(|f| f["samples"].as_array().unwrap())
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_owned(),
+                    normalised(s["labels"].as_object().unwrap()),
+                    s["value"].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, BTreeMap<String, String>, f64)> = case
+            .samples
+            .iter()
+            .map(|(name, labels, value)| {
+                let labels = labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+                    .collect();
+                (name.to_string(), normalised(&labels), *value)
+            })
+            .filter(|(name, _, _)| {
+                parsed.iter().any(|(n, _, _)| n == name) || !(name.ends_with("_sum") || name.ends_with("_count"))
+            })
+            .collect();
+        assert_eq!(parsed.len(), expected.len(), "{}: {text}", case.rule);
+        for ((name, labels, value), (e_name, e_labels, e_value)) in parsed.iter().zip(&expected) {
+            assert_eq!((name, labels), (e_name, e_labels), "{}", case.rule);
+            assert!(same_number(*value, *e_value), "{}: {name} {value}", case.rule);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Reserved and colliding label names, the prefix: typed configuration errors
 // ---------------------------------------------------------------------------
@@ -1012,21 +1058,29 @@ fn raw_get(addr: SocketAddr, accept: &str) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
-/// `/metrics` speaks text format 0.0.4 only: whatever the `Accept` header
-/// (Prometheus asks for OpenMetrics first), the answer says
-/// `text/plain; version=0.0.4` and is that format — no `# EOF`, no
-/// `_created`, no exemplars.
+/// `/metrics` negotiates: OpenMetrics 1.0.0 when the `Accept` header
+/// prefers it (as Prometheus' does), the text format 0.0.4 otherwise — the
+/// `Content-Type` saying which, the body being that format.
 #[test]
-fn metrics_always_serves_text_format_0_0_4() {
+fn metrics_negotiates_openmetrics_and_falls_back_to_text_0_0_4() {
     let dir = tempfile::tempdir().unwrap();
     let (dispatch, telemetry, addr) = serve(MetricsConfig::default(), None, dir.path());
     emit_corpus(&dispatch, &["x".to_owned()]);
-    for accept in [
-        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
-         text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-        "application/openmetrics-text; version=1.0.0",
-        "text/plain",
-        "*/*",
+    const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+    for (accept, expected) in [
+        (
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
+             text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+            OPENMETRICS,
+        ),
+        ("application/openmetrics-text; version=1.0.0", OPENMETRICS),
+        ("text/plain;q=0.2, application/openmetrics-text;q=0.3", OPENMETRICS),
+        ("application/openmetrics-text;q=0.2, text/plain;q=0.3", TEXT),
+        ("application/openmetrics-text;version=2.0.0", TEXT),
+        ("text/plain", TEXT),
+        ("*/*", TEXT),
+        ("application/json", TEXT),
     ] {
         let response = raw_get(addr, accept);
         let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -1037,9 +1091,135 @@ fn metrics_always_serves_text_format_0_0_4() {
                     .or_else(|| l.strip_prefix("Content-Type: "))
             })
             .unwrap_or_else(|| panic!("no content type in {head}"));
-        assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8", "{accept}");
-        assert!(!body.contains("# EOF") && !body.contains("_created"), "{accept}");
+        assert_eq!(content_type, expected, "{accept}");
+        assert!(
+            head.lines().any(|l| l.eq_ignore_ascii_case("vary: accept")),
+            "caches keep the two formats apart: {head}"
+        );
         assert!(body.contains("aureus_tool_calls_total"), "{accept}");
+        if expected == OPENMETRICS {
+            assert!(body.ends_with("# EOF\n"), "{accept}");
+            assert!(body.contains("# TYPE aureus_tool_calls counter\n"), "{accept}");
+        } else {
+            assert!(!body.contains("# EOF") && !body.contains("_created"), "{accept}");
+            assert!(body.contains("# TYPE aureus_tool_calls_total counter\n"), "{accept}");
+        }
     }
+    // No Accept header at all: text 0.0.4.
+    let (status, body) = prometheus::http_get(addr, "/metrics", &[]).unwrap();
+    assert_eq!(status, 200);
+    assert!(!body.contains("# EOF"));
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+const ACCEPT_OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0";
+
+/// `le` as a number (`1` and `1.0` are the same bound), other labels as written.
+fn normalised(labels: &serde_json::Map<String, serde_json::Value>) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|(k, v)| {
+            let v = v.as_str().unwrap_or_default();
+            let v = match (k.as_str(), v.parse::<f64>()) {
+                ("le", Ok(n)) => format!("{n:?}"),
+                _ => v.to_owned(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// The OpenMetrics scrape reads back in the Python client's strict
+/// OpenMetrics parser with the same samples as the text-format scrape (every
+/// corpus label value, the global labels, histograms), and every duration
+/// bucket that saw an observation carries an exemplar with its correlation id.
+#[test]
+#[ignore = "needs prometheus_client; run via the README test command"]
+fn every_label_value_round_trips_through_the_openmetrics_parser() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, telemetry, addr) = corpus_stack(dir.path());
+    let values = corpus();
+    let id = aureus_observability::CorrelationId::new("run-om-1").unwrap();
+    aureus_observability::correlation::scope(id, || emit_corpus(&dispatch, &values));
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, om) = prometheus::http_get(addr, "/metrics", &[("Accept", ACCEPT_OPENMETRICS)]).unwrap();
+    assert_eq!(status, 200);
+    let text = scrape(addr);
+
+    let families = prometheus::python_parse_openmetrics(&om).unwrap_or_else(|e| panic!("{e}\n{om}"));
+    let parsed_text = python_parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let om_samples: BTreeMap<(String, BTreeMap<String, String>), f64> = families
+        .iter()
+        .flat_map(|f| f["samples"].as_array().unwrap())
+        .map(|s| {
+            let key = (
+                s["name"].as_str().unwrap().to_owned(),
+                normalised(s["labels"].as_object().unwrap()),
+            );
+            (key, s["value"].as_str().unwrap().parse::<f64>().unwrap())
+        })
+        .collect();
+    let text_samples: BTreeMap<(String, BTreeMap<String, String>), f64> = parsed_text
+        .iter()
+        .flat_map(|f| &f.samples)
+        .map(|s| {
+            let labels = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+                .collect();
+            ((s.name.clone(), normalised(&labels)), s.value)
+        })
+        .collect();
+    // Self-metrics may have moved between the two scrapes: compare the corpus' series.
+    let ours = |key: &(String, BTreeMap<String, String>)| {
+        [
+            "aureus_tool_calls_total",
+            "aureus_tasks_completed_total",
+            "aureus_crv_checks_total",
+        ]
+        .contains(&key.0.as_str())
+            || key.0.starts_with("aureus_task_duration_seconds")
+    };
+    let om_corpus: Vec<_> = om_samples.iter().filter(|(k, _)| ours(k)).collect();
+    let text_corpus: Vec<_> = text_samples.iter().filter(|(k, _)| ours(k)).collect();
+    assert_eq!(om_corpus.len(), text_corpus.len());
+    assert_eq!(om_corpus, text_corpus);
+    assert!(om_samples.keys().all(|k| text_samples.contains_key(k) || !ours(k)));
+
+    // Counters are families without `_total`; the duration histogram has its unit.
+    let family = |name: &str| {
+        families
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert_eq!(family("aureus_tool_calls")["type"], "counter");
+    assert_eq!(family("aureus_task_duration_seconds")["type"], "histogram");
+    assert_eq!(family("aureus_task_duration_seconds")["unit"], "seconds");
+    // Every duration observation was 1.5 s: its bucket (le=2.5) has the exemplar.
+    let buckets: Vec<&serde_json::Value> = family("aureus_task_duration_seconds")["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "aureus_task_duration_seconds_bucket")
+        .collect();
+    let mut with_exemplar = 0;
+    for bucket in buckets {
+        let le = bucket["labels"]["le"].as_str().unwrap();
+        // Every step succeeded: the `success="false"` series saw nothing.
+        let observed = le == "2.5" && bucket["labels"]["success"] == "true";
+        match &bucket["exemplar"] {
+            serde_json::Value::Null => assert!(!observed, "{bucket}"),
+            exemplar => {
+                assert!(observed, "{bucket}");
+                assert_eq!(exemplar["labels"]["correlation_id"], "run-om-1", "{exemplar}");
+                assert_eq!(exemplar["value"], "1.5", "{exemplar}");
+                assert!(exemplar["timestamp"].is_string(), "{exemplar}");
+                with_exemplar += 1;
+            }
+        }
+    }
+    assert_eq!(with_exemplar, values.len(), "one exemplar per task_type series");
     telemetry.shutdown(Duration::from_secs(5));
 }

@@ -32,4 +32,4 @@ pub use resolve::{current, default, invalid_ids_rejected, scope, set_default};
 pub use spawn::{spawn, spawn_blocking, spawn_thread};
 
 pub(crate) use layer::{clear_span_hint, enable_span_hints, span_hint};
-pub(crate) use resolve::{count_invalid, visit_resolved};
+pub(crate) use resolve::{count_invalid, visit_current, visit_resolved};

@@ -1,7 +1,7 @@
 //! Finding the correlation id in force: spans, scopes and the default.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use tracing::span;
@@ -27,15 +27,17 @@ thread_local! {
 }
 
 static DEFAULT: RwLock<Option<CorrelationId>> = RwLock::new(None);
+/// Whether `DEFAULT` holds an id: lets a lookup without one skip the lock
+/// (every histogram observation outside a correlated span asks).
+static HAS_DEFAULT: AtomicBool = AtomicBool::new(false);
 static INVALID: AtomicU64 = AtomicU64::new(0);
 
 /// Sets (or with `None` clears) the process-wide default correlation id, used
 /// where no span or scope provides one.
 pub fn set_default(id: Option<CorrelationId>) {
-    match DEFAULT.write() {
-        Ok(mut guard) => *guard = id,
-        Err(poisoned) => *poisoned.into_inner() = id,
-    }
+    let mut guard = DEFAULT.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    HAS_DEFAULT.store(id.is_some(), Ordering::Release);
+    *guard = id;
 }
 
 /// The process-wide default correlation id, if set.
@@ -151,7 +153,7 @@ pub(crate) fn visit_resolved<'a, R: LookupSpan<'a>>(
             }
         })
         .unwrap_or(false);
-    if !found && with_default {
+    if !found && with_default && HAS_DEFAULT.load(Ordering::Acquire) {
         let guard = DEFAULT.read().unwrap_or_else(|p| p.into_inner());
         if let Some(id) = guard.as_ref() {
             call(id);
@@ -165,11 +167,24 @@ pub(crate) fn visit_resolved<'a, R: LookupSpan<'a>>(
 /// Reads spans through the global (or thread-default) subscriber when it is
 /// built on `tracing_subscriber`'s [`Registry`] (as [`crate::init`]'s is).
 pub fn current() -> Option<CorrelationId> {
+    let mut found = None;
+    visit_current(|id| found = Some(id.clone()));
+    found
+}
+
+/// Like [`current`], but lends the id to `visit` instead of cloning it (no
+/// shared reference count touched: the metrics' exemplar capture).
+pub(crate) fn visit_current(visit: impl FnOnce(&CorrelationId)) {
+    // `get_default` takes an `FnMut`: the visitor is taken out once.
+    let mut visit = Some(visit);
     tracing::dispatcher::get_default(|dispatch| {
+        let Some(visit) = visit.take() else {
+            return;
+        };
         let current = dispatch.current_span();
         match (dispatch.downcast_ref::<Registry>(), current.id()) {
-            (Some(registry), Some(id)) => resolve_for(registry.span(id), true),
-            _ => resolve_for::<Registry>(None, true),
+            (Some(registry), Some(id)) => visit_resolved(registry.span(id), true, visit),
+            _ => visit_resolved::<Registry>(None, true, visit),
         }
     })
 }

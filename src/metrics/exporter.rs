@@ -79,13 +79,29 @@ impl PrometheusExporter {
 
     /// The exposition text, with self-metrics refreshed from `sinks` and the
     /// sampler's per-kind counts first.
+    #[cfg(test)]
     pub(crate) fn render(&self, sinks: &[SinkHealth], sampled_out: &[(&'static str, u64)]) -> String {
+        let mut out = String::new();
+        self.render_into(super::ExpositionFormat::Text, sinks, sampled_out, &mut out);
+        out
+    }
+
+    /// Appends the exposition in `format` (without OpenMetrics' `# EOF`) to
+    /// `out`, self-metrics refreshed from `sinks` and the sampler's per-kind
+    /// counts first.
+    pub(crate) fn render_into(
+        &self,
+        format: super::ExpositionFormat,
+        sinks: &[SinkHealth],
+        sampled_out: &[(&'static str, u64)],
+        out: &mut String,
+    ) {
         self.refresh_sink_series(sinks);
         self.refresh_sampled_out(sampled_out);
         self.refresh_otlp();
         self.refresh_propagation();
         self.refresh_refused();
-        self.recorder.render()
+        self.recorder.render_into(format, out);
     }
 
     /// `<prefix>_telemetry_refused_series_total{reason}`: series the

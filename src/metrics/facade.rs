@@ -486,17 +486,13 @@ impl FacadeRecorder {
         self.registry.storage()
     }
 
-    /// Appends the exposition of the facade's histograms to `text`.
-    pub(crate) fn render_into(&self, text: &mut String) {
+    /// Appends the exposition of the facade's histograms in `format` to `text`.
+    pub(crate) fn render_into(&self, format: super::ExpositionFormat, text: &mut String) {
         for layout in &self.guard().layouts {
-            let rendered = layout.recorder.render();
-            if rendered.is_empty() {
-                continue;
-            }
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
-            text.push_str(&rendered);
+            layout.recorder.render_into(format, text);
         }
     }
 }
@@ -734,7 +730,7 @@ mod tests {
             metrics::histogram!("call_seconds", "auth" => "Bearer sk-zz9").record(0.5);
         });
         let mut text = prometheus.render();
-        facade.render_into(&mut text);
+        facade.render_into(crate::metrics::ExpositionFormat::Text, &mut text);
         for secret in ["hunter2", "other-secret", "sk-abc123", "sk-zz9"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }

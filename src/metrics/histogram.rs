@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::exemplar::{self, Exemplar, ExemplarSlots};
 use crate::error::{Error, Result};
 
 /// The Prometheus client libraries' default bucket bounds (`DefBuckets`), in
@@ -25,13 +26,16 @@ pub(crate) fn check_bounds(key: &str, bounds: &[f64]) -> Result<()> {
 }
 
 /// Observation counts per bucket (not cumulative; the last one is `+Inf`),
-/// the sum of the observations, lock-free.
+/// the sum of the observations, lock-free; per bucket the exemplar of its
+/// latest observation made with a trace or correlation id (see
+/// [`exemplar`](super::exemplar)).
 #[derive(Debug)]
 pub(crate) struct BucketHistogram {
     bounds: Arc<[f64]>,
     counts: Box<[AtomicU64]>,
     /// `f64` bits.
     sum: AtomicU64,
+    exemplars: ExemplarSlots,
 }
 
 /// What one read of a histogram saw: cumulative counts per bound, then the
@@ -51,6 +55,7 @@ impl BucketHistogram {
             bounds,
             counts,
             sum: AtomicU64::new(0.0f64.to_bits()),
+            exemplars: ExemplarSlots::default(),
         }
     }
 
@@ -69,6 +74,16 @@ impl BucketHistogram {
             Some((f64::from_bits(bits) + value).to_bits())
         });
         self.counts[bucket].fetch_add(1, Ordering::Release);
+        if !value.is_nan() {
+            if let Some(context) = exemplar::current() {
+                self.exemplars.offer(self.counts.len(), bucket, value, &context);
+            }
+        }
+    }
+
+    /// Bucket `bucket`'s exemplar (`bounds().len()` is `+Inf`), if it has one.
+    pub(crate) fn exemplar(&self, bucket: usize) -> Option<Exemplar> {
+        self.exemplars.get(bucket)
     }
 
     /// The counts so far. The `+Inf` bucket and the count are the same
@@ -116,6 +131,22 @@ mod tests {
         }
         assert_eq!(h.snapshot().sum, 2.75);
         assert_eq!(h.snapshot().cumulative[5], 1, "le=0.25 holds 0.25");
+    }
+
+    #[test]
+    fn an_observation_with_a_context_becomes_its_buckets_exemplar() {
+        let h = BucketHistogram::new(Arc::from([1.0, 5.0].as_slice()));
+        crate::correlation::scope(crate::CorrelationId::new("run-1").unwrap(), || {
+            h.observe(0.7);
+            h.observe(3.0);
+            h.observe(f64::NAN);
+            h.observe(f64::INFINITY);
+        });
+        let first = h.exemplar(0).expect("bucket le=1");
+        assert_eq!(first.value, 0.7);
+        assert_eq!(first.context.correlation_id(), Some("run-1"));
+        assert_eq!(h.exemplar(1).map(|e| e.value), Some(3.0));
+        assert_eq!(h.exemplar(2).map(|e| e.value), Some(f64::INFINITY), "NaN is never one");
     }
 
     #[test]

@@ -24,12 +24,35 @@
 //! global labels are configurable; a global label may not reuse a label name
 //! of these series, nor `le`, `quantile` or a `__` name. The same events also feed the
 //! [`SummaryWindow`] behind [`MetricsHandle::summary`].
+//!
+//! # Exemplars
+//!
+//! Every histogram bucket — the duration histogram, the service's own
+//! `metrics::histogram!` series through the facade, any histogram of an
+//! [`ExpositionRecorder`] — keeps the exemplar of its latest observation
+//! made with a trace or a correlation id: the observed value, when, the W3C
+//! trace id and OpenTelemetry span id (when OTLP traces are on and a span
+//! is active) and the correlation id. Aureus events lend the ids of their
+//! own record; any other observation takes the active OpenTelemetry span and
+//! [`correlation::current`](crate::correlation::current). Capture never
+//! blocks and never allocates per observation (one slot array per histogram,
+//! on its first exemplar). Counters carry none.
+//!
+//! `/metrics` serves them in OpenMetrics 1.0 when the scraper's `Accept`
+//! header asks for it ([`ExpositionFormat::from_accept`]; Prometheus does):
+//! `…_bucket{…,le="2.5"} 7 # {trace_id="…",span_id="…",correlation_id="…"} 1.5 1700000000.250`.
+//! OpenMetrics allows 128 characters of exemplar label names and values:
+//! the correlation id is left out when it does not fit whole (never
+//! shortened), and an exemplar with nothing left is not written. The text
+//! format 0.0.4 has no exemplars.
 
 mod aureus;
 mod contract;
+mod exemplar;
 mod exporter;
 mod facade;
 mod family;
+mod format;
 mod genai;
 mod histogram;
 mod layer;
@@ -45,6 +68,7 @@ use std::time::Duration;
 pub use aureus::AureusMetrics;
 pub use contract::{DurationUnit, MetricNames, DEFAULT_DURATION_BUCKETS_MS, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
 pub use facade::{GlobalRecorder, DEFAULT_HISTOGRAM_BUCKETS, MAX_FACADE_METRICS};
+pub use format::ExpositionFormat;
 pub use layer::MetricsLayer;
 pub use summary::{Summary, SummaryEvent, SummaryWindow, TaskTypeFigures};
 
@@ -56,7 +80,6 @@ pub(crate) use exporter::PrometheusExporter;
 pub(crate) use facade::{FacadeRecorder, FacadeSettings};
 pub(crate) use genai::GenAiMetrics;
 pub(crate) use sample::MetricSample;
-pub(crate) use text::CONTENT_TYPE;
 
 use crate::event::{fields, EventKind};
 use crate::pipeline::Pipeline;
@@ -131,12 +154,16 @@ impl MetricsState {
     pub(crate) fn observe(&self, record: &Record) {
         if let Some(sample) = MetricSample::from_record(record) {
             self.observed.fetch_add(1, Ordering::Relaxed);
-            self.aureus.observe(&sample);
-            if sample.kind == EventKind::LlmResponse {
-                if let Some(genai) = self.genai.get() {
-                    genai.observe(record);
+            // Every histogram observation of this event (the contract's and
+            // the GenAI ones) takes its exemplar from the record.
+            exemplar::with_record(record, || {
+                self.aureus.observe(&sample);
+                if sample.kind == EventKind::LlmResponse {
+                    if let Some(genai) = self.genai.get() {
+                        genai.observe(record);
+                    }
                 }
-            }
+            });
             self.summary.record_at(summary_event(record, &sample), record.timestamp);
         }
     }
@@ -187,10 +214,25 @@ impl MetricsHandle {
     /// The Prometheus text exposition (format 0.0.4) of every metric,
     /// self-metrics refreshed.
     pub fn render(&self) -> String {
+        self.render_as(ExpositionFormat::Text)
+    }
+
+    /// The exposition of every metric in `format`, self-metrics refreshed:
+    /// what `/metrics` serves for the format the scraper's `Accept` header
+    /// asks for ([`ExpositionFormat::from_accept`]). OpenMetrics carries the
+    /// histograms' exemplars and ends with `# EOF`; see
+    /// [`ExpositionRecorder::render_openmetrics`].
+    pub fn render_as(&self, format: ExpositionFormat) -> String {
         let sinks = crate::telemetry::health_of(&self.pipeline);
-        let mut text = self.state.exporter.render(&sinks, &self.pipeline.sampler.sampled_out());
+        let mut text = String::new();
+        self.state
+            .exporter
+            .render_into(format, &sinks, &self.pipeline.sampler.sampled_out(), &mut text);
         if let Some(facade) = self.state.facade.get() {
-            facade.render_into(&mut text);
+            facade.render_into(format, &mut text);
+        }
+        if format == ExpositionFormat::OpenMetrics {
+            text.push_str("# EOF\n");
         }
         text
     }

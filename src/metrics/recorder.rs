@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use metrics::{Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, SharedString, Unit};
 use metrics_util::registry::{Registry, Storage};
 
+use super::exemplar;
+use super::format::ExpositionFormat;
 use super::histogram::{check_bounds, BucketHistogram, DEFAULT_BUCKETS};
 use super::text;
 use crate::error::{Error, Result};
@@ -155,6 +157,40 @@ impl ExpositionRecorder {
     /// The text exposition of every series (format 0.0.4, to be served as
     /// `text/plain; version=0.0.4`).
     pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_into(ExpositionFormat::Text, &mut out);
+        out
+    }
+
+    /// The OpenMetrics 1.0.0 exposition of every series, ending with
+    /// `# EOF` (to be served as `application/openmetrics-text;
+    /// version=1.0.0; charset=utf-8`).
+    ///
+    /// Differences from [`render`](Self::render), as the specification has them:
+    ///
+    /// * a counter named `<name>_total` is the family `<name>` of type
+    ///   `counter` (its sample keeps the name `<name>_total`); a counter
+    ///   without the `_total` suffix — or whose family name `<name>` or
+    ///   `<name>_created` another family of this recorder uses — is written
+    ///   as type `unknown` under its own name, so that no sample changes its
+    ///   name between the two formats;
+    /// * `# UNIT` for families named `…_seconds` or `…_bytes`; `# HELP` text
+    ///   escapes double quotes too;
+    /// * histogram `le` values are canonical numbers (`1.0`, `0.005`,
+    ///   `1e+06`, `+Inf`); each bucket carries its exemplar, if it has one
+    ///   (see [Exemplars](crate::metrics#exemplars)); `_sum` and `_count` are left
+    ///   out where the sum is not a counter (a negative bucket bound, or a
+    ///   negative or NaN sum).
+    pub fn render_openmetrics(&self) -> String {
+        let mut out = String::new();
+        self.render_into(ExpositionFormat::OpenMetrics, &mut out);
+        out.push_str("# EOF\n");
+        out
+    }
+
+    /// Appends the exposition of every series in `format` to `out` (without
+    /// OpenMetrics' closing `# EOF`).
+    pub(crate) fn render_into(&self, format: ExpositionFormat, out: &mut String) {
         let mut entries: Vec<Entry> = Vec::new();
         self.registry
             .visit_counters(|_, slot| entries.extend(slot.primary().map(Entry::Counter)));
@@ -173,16 +209,27 @@ impl ExpositionRecorder {
         entries.sort_unstable_by(|a, b| (a.family(), a.labels()).cmp(&(b.family(), b.labels())));
 
         let help = self.help.read().unwrap_or_else(PoisonError::into_inner);
-        let mut out = String::with_capacity(entries.len() * 64);
+        out.reserve(entries.len() * 64);
         let mut family: Option<&str> = None;
         for entry in &entries {
             if family != Some(entry.family()) {
                 family = Some(entry.family());
-                write_family_header(&mut out, entry.family(), entry.kind(), help.get(entry.family()));
+                let header = match format {
+                    ExpositionFormat::Text => Header::text(entry),
+                    ExpositionFormat::OpenMetrics => {
+                        let names = self
+                            .registry
+                            .storage()
+                            .names
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        Header::openmetrics(entry, |name| names.contains_key(name))
+                    }
+                };
+                header.write(out, format, help.get(entry.family()));
             }
-            entry.write_samples(&mut out);
+            entry.write_samples(out, format);
         }
-        out
     }
 
     fn describe(&self, name: KeyName, description: SharedString) {
@@ -435,7 +482,10 @@ struct SeriesStorage {
     refused: [AtomicU64; 3],
 }
 
-const HISTOGRAM_PARTS: [&str; 3] = ["_bucket", "_sum", "_count"];
+/// The sample names a histogram `h` writes or may write: `h_bucket`,
+/// `h_sum`, `h_count`, and OpenMetrics' `h_created` (a name another family
+/// may not take, or the OpenMetrics exposition would be ambiguous).
+const HISTOGRAM_PARTS: [&str; 4] = ["_bucket", "_sum", "_count", "_created"];
 
 impl SeriesStorage {
     /// The slot of a new key: its series (shared with an earlier key of the
@@ -601,7 +651,8 @@ impl Entry {
         }
     }
 
-    fn write_samples(&self, out: &mut String) {
+    fn write_samples(&self, out: &mut String, format: ExpositionFormat) {
+        let openmetrics = format == ExpositionFormat::OpenMetrics;
         match self {
             Entry::Counter(s) => {
                 write_sample_head(out, &s.family, "", &s.labels, None);
@@ -614,38 +665,131 @@ impl Entry {
             }
             Entry::Histogram(s) => {
                 let snapshot = s.value.snapshot();
+                let bounds = s.value.bounds();
                 let mut bound = String::new();
-                for (le, count) in s.value.bounds().iter().zip(&snapshot.cumulative) {
+                for (i, (le, count)) in bounds.iter().zip(&snapshot.cumulative).enumerate() {
                     bound.clear();
-                    text::push_float(&mut bound, *le);
+                    if openmetrics {
+                        text::push_canonical_float(&mut bound, *le);
+                    } else {
+                        text::push_float(&mut bound, *le);
+                    }
                     write_sample_head(out, &s.family, "_bucket", &s.labels, Some(&bound));
-                    let _ = writeln!(out, "{count}");
+                    let _ = write!(out, "{count}");
+                    if openmetrics {
+                        if let Some(exemplar) = s.value.exemplar(i) {
+                            exemplar::push_exemplar(out, &exemplar);
+                        }
+                    }
+                    out.push('\n');
                 }
                 write_sample_head(out, &s.family, "_bucket", &s.labels, Some("+Inf"));
-                let _ = writeln!(out, "{}", snapshot.count);
-                write_sample_head(out, &s.family, "_sum", &s.labels, None);
-                text::push_float(out, snapshot.sum);
+                let _ = write!(out, "{}", snapshot.count);
+                if openmetrics {
+                    if let Some(exemplar) = s.value.exemplar(bounds.len()) {
+                        exemplar::push_exemplar(out, &exemplar);
+                    }
+                }
                 out.push('\n');
-                write_sample_head(out, &s.family, "_count", &s.labels, None);
-                let _ = writeln!(out, "{}", snapshot.count);
+                // OpenMetrics: sum and buckets are counters; no sum (and so
+                // no count) where that cannot hold.
+                let sum_is_a_counter = snapshot.sum >= 0.0 && bounds.first().is_none_or(|b| *b >= 0.0);
+                if !openmetrics || sum_is_a_counter {
+                    write_sample_head(out, &s.family, "_sum", &s.labels, None);
+                    text::push_float(out, snapshot.sum);
+                    out.push('\n');
+                    write_sample_head(out, &s.family, "_count", &s.labels, None);
+                    let _ = writeln!(out, "{}", snapshot.count);
+                }
             }
         }
     }
 }
 
-fn write_family_header(out: &mut String, name: &str, kind: Kind, help: Option<&String>) {
-    if let Some(help) = help {
-        out.push_str("# HELP ");
-        out.push_str(name);
+/// How a family is headed: its name in the `# TYPE` line, its type, its unit.
+#[derive(Debug)]
+struct Header {
+    name: String,
+    kind: &'static str,
+    unit: Option<&'static str>,
+}
+
+/// Units OpenMetrics names as base units, written as `# UNIT` when a
+/// family's name ends in `_<unit>`.
+const BASE_UNITS: [&str; 2] = ["seconds", "bytes"];
+
+impl Header {
+    fn text(entry: &Entry) -> Self {
+        Header {
+            name: entry.family().to_owned(),
+            kind: entry.kind().as_str(),
+            unit: None,
+        }
+    }
+
+    /// The OpenMetrics header of `entry`'s family; `in_use` tells whether a
+    /// name belongs to a family (or histogram part) of this recorder.
+    fn openmetrics(entry: &Entry, in_use: impl Fn(&str) -> bool) -> Self {
+        let family = entry.family();
+        let (name, kind) = match entry.kind() {
+            Kind::Counter => match family.strip_suffix("_total") {
+                Some(base) if !base.is_empty() && !in_use(base) && !in_use(&format!("{base}_created")) => {
+                    (base, "counter")
+                }
+                _ => (family, "unknown"),
+            },
+            kind => (family, kind.as_str()),
+        };
+        let unit = BASE_UNITS.into_iter().find(|unit| {
+            name.strip_suffix(unit)
+                .is_some_and(|rest| rest.ends_with('_') && rest.len() > 1)
+        });
+        Header {
+            name: name.to_owned(),
+            kind,
+            unit,
+        }
+    }
+
+    fn write(&self, out: &mut String, format: ExpositionFormat, help: Option<&String>) {
+        match format {
+            ExpositionFormat::Text => {
+                if let Some(help) = help {
+                    out.push_str("# HELP ");
+                    out.push_str(&self.name);
+                    out.push(' ');
+                    text::push_help(out, help);
+                    out.push('\n');
+                }
+                self.write_type(out);
+            }
+            ExpositionFormat::OpenMetrics => {
+                self.write_type(out);
+                if let Some(unit) = self.unit {
+                    out.push_str("# UNIT ");
+                    out.push_str(&self.name);
+                    out.push(' ');
+                    out.push_str(unit);
+                    out.push('\n');
+                }
+                if let Some(help) = help.filter(|help| !help.is_empty()) {
+                    out.push_str("# HELP ");
+                    out.push_str(&self.name);
+                    out.push(' ');
+                    text::push_openmetrics_help(out, help);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+
+    fn write_type(&self, out: &mut String) {
+        out.push_str("# TYPE ");
+        out.push_str(&self.name);
         out.push(' ');
-        text::push_help(out, help);
+        out.push_str(self.kind);
         out.push('\n');
     }
-    out.push_str("# TYPE ");
-    out.push_str(name);
-    out.push(' ');
-    out.push_str(kind.as_str());
-    out.push('\n');
 }
 
 /// `name<suffix>{labels[,le="…"]} ` — up to the value.
@@ -671,6 +815,7 @@ fn write_sample_head(out: &mut String, family: &str, suffix: &str, labels: &str,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Record;
     use metrics::{Label, Recorder as _};
 
     static META: Metadata<'static> = Metadata::new("test", metrics::Level::INFO, None);
@@ -803,6 +948,93 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("plain_bucket{g=\"1\",le=\"+Inf\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total_and_keeps_sample_names() {
+        let recorder = ExpositionRecorder::new();
+        recorder.describe_counter("jobs_total".into(), None, "Jobs \"done\".\nSecond line.".into());
+        recorder
+            .register_counter(&key("jobs_total", &[("k", "a")]), &META)
+            .increment(3);
+        recorder.register_counter(&key("plain", &[]), &META).increment(1);
+        recorder.register_gauge(&key("queue_total", &[]), &META).set(2.5);
+        // `clash_total` would be family `clash`, which a gauge already is.
+        recorder.register_counter(&key("clash_total", &[]), &META).increment(1);
+        recorder.register_gauge(&key("clash", &[]), &META).set(1.0);
+        // ... and `made_total` would claim `made_created`.
+        recorder.register_counter(&key("made_total", &[]), &META).increment(1);
+        recorder.register_gauge(&key("made_created", &[]), &META).set(1.0);
+        recorder
+            .register_counter(&key("sent_bytes_total", &[]), &META)
+            .increment(7);
+        assert_eq!(
+            recorder.render_openmetrics(),
+            "# TYPE clash gauge\nclash 1\n\
+             # TYPE clash_total unknown\nclash_total 1\n\
+             # TYPE jobs counter\n# HELP jobs Jobs \\\"done\\\".\\nSecond line.\njobs_total{k=\"a\"} 3\n\
+             # TYPE made_created gauge\nmade_created 1\n\
+             # TYPE made_total unknown\nmade_total 1\n\
+             # TYPE plain unknown\nplain 1\n\
+             # TYPE queue_total gauge\nqueue_total 2.5\n\
+             # TYPE sent_bytes counter\n# UNIT sent_bytes bytes\nsent_bytes_total 7\n\
+             # EOF\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_histograms_have_canonical_bounds_exemplars_and_a_sum_only_when_it_counts() {
+        let recorder = ExpositionRecorder::builder()
+            .buckets("d_seconds", &[0.1, 1.0])
+            .unwrap()
+            .buckets("delta", &[-1.0, 1.0])
+            .unwrap()
+            .build();
+        let h = recorder.register_histogram(&key("d_seconds", &[("op", "x")]), &META);
+        h.record(0.05);
+        let mut record = Record::new(tracing::Level::INFO, "aureus");
+        record.trace_id = Some(0x4bf92f3577b34da6a3ce929d0e0e4736);
+        record.otel_span_id = Some(0x00f067aa0ba902b7);
+        record.set_correlation_id(&crate::CorrelationId::new("run-1").unwrap());
+        record.timestamp = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_250);
+        exemplar::with_record(&record, || {
+            h.record(0.5);
+            h.record(7.0);
+        });
+        recorder.register_histogram(&key("delta", &[]), &META).record(0.5);
+        recorder.register_histogram(&key("neg", &[]), &META).record(-2.0);
+        let ids = "trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\",correlation_id=\"run-1\"";
+        assert_eq!(
+            recorder.render_openmetrics(),
+            format!(
+                "# TYPE d_seconds histogram\n# UNIT d_seconds seconds\n\
+                 d_seconds_bucket{{op=\"x\",le=\"0.1\"}} 1\n\
+                 d_seconds_bucket{{op=\"x\",le=\"1.0\"}} 2 # {{{ids}}} 0.5 1700000000.250\n\
+                 d_seconds_bucket{{op=\"x\",le=\"+Inf\"}} 3 # {{{ids}}} 7 1700000000.250\n\
+                 d_seconds_sum{{op=\"x\"}} 7.55\nd_seconds_count{{op=\"x\"}} 3\n\
+                 # TYPE delta histogram\n\
+                 delta_bucket{{le=\"-1.0\"}} 0\ndelta_bucket{{le=\"1.0\"}} 1\ndelta_bucket{{le=\"+Inf\"}} 1\n\
+                 # TYPE neg histogram\n\
+                 neg_bucket{{le=\"0.005\"}} 1\nneg_bucket{{le=\"0.01\"}} 1\nneg_bucket{{le=\"0.025\"}} 1\n\
+                 neg_bucket{{le=\"0.05\"}} 1\nneg_bucket{{le=\"0.1\"}} 1\nneg_bucket{{le=\"0.25\"}} 1\n\
+                 neg_bucket{{le=\"0.5\"}} 1\nneg_bucket{{le=\"1.0\"}} 1\nneg_bucket{{le=\"2.5\"}} 1\n\
+                 neg_bucket{{le=\"5.0\"}} 1\nneg_bucket{{le=\"10.0\"}} 1\nneg_bucket{{le=\"+Inf\"}} 1\n\
+                 # EOF\n"
+            )
+        );
+        // The text format 0.0.4 has no exemplars and keeps its own numbers.
+        let text = recorder.render();
+        assert!(!text.contains('#') || !text.contains("trace_id"), "{text}");
+        assert!(text.contains("d_seconds_bucket{op=\"x\",le=\"1\"} 2\n"), "{text}");
+        assert!(text.contains("neg_sum -2\n"), "{text}");
+    }
+
+    #[test]
+    fn histograms_claim_their_created_name() {
+        let recorder = ExpositionRecorder::new();
+        recorder.register_histogram(&key("h", &[]), &META).record(1.0);
+        recorder.register_gauge(&key("h_created", &[]), &META).set(1.0);
+        assert_eq!(refused(&recorder), [("type_conflict", 1)]);
     }
 
     #[test]

@@ -89,6 +89,39 @@ pub(crate) fn push_float(out: &mut String, value: f64) {
     }
 }
 
+/// Appends `value` as OpenMetrics' canonical number for `le` and
+/// `quantile` label values ("Considerations: Canonical Numbers"): Go's
+/// shortest `%g` rendering (exponent form below 1e-4 and from 1e6 on, at
+/// least two exponent digits) with `.0` appended to a number without a
+/// decimal point or exponent — `0.0`, `0.001`, `1.0`, `100000.0`, `1e+06`,
+/// `1e-05`, `+Inf`.
+pub(crate) fn push_canonical_float(out: &mut String, value: f64) {
+    if !value.is_finite() {
+        push_float(out, value);
+        return;
+    }
+    // `{:e}` gives the shortest round-trip digits and the decimal exponent.
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if value != 0.0 && !(-4..6).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        let _ = write!(out, "{mantissa}e{sign}{:02}", exponent.unsigned_abs());
+    } else {
+        let start = out.len();
+        let _ = write!(out, "{value}");
+        if !out[start..].contains('.') {
+            out.push_str(".0");
+        }
+    }
+}
+
+/// Appends `text` escaped for an OpenMetrics `# HELP` line (as a label
+/// value: backslash, double quote and line feed).
+pub(crate) fn push_openmetrics_help(out: &mut String, text: &str) {
+    push_escaped(out, text, true);
+}
+
 /// Appends one `name="value"` pair (no separator).
 pub(crate) fn push_label(out: &mut String, name: &str, value: &str) {
     out.push_str(name);
@@ -167,6 +200,51 @@ mod tests {
                 assert_eq!(text.parse::<f64>().ok(), Some(value), "{text} reads back");
             }
         }
+    }
+
+    #[test]
+    fn canonical_numbers_follow_the_openmetrics_examples() {
+        let canonical = |value: f64| {
+            let mut out = String::new();
+            push_canonical_float(&mut out, value);
+            out
+        };
+        // The specification's own lists ("Canonical Numbers").
+        for (value, text) in [
+            (0.0, "0.0"),
+            (0.001, "0.001"),
+            (0.002, "0.002"),
+            (0.01, "0.01"),
+            (0.1, "0.1"),
+            (0.9, "0.9"),
+            (0.95, "0.95"),
+            (0.99, "0.99"),
+            (0.999, "0.999"),
+            (1.0, "1.0"),
+            (1.7, "1.7"),
+            (10.0, "10.0"),
+            (1e-10, "1e-10"),
+            (1e-9, "1e-09"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (100000.0, "100000.0"),
+            (1e6, "1e+06"),
+            (1e10, "1e+10"),
+            (f64::INFINITY, "+Inf"),
+            (2.5e-7, "2.5e-07"),
+            (1234567.0, "1.234567e+06"),
+            (-0.5, "-0.5"),
+            (1e100, "1e+100"),
+        ] {
+            assert_eq!(canonical(value), text, "{value}");
+        }
+    }
+
+    #[test]
+    fn openmetrics_help_escapes_quotes_too() {
+        let mut out = String::new();
+        push_openmetrics_help(&mut out, "say \"hi\"\\now\nnext");
+        assert_eq!(out, r#"say \"hi\"\\now\nnext"#);
     }
 
     #[test]

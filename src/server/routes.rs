@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -13,7 +13,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use super::auth::{require_bearer, require_dashboard_token, BearerToken};
 use super::{api, log_level, page, stream};
 use crate::dashboard::Monitoring;
-use crate::metrics::MetricsHandle;
+use crate::metrics::{ExpositionFormat, MetricsHandle};
 
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -57,10 +57,24 @@ fn dashboard_routes(monitoring: Monitoring) -> Router {
     }
 }
 
-async fn render_metrics(State(metrics): State<MetricsHandle>) -> Response {
+/// `/metrics` in the format the `Accept` header negotiates: OpenMetrics
+/// 1.0.0 (with exemplars) or the text format 0.0.4.
+async fn render_metrics(State(metrics): State<MetricsHandle>, headers: HeaderMap) -> Response {
+    // Several Accept headers are one comma-separated list (RFC 9110 §5.3).
+    let accept: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    let accept = accept.join(",");
+    let format = ExpositionFormat::from_accept((!accept.is_empty()).then_some(accept.as_str()));
     // Rendering many series takes milliseconds: keep it off the I/O thread.
-    match tokio::task::spawn_blocking(move || metrics.render()).await {
-        Ok(body) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response(),
+    match tokio::task::spawn_blocking(move || metrics.render_as(format)).await {
+        Ok(body) => (
+            [(header::CONTENT_TYPE, format.content_type()), (header::VARY, "Accept")],
+            body,
+        )
+            .into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n").into_response(),
     }
 }

@@ -256,6 +256,34 @@ pub fn python_parse(exposition: &str) -> Result<Vec<ParsedFamily>, String> {
     families.iter().map(parsed_family).collect()
 }
 
+/// Parses an OpenMetrics 1.0 `exposition` with
+/// `prometheus_client.openmetrics.parser.text_string_to_metric_families`
+/// (through `tests/support/parse_openmetrics.py`) and returns its families
+/// as JSON: `[{name, type, unit, help, samples: [{name, labels, value,
+/// timestamp, exemplar: null | {labels, value, timestamp}}]}]`, values as
+/// Python `repr` strings. `Err` with the parser's message when it rejects
+/// the text, or when Python or the package is missing.
+pub fn python_parse_openmetrics(exposition: &str) -> Result<Vec<serde_json::Value>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/parse_openmetrics.py");
+    let mut cmd = Command::new(prometheus_client_python()?);
+    cmd.arg(&script);
+    let out = run_bounded(
+        cmd,
+        "python (prometheus_client openmetrics)",
+        Some(exposition.as_bytes()),
+        PYTHON_TIMEOUT,
+    )?;
+    if !out.status.success() {
+        return Err(format!("{}: {}{}", out.status, out.stderr.trim(), out.stdout.trim()));
+    }
+    let mut json: serde_json::Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("parser output is not JSON ({e}): {}", out.stdout))?;
+    match json["families"].take() {
+        serde_json::Value::Array(families) => Ok(families),
+        other => Err(format!("no families in {other}")),
+    }
+}
+
 fn parsed_family(family: &serde_json::Value) -> Result<ParsedFamily, String> {
     let text = |v: &serde_json::Value| {
         v.as_str()
@@ -314,12 +342,22 @@ impl PrometheusServer {
     /// On failure the error quotes the last lines of the server's log. A lost
     /// race for the free port is retried (3 attempts in all).
     pub fn start(scrape_targets: &[SocketAddr], scrape_interval: Duration) -> Result<Self, String> {
+        Self::start_with(scrape_targets, scrape_interval, &[])
+    }
+
+    /// Like [`start`](Self::start), with extra command-line flags (e.g.
+    /// `--enable-feature=exemplar-storage`).
+    pub fn start_with(
+        scrape_targets: &[SocketAddr],
+        scrape_interval: Duration,
+        flags: &[&str],
+    ) -> Result<Self, String> {
         if scrape_interval < Duration::from_millis(1) {
             return Err(format!("scrape_interval must be at least 1ms, got {scrape_interval:?}"));
         }
         let mut last_err = String::new();
         for _attempt in 0..3 {
-            match Self::start_once(scrape_targets, scrape_interval) {
+            match Self::start_once(scrape_targets, scrape_interval, flags) {
                 Ok(server) => return Ok(server),
                 Err(e) if e.contains("address already in use") => last_err = e,
                 Err(e) => return Err(e),
@@ -328,7 +366,7 @@ impl PrometheusServer {
         Err(last_err)
     }
 
-    fn start_once(scrape_targets: &[SocketAddr], scrape_interval: Duration) -> Result<Self, String> {
+    fn start_once(scrape_targets: &[SocketAddr], scrape_interval: Duration, flags: &[&str]) -> Result<Self, String> {
         let dir = tempfile::Builder::new()
             .prefix("aureus-prometheus-")
             .tempdir()
@@ -347,6 +385,7 @@ impl PrometheusServer {
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--log.level=warn")
+            .args(flags)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -480,6 +519,24 @@ impl PrometheusServer {
             }
             thread::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now())));
         }
+    }
+
+    /// The exemplars of the series `promql` selects over the last `window`
+    /// (`GET /api/v1/query_exemplars`): `data`, an array of
+    /// `{seriesLabels, exemplars: [{labels, value, timestamp}]}`.
+    /// Needs the server started with `--enable-feature=exemplar-storage`.
+    pub fn query_exemplars(&self, promql: &str, window: Duration) -> Result<serde_json::Value, String> {
+        let end = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_secs_f64()
+            + 60.0;
+        let start = end - 60.0 - window.as_secs_f64();
+        let mut v = self.api_get(&format!(
+            "/api/v1/query_exemplars?query={}&start={start:.3}&end={end:.3}",
+            percent_encode(promql)
+        ))?;
+        Ok(v["data"].take())
     }
 
     /// How many active targets report health `"up"` (`GET /api/v1/targets`).

@@ -1,0 +1,179 @@
+//! Exemplars end to end: step durations recorded inside traced spans carry
+//! their trace id, span id and correlation id to `/metrics` (OpenMetrics
+//! 1.0, negotiated), a real Prometheus stores them
+//! (`--enable-feature=exemplar-storage`) and returns them from
+//! `/api/v1/query_exemplars`, and every one names a span that the real
+//! collector (rotel) received, with the same correlation id.
+//!
+//! Needs `prometheus` and `rotel` (`scripts/install-peers.sh`); run via the
+//! README test command.
+
+#[path = "support/http.rs"]
+mod http;
+#[path = "support/prometheus.rs"]
+mod prometheus;
+#[path = "support/rotel.rs"]
+mod rotel;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aureus_observability::config::{OtlpConfig, OtlpProtocol};
+use aureus_observability::metrics::{ExpositionFormat, GlobalRecorder};
+use aureus_observability::{event, Config};
+use prometheus::PrometheusServer;
+use rotel::{AttrValue, Rotel};
+
+const ACCEPT_OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0";
+
+/// Durations (ms) spread over the default buckets, one step per span.
+const DURATIONS_MS: [u64; 8] = [3, 40, 180, 700, 2_000, 9_000, 45_000, 400_000];
+
+/// The service's own `metrics::histogram!` through the facade: an
+/// observation inside a span with a correlation id becomes its bucket's
+/// exemplar; one outside any keeps none. (No OTLP here, so no trace id.)
+#[test]
+fn the_services_own_histograms_get_exemplars_from_the_current_span() {
+    let (dispatch, telemetry) =
+        aureus_observability::build(Config::builder().no_server().no_sinks().build().unwrap()).unwrap();
+    let metrics = telemetry.metrics().unwrap().clone();
+    assert!(metrics.is_global_recorder());
+    tracing::dispatcher::with_default(&dispatch, || {
+        metrics::histogram!("kernel_job_seconds").record(3.0);
+        let span = tracing::info_span!("job", correlation_id = "job-42");
+        span.in_scope(|| metrics::histogram!("kernel_job_seconds").record(0.3));
+    });
+    let text = metrics.render_as(ExpositionFormat::OpenMetrics);
+    let bucket = |le: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("kernel_job_seconds_bucket{{le=\"{le}\"}}")))
+            .unwrap_or_else(|| panic!("{le}: {text}"))
+            .to_owned()
+    };
+    let with = bucket("0.5");
+    assert!(
+        with.starts_with("kernel_job_seconds_bucket{le=\"0.5\"} 1 # {correlation_id=\"job-42\"} 0.3 "),
+        "{with}"
+    );
+    assert_eq!(
+        bucket("5.0"),
+        "kernel_job_seconds_bucket{le=\"5.0\"} 2",
+        "no context, no exemplar"
+    );
+    assert!(text.ends_with("# EOF\n"));
+    assert!(!metrics.render().contains("job-42"), "text 0.0.4 has no exemplars");
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+#[ignore = "needs prometheus and rotel; run via the README test command"]
+fn prometheus_stores_our_exemplars_and_they_name_spans_the_collector_received() {
+    let collector = Rotel::start();
+    let mut otlp = OtlpConfig {
+        enabled: true,
+        endpoint: Some(collector.grpc_endpoint()),
+        protocol: Some(OtlpProtocol::Grpc),
+        ..OtlpConfig::default()
+    };
+    otlp.batch.interval = "100ms".into();
+    otlp.metrics.interval = Some("60s".into());
+    let mut config = Config::builder()
+        .service_name("aureus-exemplars")
+        .listen("127.0.0.1:0")
+        .no_sinks()
+        .no_monitoring()
+        .otlp(otlp)
+        .build()
+        .expect("valid config");
+    config.store.enabled = false;
+    // The facade stays with the other test of this binary.
+    config.metrics.global_recorder = GlobalRecorder::Off;
+    let (dispatch, telemetry) = aureus_observability::build(config).expect("stack builds");
+    let addr = telemetry.server_addr().expect("listening");
+
+    // One span per step, each under its own correlation id.
+    tracing::dispatcher::with_default(&dispatch, || {
+        for (i, duration_ms) in DURATIONS_MS.iter().enumerate() {
+            let correlation_id = format!("run-ex-{i}");
+            let span = tracing::info_span!("step", correlation_id = %correlation_id);
+            span.in_scope(|| {
+                event::StepEnd {
+                    workflow_id: "wf-ex",
+                    task_id: "t",
+                    task_type: "action",
+                    success: true,
+                    duration_ms: *duration_ms,
+                    error: None,
+                }
+                .emit();
+            });
+        }
+    });
+
+    // Our own OpenMetrics scrape: one exemplar per bucket that was hit.
+    let (status, body) = prometheus::http_get(addr, "/metrics", &[("Accept", ACCEPT_OPENMETRICS)]).unwrap();
+    assert_eq!(status, 200);
+    let with_exemplar: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("aureus_task_duration_ms_bucket{") && l.contains(" # {trace_id=\""))
+        .collect();
+    assert_eq!(with_exemplar.len(), DURATIONS_MS.len(), "{body}");
+
+    // A real Prometheus, exemplar storage on, scraping us (it negotiates OpenMetrics itself).
+    let server = PrometheusServer::start_with(&[addr], Duration::from_secs(1), &["--enable-feature=exemplar-storage"])
+        .expect("prometheus starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let exemplars = loop {
+        let data = server
+            .query_exemplars("aureus_task_duration_ms_bucket", Duration::from_secs(600))
+            .unwrap_or_else(|e| panic!("{e}\n{}", server.logs()));
+        let exemplars: Vec<serde_json::Value> = data
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|series| series["exemplars"].as_array().cloned().unwrap_or_default())
+            .collect();
+        if exemplars.len() >= DURATIONS_MS.len() || std::time::Instant::now() >= deadline {
+            break exemplars;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(
+        exemplars.len(),
+        DURATIONS_MS.len(),
+        "Prometheus returned {exemplars:#?}\n{}",
+        server.logs()
+    );
+
+    // Every exemplar names a span the collector received, with its correlation id.
+    let received = collector.wait_for("every step span", Duration::from_secs(20), |r| {
+        r.spans.iter().filter(|s| s.name == "step").count() >= DURATIONS_MS.len()
+    });
+    let spans: BTreeMap<(String, String), &rotel::Span> = received
+        .spans
+        .iter()
+        .filter(|s| s.name == "step")
+        .map(|s| ((s.trace_id.clone(), s.span_id.clone()), s))
+        .collect();
+    let mut values: Vec<f64> = Vec::new();
+    for exemplar in &exemplars {
+        let labels = &exemplar["labels"];
+        let trace_id = labels["trace_id"].as_str().unwrap_or_else(|| panic!("{exemplar}"));
+        let span_id = labels["span_id"].as_str().unwrap_or_else(|| panic!("{exemplar}"));
+        assert_eq!(trace_id.len(), 32, "{exemplar}");
+        assert_eq!(span_id.len(), 16, "{exemplar}");
+        let span = spans
+            .get(&(trace_id.to_owned(), span_id.to_owned()))
+            .unwrap_or_else(|| panic!("no span {trace_id}/{span_id} at the collector: {exemplar}"));
+        assert_eq!(
+            span.attributes.get("aureus.correlation_id"),
+            Some(&AttrValue::Str(labels["correlation_id"].as_str().unwrap().to_owned())),
+            "{exemplar}"
+        );
+        values.push(exemplar["value"].as_str().unwrap().parse().unwrap());
+    }
+    values.sort_by(f64::total_cmp);
+    let expected: Vec<f64> = DURATIONS_MS.iter().map(|d| *d as f64).collect();
+    assert_eq!(values, expected);
+    telemetry.shutdown(Duration::from_secs(10));
+}
