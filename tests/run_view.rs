@@ -179,7 +179,16 @@ fn a_run_comes_back_as_a_waterfall_with_its_trace_link() {
     let (status, body) = get_json(stack.addr, "/api/monitoring/runs/corr-nobody", &[]);
     assert_eq!(status, 404, "{body}");
     assert!(body["error"].as_str().unwrap().contains("corr-nobody"));
-    for bad in ["a%20b", "%3Cscript%3E", "%FF", &"x".repeat(129)] {
+    for bad in [
+        "a%20b",
+        "%3Cscript%3E",
+        "%FF",
+        &"x".repeat(129),
+        "",
+        "%00",
+        "%0Aevil",
+        "caf%C3%A9",
+    ] {
         let (status, body) = get_json(stack.addr, &format!("/api/monitoring/runs/{bad}"), &[]);
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(
@@ -187,6 +196,13 @@ fn a_run_comes_back_as_a_waterfall_with_its_trace_link() {
             "{bad}: {body}"
         );
     }
+    // `../../etc` is a valid id (dots and slashes are allowed): simply unknown.
+    let (status, body) = get_json(stack.addr, "/api/monitoring/runs/..%2F..%2Fetc", &[]);
+    assert_eq!(status, 404, "{body}");
+    // No id at all (no trailing slash): the same JSON 400.
+    let (status, body) = get_json(stack.addr, "/api/monitoring/runs", &[]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.starts_with("correlation id")));
     stack.telemetry.shutdown(Duration::from_secs(5));
 }
 
