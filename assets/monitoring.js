@@ -1230,10 +1230,19 @@
   }
 
   /** "in 1200 · out 340 tokens · $0.0123" for rows (and totals) that have them. */
+  /** A count the API wrote as a number, or (beyond 2^53 − 1) as its exact decimal text. */
+  function isCount(value) {
+    return isNumber(value) || (typeof value === "string" && /^[0-9]{1,20}$/.test(value));
+  }
+
+  function formatExactCount(value) {
+    return typeof value === "string" ? value : formatCount(value);
+  }
+
   function llmFigures(input, output, cost) {
     const parts = [];
-    if (isNumber(input)) parts.push("in " + formatCount(input));
-    if (isNumber(output)) parts.push("out " + formatCount(output));
+    if (isCount(input)) parts.push("in " + formatExactCount(input));
+    if (isCount(output)) parts.push("out " + formatExactCount(output));
     let text = parts.length ? parts.join(" · ") + " tokens" : "";
     if (isNumber(cost)) text += (text ? " · " : "") + formatUsd(cost);
     return text;
@@ -1250,7 +1259,7 @@
     if (isNumber(totals.steps)) parts.push(formatCount(totals.steps) + " steps, " + formatCount(totals.failedSteps) + " failed");
     if (totals.llmCalls > 0) {
       parts.push(formatCount(totals.llmCalls) + " LLM calls" +
-        (totals.inputTokens > 0 || totals.outputTokens > 0 || totals.costUsd > 0
+        (Number(totals.inputTokens) > 0 || Number(totals.outputTokens) > 0 || totals.costUsd > 0
           ? " (" + llmFigures(totals.inputTokens, totals.outputTokens, totals.costUsd > 0 ? totals.costUsd : null) + ")"
           : ""));
     }

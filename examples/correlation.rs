@@ -144,7 +144,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
 fn service_config(name: &str) -> aureus_observability::Result<Config> {
     let mut config = Config::builder().service_name(name).no_server().build()?;
     config.metrics.global_recorder = aureus_observability::metrics::GlobalRecorder::Off; // two stacks, one facade
-    config.apply_env(std::env::vars())?;
+    config.apply_process_env()?;
     config.otlp.enabled = true;
     config.otlp.traces.enabled = true;
     if config.otlp.timeout.is_none() {

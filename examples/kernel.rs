@@ -138,7 +138,7 @@ fn load_config(path: Option<&Path>, listen: Option<&str>) -> aureus_observabilit
         Some(path) => Config::from_toml_file(path)?,
         None => default_config()?,
     };
-    config.apply_env(std::env::vars())?;
+    config.apply_process_env()?;
     if let Some(listen) = listen {
         // The flag wins over file and environment.
         config.apply_env([("AUREUS_METRICS_LISTEN", listen)])?;

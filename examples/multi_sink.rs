@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .listen(listen) // Prometheus: /metrics
         .build()?;
-    config.apply_env(std::env::vars())?; // OTEL_EXPORTER_OTLP_ENDPOINT adds the `otlp` sink
+    config.apply_process_env()?; // OTEL_EXPORTER_OTLP_ENDPOINT adds the `otlp` sink
     let telemetry = aureus_observability::init(config)?;
     if let Some(addr) = telemetry.server_addr() {
         println!("LISTENING {addr}");

@@ -48,7 +48,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         path if path.is_empty() => Config::from_toml_str(DEFAULT_CONFIG)?,
         path => Config::from_toml_file(path)?,
     };
-    config.apply_env(std::env::vars())?; // AUREUS_*, RUST_LOG, OTEL_* win over the file
+    config.apply_process_env()?; // AUREUS_*, RUST_LOG, OTEL_* win over the file
     if config.monitoring.token.is_none() {
         return Err("set AUREUS_MONITORING_TOKEN: the dashboard and its API must not run without auth".into());
     }

@@ -572,3 +572,37 @@ fn a_run_opens_as_a_waterfall_from_its_link_a_chart_point_and_the_timeline() {
     drop(browser);
     stack.telemetry.shutdown(Duration::from_secs(5));
 }
+
+/// Token counts beyond 2^53 − 1 arrive as decimal strings; the run view
+/// shows them exactly (they used to be dropped from the row and the summary).
+#[test]
+#[ignore = "needs chromium and chromedriver; run via the README test command"]
+fn a_run_shows_token_counts_beyond_two_to_the_53_exactly() {
+    let stack = workflow::stack(None);
+    let big: u64 = (1 << 53) + 1;
+    tracing::dispatcher::with_default(&stack.dispatch, || {
+        let span = tracing::info_span!("workflow", correlation_id = "corr-big-tokens");
+        let _entered = span.enter();
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "m-big",
+            input_tokens = big, output_tokens = 5u64, cost_usd = 0.5);
+    });
+    assert!(stack.telemetry.flush(Duration::from_secs(5)));
+    let browser = Browser::start().unwrap();
+    browser
+        .goto(&format!("http://{}/monitoring#run=corr-big-tokens", stack.addr))
+        .unwrap();
+    browser
+        .wait_until(
+            "(() => { const v = document.querySelector('#run-view'); return !v.hidden && v.dataset.loaded === 'true'; })()",
+            WAIT,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", browser.logs()));
+    let llm = browser.find("#run-rows li.run-row .run-llm").unwrap().text().unwrap();
+    assert!(
+        llm.contains(&format!("in {big}")) && llm.contains("out 5 tokens"),
+        "{llm}"
+    );
+    let summary = browser.find("#run-summary").unwrap().text().unwrap();
+    assert!(summary.contains(&format!("in {big}")), "{summary}");
+    stack.telemetry.shutdown(Duration::from_secs(5));
+}

@@ -328,6 +328,35 @@ fn a_bad_flag_value_is_an_error_naming_the_flag() {
     );
 }
 
+/// An environment variable the crate reads whose value is not UTF-8 is an
+/// error naming it, not a panic (`std::env::vars()` used to panic on it).
+#[cfg(unix)]
+#[test]
+fn a_variable_that_is_not_utf8_is_an_error_naming_it() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["otlp", "multi_sink", "correlation", "production"] {
+        let output = command(name, dir.path(), &[], &[])
+            .env("AUREUS_SERVICE_NAME", std::ffi::OsStr::from_bytes(b"caf\xe9"))
+            .env("SOMEONE_ELSES", std::ffi::OsStr::from_bytes(b"\xff"))
+            .output()
+            .unwrap();
+        assert_ne!(
+            output.status.code(),
+            Some(101),
+            "{name} panicked: {}",
+            describe(&output)
+        );
+        assert!(!output.status.success(), "{name}: {}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("AUREUS_SERVICE_NAME") && stderr.contains("UTF-8") && !stderr.contains("panicked"),
+            "{name}: {}",
+            describe(&output)
+        );
+    }
+}
+
 // ───────────────────────────── multi_sink ─────────────────────────────
 
 fn sink_lines(text: &str) -> HashMap<String, HashMap<&str, &str>> {

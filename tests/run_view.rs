@@ -179,7 +179,16 @@ fn a_run_comes_back_as_a_waterfall_with_its_trace_link() {
     let (status, body) = get_json(stack.addr, "/api/monitoring/runs/corr-nobody", &[]);
     assert_eq!(status, 404, "{body}");
     assert!(body["error"].as_str().unwrap().contains("corr-nobody"));
-    for bad in ["a%20b", "%3Cscript%3E", "%FF", &"x".repeat(129)] {
+    for bad in [
+        "a%20b",
+        "%3Cscript%3E",
+        "%FF",
+        &"x".repeat(129),
+        "",
+        "%00",
+        "%0Aevil",
+        "caf%C3%A9",
+    ] {
         let (status, body) = get_json(stack.addr, &format!("/api/monitoring/runs/{bad}"), &[]);
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(
@@ -187,6 +196,13 @@ fn a_run_comes_back_as_a_waterfall_with_its_trace_link() {
             "{bad}: {body}"
         );
     }
+    // `../../etc` is a valid id (dots and slashes are allowed): simply unknown.
+    let (status, body) = get_json(stack.addr, "/api/monitoring/runs/..%2F..%2Fetc", &[]);
+    assert_eq!(status, 404, "{body}");
+    // No id at all (no trailing slash): the same JSON 400.
+    let (status, body) = get_json(stack.addr, "/api/monitoring/runs", &[]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.starts_with("correlation id")));
     stack.telemetry.shutdown(Duration::from_secs(5));
 }
 
@@ -204,5 +220,54 @@ fn the_token_guards_the_run_view_too() {
     );
     assert_eq!(status, 200, "{run}");
     assert_eq!(run["correlationId"], "corr-guarded");
+    stack.telemetry.shutdown(Duration::from_secs(5));
+}
+
+/// Hostile records in one run: token counts beyond 2^53 (exact, as decimal
+/// strings, like every integer we write past JavaScript's safe range), sums
+/// that would overflow a u64, negative and non-finite durations, a
+/// `step_end` without its start. The view is built (200), nothing is
+/// rounded, no total wraps.
+#[test]
+fn a_run_with_huge_token_counts_and_bad_durations_is_exact_and_does_not_fail() {
+    let stack = workflow::stack(None);
+    let big: u64 = (1 << 53) + 1;
+    tracing::dispatcher::with_default(&stack.dispatch, || {
+        let span = tracing::info_span!("workflow", correlation_id = "corr-hostile");
+        let _entered = span.enter();
+        tracing::info!(target: "aureus", event_type = "step_end", workflow_id = "wf-h", task_id = "t09",
+            success = true, duration_ms = -5.0);
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "m1",
+            input_tokens = big, output_tokens = u64::MAX, duration_ms = -1.0);
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "m2",
+            input_tokens = 7u64, output_tokens = u64::MAX, duration_ms = f64::NAN);
+        tracing::info!(target: "aureus", event_type = "tool_call", tool_name = "t", duration_ms = f64::INFINITY);
+    });
+    assert!(stack.telemetry.flush(Duration::from_secs(5)));
+    let (status, body) = http_get(stack.addr, "/api/monitoring/runs/corr-hostile", &[]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let run: Value = serde_json::from_str(&body).unwrap();
+    let llm: Vec<&Value> = run["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "llm")
+        .collect();
+    assert_eq!(llm.len(), 2, "{run}");
+    assert_eq!(llm[0]["inputTokens"], big.to_string(), "{run}");
+    assert_eq!(llm[0]["outputTokens"], u64::MAX.to_string(), "{run}");
+    assert_eq!(llm[1]["inputTokens"], 7, "{run}");
+    assert_eq!(run["totals"]["inputTokens"], (big + 7).to_string(), "{run}");
+    // u64::MAX twice: the total saturates instead of wrapping (or panicking).
+    assert_eq!(run["totals"]["outputTokens"], u64::MAX.to_string(), "{run}");
+    // No negative or non-finite duration anywhere; every number in the body is finite.
+    for row in run["rows"].as_array().unwrap() {
+        for key in ["durationMs", "reportedDurationMs"] {
+            assert!(
+                row[key].is_null() || row[key].as_f64().is_some_and(|d| d >= 0.0 && d.is_finite()),
+                "{key}: {row}"
+            );
+        }
+    }
     stack.telemetry.shutdown(Duration::from_secs(5));
 }

@@ -41,6 +41,27 @@ pub(crate) const VARIABLES: [&str; 25] = [
     "OTEL_SEMCONV_STABILITY_OPT_IN",
 ];
 
+/// The process environment as UTF-8 pairs. A variable this crate reads
+/// (see [`env_variables`]) whose value is not UTF-8 is an
+/// [`Error::InvalidConfig`] naming it (the value is not shown: it may be a
+/// header secret); any other variable that is not UTF-8 is none of our
+/// business and skipped (`std::env::vars()` would panic on it).
+pub(crate) fn process_vars() -> Result<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        // A name that is not UTF-8 is not one of ours.
+        let Some(key) = key.to_str() else { continue };
+        match value.into_string() {
+            Ok(value) => vars.push((key.to_owned(), value)),
+            Err(_) if env_variables().any(|ours| ours == key) => {
+                return Err(Error::config(key, "(not UTF-8)", "the value is not valid UTF-8"));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(vars)
+}
+
 /// Which configuration key each standard `OTEL_*` variable set, so that a
 /// check made later on that key (at validation) names the variable.
 #[derive(Debug, Default)]

@@ -163,20 +163,36 @@ impl Config {
         Self::parse_toml(&text, &origin)
     }
 
-    /// The defaults, then the TOML file named by `AUREUS_CONFIG` (if set),
-    /// then the environment variables listed in [`Config::apply_env`].
+    /// The defaults, then the TOML file named by `AUREUS_CONFIG` (if set;
+    /// any path, UTF-8 or not), then the environment variables listed in
+    /// [`Config::apply_env`] (see [`Config::apply_process_env`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConfigFile`] for the file, [`Error::InvalidConfig`] naming
+    /// the variable for a bad value (also one that is not UTF-8). Variables
+    /// this crate does not read are ignored, UTF-8 or not.
     pub fn from_env() -> Result<Self> {
-        let vars: Vec<(String, String)> = std::env::vars().collect();
-        let mut config = match vars.iter().find(|(k, _)| k == "AUREUS_CONFIG") {
-            Some((_, path)) => Self::from_toml_file(path)?,
+        let mut config = match std::env::var_os("AUREUS_CONFIG") {
+            Some(path) => Self::from_toml_file(std::path::PathBuf::from(path))?,
             None => Config::default(),
         };
-        config.apply_env(vars)?;
+        config.apply_process_env()?;
         Ok(config)
     }
 
-    /// Overrides settings from environment-style variables (pass
-    /// `std::env::vars()`); see the README's configuration reference for the list.
+    /// [`Config::apply_env`] with this process's environment. Unlike
+    /// `apply_env(std::env::vars())`, which panics when any variable (even
+    /// an unrelated one) is not UTF-8, a variable we read with a value that
+    /// is not UTF-8 is an [`Error::InvalidConfig`] naming it, and others
+    /// are ignored.
+    pub fn apply_process_env(&mut self) -> Result<()> {
+        self.apply_env(env::process_vars()?)
+    }
+
+    /// Overrides settings from environment-style variables (for the
+    /// process's own, use [`Config::apply_process_env`]); see the README's
+    /// configuration reference for the list.
     /// Validates the result.
     pub fn apply_env<K, V>(&mut self, vars: impl IntoIterator<Item = (K, V)>) -> Result<()>
     where

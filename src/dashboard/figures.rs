@@ -211,13 +211,13 @@ impl Bucket {
         if success {
             self.successes += 1;
         }
-        let duration = record.field(fields::DURATION_MS).and_then(|v| v.as_f64());
+        let duration = step_time(record);
         if let Some(ms) = duration {
             self.durations.push(ms);
         }
         if record.correlation_id().is_some() {
             // A failed step beats any successful one; then the slowest.
-            let rank = (!success, duration.filter(|d| d.is_finite()).unwrap_or(0.0));
+            let rank = (!success, duration.unwrap_or(0.0));
             let better = self
                 .exemplar
                 .as_ref()
@@ -242,6 +242,15 @@ impl Bucket {
     }
 }
 
+/// The record's `duration_ms` when it is a time: finite and not negative
+/// (as for the summary's mean); anything else counts the step, not its time.
+fn step_time(record: &Record) -> Option<f64> {
+    record
+        .field(fields::DURATION_MS)
+        .and_then(|v| v.as_f64())
+        .filter(|d| d.is_finite() && *d >= 0.0)
+}
+
 fn exemplar(record: &Record, success: bool) -> Exemplar {
     let text = |name: &str| record.str_field(name).map(str::to_owned);
     Exemplar {
@@ -249,10 +258,7 @@ fn exemplar(record: &Record, success: bool) -> Exemplar {
         trace_id: record.trace_id.map(|id| format!("{id:032x}")),
         workflow_id: text(fields::WORKFLOW_ID),
         task_id: text(fields::TASK_ID),
-        duration_ms: record
-            .field(fields::DURATION_MS)
-            .and_then(|v| v.as_f64())
-            .filter(|d| d.is_finite()),
+        duration_ms: step_time(record),
         success,
         timestamp_ms: epoch_ms(record.timestamp),
     }
@@ -552,5 +558,34 @@ mod tests {
             .iter()
             .filter(|p| p["count"] == 0)
             .all(|p| p.get("exemplar").is_none()));
+    }
+
+    #[test]
+    fn durations_that_are_not_valid_times_stay_out_of_the_percentiles() {
+        // Negative and non-finite `duration_ms` are not step times (the
+        // summary's mean skips them too): they count as steps, not as latencies.
+        let store = EventStore::new(1000, 1 << 20);
+        for (n, duration) in [f64::NAN, f64::INFINITY, -5.0, 10.0, f64::NEG_INFINITY]
+            .into_iter()
+            .enumerate()
+        {
+            step_end(&store, 200 + n as u64, true, duration, "c");
+        }
+        let series = local_timeseries(Some(&store), Duration::from_secs(300), 60, None);
+        let point = series.points.iter().find(|p| p.count > 0).unwrap();
+        assert_eq!(point.count, 5);
+        assert_eq!(
+            (point.p50, point.p90, point.p99),
+            (Some(10.0), Some(10.0), Some(10.0)),
+            "{point:?}"
+        );
+        // Only invalid durations: no percentile at all (not null-by-NaN, not negative).
+        let store = EventStore::new(1000, 1 << 20);
+        step_end(&store, 200, true, -1.0, "c");
+        step_end(&store, 201, true, f64::NAN, "c");
+        let series = local_timeseries(Some(&store), Duration::from_secs(300), 60, None);
+        let point = series.points.iter().find(|p| p.count > 0).unwrap();
+        assert_eq!((point.p50, point.p99), (None, None), "{point:?}");
+        assert_eq!(point.exemplar.as_ref().unwrap().duration_ms, None);
     }
 }

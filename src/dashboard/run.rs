@@ -25,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::trace_url;
 use crate::event::fields;
-use crate::record::Record;
+use crate::record::{Record, Value};
 use crate::store::{EventQuery, EventStore};
 
 /// Most records one run view reads (the newest ones when a run has more).
@@ -86,9 +86,9 @@ pub(crate) struct Row {
     pub(crate) reported_duration_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "json_opt_count")]
     pub(crate) input_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "json_opt_count")]
     pub(crate) output_tokens: Option<u64>,
     /// US dollars.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,7 +105,11 @@ pub(crate) struct Totals {
     pub(crate) failed_steps: u64,
     pub(crate) llm_calls: u64,
     pub(crate) tool_calls: u64,
+    /// Saturating sum (a decimal string beyond 2^53 − 1).
+    #[serde(serialize_with = "json_count")]
     pub(crate) input_tokens: u64,
+    /// Saturating sum (a decimal string beyond 2^53 − 1).
+    #[serde(serialize_with = "json_count")]
     pub(crate) output_tokens: u64,
     /// US dollars, over the calls that reported a cost.
     pub(crate) cost_usd: f64,
@@ -160,8 +164,29 @@ fn number(record: &Record, name: &str) -> Option<f64> {
     record.field(name).and_then(|v| v.as_f64()).filter(|v| v.is_finite())
 }
 
+/// A non-negative count, exact for integer fields (no detour through `f64`,
+/// which rounds beyond 2^53); floats and numeric strings are rounded.
 fn count(record: &Record, name: &str) -> Option<u64> {
-    number(record, name).filter(|v| *v >= 0.0).map(|v| v.round() as u64)
+    match record.field(name)? {
+        Value::U64(v) => Some(v),
+        Value::I64(v) => u64::try_from(v).ok(),
+        Value::Str(s) if s.trim().parse::<u64>().is_ok() => s.trim().parse().ok(),
+        _ => number(record, name).filter(|v| *v >= 0.0).map(|v| v.round() as u64),
+    }
+}
+
+/// A count as JSON: a number up to 2^53 − 1, beyond that its exact decimal
+/// text (a JSON number would be rounded by JavaScript and `jq`).
+fn json_count<S: serde::Serializer>(count: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&Value::U64(*count), serializer)
+}
+
+/// [`json_count`] for an optional count (skipped when `None`).
+fn json_opt_count<S: serde::Serializer>(count: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match count {
+        Some(count) => json_count(count, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// ERROR → failed, WARN → warn, else `status`.
@@ -386,8 +411,9 @@ impl Builder {
             count(record, "output_tokens"),
             number(record, "cost_usd"),
         );
-        self.totals.input_tokens += input.unwrap_or(0);
-        self.totals.output_tokens += output.unwrap_or(0);
+        // Counts come from user fields: a sum past u64::MAX saturates, never wraps or panics.
+        self.totals.input_tokens = self.totals.input_tokens.saturating_add(input.unwrap_or(0));
+        self.totals.output_tokens = self.totals.output_tokens.saturating_add(output.unwrap_or(0));
         self.totals.cost_usd += cost.unwrap_or(0.0);
         let detail = join([
             count(record, fields::RESPONSE_LENGTH).map(|n| format!("response {n} chars")),
@@ -403,7 +429,7 @@ impl Builder {
                 r.status = by_level(record, Status::Ok);
                 r.event_type = "llm_response".to_owned();
                 r.duration_ms = Some((at - r.start_ms).max(0.0));
-                r.reported_duration_ms = number(record, fields::DURATION_MS);
+                r.reported_duration_ms = number(record, fields::DURATION_MS).filter(|d| *d >= 0.0);
                 r.detail = join([
                     Some(std::mem::take(&mut r.detail)).filter(|d| !d.is_empty()),
                     Some(detail),

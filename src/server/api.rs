@@ -104,6 +104,12 @@ pub(crate) async fn run(
     }
 }
 
+/// `GET /api/monitoring/runs/` and `/api/monitoring/runs` (no id): 400
+/// naming the missing correlation id, like any other bad id.
+pub(crate) async fn run_without_id() -> Response {
+    bad_request("correlation id must be 1 to 128 characters of [A-Za-z0-9._:/-], got none").into_response()
+}
+
 /// `GET /api/monitoring/events?type=&workflowId=&correlationId=&startTime=&endTime=&limit=`
 pub(crate) async fn events(State(m): State<Monitoring>, Query(params): Params) -> Response {
     let query = match params::events(&params) {

@@ -43,6 +43,8 @@ fn dashboard_routes(monitoring: Monitoring) -> Router {
         .route("/api/monitoring/timeseries", get(api::timeseries))
         .route("/api/monitoring/events", get(api::events))
         .route("/api/monitoring/runs/{*correlation_id}", get(api::run))
+        .route("/api/monitoring/runs/", get(api::run_without_id))
+        .route("/api/monitoring/runs", get(api::run_without_id))
         .route("/api/monitoring/alerts", get(api::alerts))
         .route("/api/monitoring/alerts/{id}/ack", post(api::acknowledge))
         .route("/api/monitoring/stream", get(stream::stream))
