@@ -553,7 +553,9 @@ fn aggregation_reads_the_summary_figures_and_the_alerts() {
         "cost_per_success_ms 187.500",
         // $0.0135 of gpt-4o over 8 successes
         "llm_cost_usd 0.0135 cost_per_success_usd 0.001688",
-        "crv_failures 6 policy_denials 1 escalations 1 rollbacks 2 events 25",
+        // events: the workload's 25, plus the alert changes the engine has
+        // recorded by then (it evaluates every 100 ms while the workload runs)
+        "crv_failures 6 policy_denials 1 escalations 1 rollbacks 2 events ",
         "task_type action success_rate 0.667 total 6",
         "task_type plan success_rate 1.000 total 1",
         "action_only success_rate 0.667",
@@ -563,6 +565,12 @@ fn aggregation_reads_the_summary_figures_and_the_alerts() {
             "missing {expected:?}\n{text}"
         );
     }
+    let events: u64 = figures
+        .iter()
+        .find_map(|f| f.split_once(" events ").map(|(_, n)| n))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("events figure");
+    assert!((25..=35).contains(&events), "{events} events\n{text}");
     // Two recoveries, each ≥ 50 ms after its failure.
     let mttr = figures
         .iter()

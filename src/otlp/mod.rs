@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
@@ -275,17 +276,23 @@ impl Otlp {
         let remaining = || deadline.saturating_duration_since(Instant::now());
         let (tracer, meter) = (self.tracer_provider.take(), self.meter_provider.take());
         // Late means the deadline passed; a final export that failed in
-        // time is counted as failed in the signal's counts, not as late.
-        let in_time = |result: opentelemetry_sdk::error::OTelSdkResult| {
-            !matches!(result, Err(opentelemetry_sdk::error::OTelSdkError::Timeout(_)))
-        };
+        // time is counted as failed in the signal's counts, not as late. (The
+        // providers wrap a processor's timeout into `InternalFailure`.)
+        fn in_time(timeout: Duration, shutdown: impl FnOnce(Duration) -> OTelSdkResult) -> bool {
+            let started = Instant::now();
+            match shutdown(timeout) {
+                Ok(()) => true,
+                Err(OTelSdkError::Timeout(_)) => false,
+                Err(err) => started.elapsed() < timeout && !format!("{err:?}").contains("Timeout"),
+            }
+        }
         let spans = tracer.map(|provider| {
             let timeout = remaining();
-            exporter_thread(move || in_time(provider.shutdown_with_timeout(timeout)))
+            exporter_thread(move || in_time(timeout, |t| provider.shutdown_with_timeout(t)))
         });
         let metrics = meter.map(|provider| {
             let timeout = remaining();
-            exporter_thread(move || in_time(provider.shutdown_with_timeout(timeout)))
+            exporter_thread(move || in_time(timeout, |t| provider.shutdown_with_timeout(t)))
         });
         for (signal, handle) in [("traces", spans), ("metrics", metrics)] {
             if let Some(handle) = handle {
