@@ -1,14 +1,22 @@
-//! The metric exporter's wrapper: counts and times each export and runs
-//! gRPC ones on the export runtime (the SDK's reader thread has no tokio context).
+//! The metric exporter's wrapper: counts and times each export, runs gRPC
+//! ones on the export runtime (the SDK's reader thread has no tokio context),
+//! and for HTTP/protobuf encodes the body itself — the exporter's own
+//! encoding of the same data, plus the histogram exemplars opentelemetry_sdk
+//! leaves out ([`super::exemplars`]) — for the exporter's client to send
+//! ([`super::prepared`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
+use prost::Message as _;
 
+use super::exemplars::Exemplars;
+use super::prepared::PreparedBody;
 use super::stats::ExportStats;
 use super::transport::ExportRuntime;
 
@@ -17,6 +25,8 @@ pub(crate) struct Counting<E> {
     pub(crate) inner: E,
     pub(crate) stats: Arc<ExportStats>,
     pub(crate) runtime: Arc<ExportRuntime>,
+    /// HTTP/protobuf: the body the exporter's client sends, and the exemplars to add.
+    pub(crate) exemplars: Option<(PreparedBody, Arc<Exemplars>)>,
 }
 
 impl<E> std::fmt::Debug for Counting<E> {
@@ -30,7 +40,15 @@ impl<E: PushMetricExporter> PushMetricExporter for Counting<E> {
         self.stats.created(1);
         self.stats.begin_export(1);
         let started = Instant::now();
-        let result = self.runtime.run_nested(self.inner.export(metrics)).await;
+        let result = match &self.exemplars {
+            Some((body, exemplars)) => {
+                body.set(encode(metrics, exemplars));
+                let result = self.runtime.run_nested(self.inner.export(metrics)).await;
+                body.clear();
+                result
+            }
+            None => self.runtime.run_nested(self.inner.export(metrics)).await,
+        };
         let outcome = result.as_ref().map(|_| ()).map_err(|err| err.to_string());
         self.stats.exported(1, started.elapsed(), &outcome);
         result
@@ -47,4 +65,12 @@ impl<E: PushMetricExporter> PushMetricExporter for Counting<E> {
     fn temporality(&self) -> Temporality {
         self.inner.temporality()
     }
+}
+
+/// `metrics` as the OTLP/HTTP-protobuf body the exporter would send, with
+/// the exemplars of its histogram data points.
+pub(crate) fn encode(metrics: &ResourceMetrics, exemplars: &Exemplars) -> Vec<u8> {
+    let mut request = ExportMetricsServiceRequest::from(metrics);
+    exemplars.attach(&mut request);
+    request.encode_to_vec()
 }
