@@ -8,7 +8,8 @@
 //! the pipeline record's context, else the ambient span and correlation id),
 //! registered here under its OTLP metric name and attribute set. At export,
 //! [`Exemplars::attach`] adds to every histogram data point the exemplars of
-//! its series observed since the point's start time, as OTLP `Exemplar`s:
+//! its series taken no later than the point's time (a cumulative point: the
+//! latest per bucket; a delta point: each exemplar once), as OTLP `Exemplar`s:
 //! `as_double` value, `time_unix_nano`, 16-byte `trace_id`, 8-byte `span_id`
 //! (both left empty without a trace), and the correlation id as the filtered
 //! attribute `aureus.correlation_id` (whole: OTLP has no length limit).
@@ -19,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use opentelemetry::KeyValue;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue as ProtoKeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, Exemplar as ProtoExemplar};
+use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, AggregationTemporality, Exemplar as ProtoExemplar};
 
 use super::logs::CORRELATION_ATTRIBUTE;
 use crate::metrics::exemplar::{current, ExemplarSlots};
@@ -89,7 +90,8 @@ impl Exemplars {
     }
 
     /// Adds to each histogram data point of `request` the exemplars of its
-    /// series taken at or after the point's start time, by bucket.
+    /// series taken no later than the point's time, by bucket; for `Delta`
+    /// points each exemplar only once.
     pub(crate) fn attach(&self, request: &mut ExportMetricsServiceRequest) {
         let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         if series.is_empty() {
@@ -104,6 +106,7 @@ impl Exemplars {
             let Some(metric::Data::Histogram(histogram)) = &mut metric.data else {
                 continue;
             };
+            let delta = histogram.aggregation_temporality == AggregationTemporality::Delta as i32;
             for point in &mut histogram.data_points {
                 let Some(strings) = point
                     .attributes
@@ -117,12 +120,11 @@ impl Exemplars {
                     continue;
                 };
                 for bucket in 0..=found.bounds.len() {
-                    let Some(taken) = found.slots.get(bucket) else {
+                    // One observed after the collection is the next point's.
+                    let until = point.time_unix_nano;
+                    let Some(taken) = found.slots.get_if(bucket, delta, |e| e.context.time_unix_nano <= until) else {
                         continue;
                     };
-                    if taken.context.time_unix_nano < point.start_time_unix_nano {
-                        continue;
-                    }
                     let (trace_id, span_id) = match taken.context.trace {
                         Some((trace, span)) => (trace.to_be_bytes().to_vec(), span.to_be_bytes().to_vec()),
                         None => (Vec::new(), Vec::new()),
@@ -229,7 +231,7 @@ mod tests {
         record.trace_id = Some(TRACE.0);
         record.otel_span_id = Some(TRACE.1);
         record.set_correlation_id(&crate::CorrelationId::new("run-7").unwrap());
-        record.timestamp = SystemTime::now() + Duration::from_millis(5);
+        record.timestamp = SystemTime::now();
         metrics::with_local_recorder(&mirror, || {
             crate::metrics::exemplar::with_record(&record, || {
                 metrics::histogram!("op_seconds", "task" => "a").record(0.5);
@@ -307,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn exemplars_older_than_a_points_start_are_left_out() {
+    fn exemplars_after_a_points_time_wait_and_delta_points_take_each_once() {
         let exemplars = Exemplars::default();
         let series = exemplars.series("d", &[KeyValue::new("k", "v")], &[1.0]);
         let mut record = Record::new(tracing::Level::INFO, "aureus");
@@ -315,7 +317,7 @@ mod tests {
         record.otel_span_id = Some(TRACE.1);
         record.timestamp = std::time::UNIX_EPOCH + Duration::from_secs(100);
         crate::metrics::exemplar::with_record(&record, || series.observe(0.5));
-        let point = |start: u64| {
+        let point = |time: u64, temporality: AggregationTemporality| {
             use opentelemetry_proto::tonic::metrics::v1::*;
             ExportMetricsServiceRequest {
                 resource_metrics: vec![ResourceMetrics {
@@ -331,11 +333,12 @@ mod tests {
                                         }),
                                         key_strindex: 0,
                                     }],
-                                    start_time_unix_nano: start,
+                                    start_time_unix_nano: time - 1_000_000_000,
+                                    time_unix_nano: time,
                                     explicit_bounds: vec![1.0],
                                     ..Default::default()
                                 }],
-                                aggregation_temporality: 2,
+                                aggregation_temporality: temporality as i32,
                             })),
                             ..Default::default()
                         }],
@@ -346,13 +349,21 @@ mod tests {
             }
         };
         let at = 100 * 1_000_000_000;
-        for (start, expected) in [(at, 1), (at + 1, 0)] {
-            let mut request = point(start);
+        let (cumulative, delta) = (AggregationTemporality::Cumulative, AggregationTemporality::Delta);
+        for (time, temporality, expected) in [
+            (at - 1, cumulative, 0),
+            (at, cumulative, 1),
+            (at + 1, cumulative, 1),
+            (at - 1, delta, 0),
+            (at, delta, 1),
+            (at + 1, delta, 0),
+        ] {
+            let mut request = point(time, temporality);
             exemplars.attach(&mut request);
             let Some(metric::Data::Histogram(h)) = &request.resource_metrics[0].scope_metrics[0].metrics[0].data else {
                 unreachable!()
             };
-            assert_eq!(h.data_points[0].exemplars.len(), expected, "start {start}");
+            assert_eq!(h.data_points[0].exemplars.len(), expected, "{time} {temporality:?}");
         }
     }
 }
