@@ -176,11 +176,14 @@ mod tests {
     use super::*;
     use crate::record::Record;
 
-    /// Keeps, per export, our body and the exporter's own (the SDK's encoding).
+    /// Per export: our body, and the exporter's own (the SDK's encoding).
+    type Bodies = Arc<Mutex<Vec<(Vec<u8>, Vec<u8>)>>>;
+
+    /// Keeps the bodies of every export.
     #[derive(Debug, Clone, Default)]
     struct Capture {
         exemplars: Arc<Exemplars>,
-        bodies: Arc<Mutex<Vec<(Vec<u8>, Vec<u8>)>>>,
+        bodies: Bodies,
     }
 
     impl PushMetricExporter for Capture {
