@@ -32,7 +32,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, Exemplar};
 use prometheus::PrometheusServer;
-use prost::Message as _;
 use rotel::{AttrValue, Rotel};
 
 const ACCEPT_OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0";
@@ -216,24 +215,54 @@ fn histogram_exemplars(request: &ExportMetricsServiceRequest, name: &str) -> Vec
         .collect()
 }
 
+/// A request body as protobuf (gRPC, HTTP/protobuf) or OTLP/JSON.
+fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(request: &otlp_receiver::Received) -> T {
+    let payload = request.payload();
+    if request.header("content-type") == Some("application/json") {
+        serde_json::from_slice(&payload).expect("an OTLP/JSON request")
+    } else {
+        T::decode(&payload[..]).expect("a protobuf request")
+    }
+}
+
 fn metric_requests(received: &[otlp_receiver::Received]) -> Vec<ExportMetricsServiceRequest> {
     received
         .iter()
-        .filter(|r| r.path.contains("MetricsService"))
-        .map(|r| ExportMetricsServiceRequest::decode(&r.payload()[..]).expect("a metrics request"))
+        .filter(|r| r.path.contains("MetricsService") || r.path.ends_with("/v1/metrics"))
+        .map(decode)
         .collect()
 }
 
 #[test]
 #[ignore = "needs rotel; run via the README test command"]
 fn otlp_http_histogram_points_carry_exemplars_naming_spans_the_collector_received() {
-    const HISTOGRAM: &str = "aureus_task_duration_ms";
     let receiver = otlp_receiver::OtlpReceiver::start();
     let collector = Rotel::start_forwarding(&receiver.endpoint());
+    exemplars_arrive_naming_received_spans(&receiver, collector.http_endpoint(), OtlpProtocol::HttpProtobuf);
+}
+
+/// OTLP/HTTP-JSON: the same exemplars (rotel drops histograms sent as JSON,
+/// so the decoding receiver takes the export directly).
+#[test]
+fn otlp_http_json_histogram_points_carry_exemplars_too() {
+    let receiver = otlp_receiver::OtlpReceiver::start();
+    exemplars_arrive_naming_received_spans(&receiver, receiver.endpoint(), OtlpProtocol::HttpJson);
+}
+
+/// Step durations inside spans with correlation ids, exported to
+/// `endpoint` over `protocol`: the histogram points `receiver` gets carry one
+/// exemplar per bucket hit, each naming a span `receiver` got, with its
+/// correlation id.
+fn exemplars_arrive_naming_received_spans(
+    receiver: &otlp_receiver::OtlpReceiver,
+    endpoint: String,
+    protocol: OtlpProtocol,
+) {
+    const HISTOGRAM: &str = "aureus_task_duration_ms";
     let mut otlp = OtlpConfig {
         enabled: true,
-        endpoint: Some(collector.http_endpoint()),
-        protocol: Some(OtlpProtocol::HttpProtobuf),
+        endpoint: Some(endpoint),
+        protocol: Some(protocol),
         ..OtlpConfig::default()
     };
     otlp.batch.interval = "100ms".into();
@@ -291,12 +320,8 @@ fn otlp_http_histogram_points_carry_exemplars_naming_spans_the_collector_receive
     let spans: BTreeMap<(Vec<u8>, Vec<u8>), String> = receiver
         .received()
         .iter()
-        .filter(|r| r.path.contains("TraceService"))
-        .flat_map(|r| {
-            ExportTraceServiceRequest::decode(&r.payload()[..])
-                .expect("a trace request")
-                .resource_spans
-        })
+        .filter(|r| r.path.contains("TraceService") || r.path.ends_with("/v1/traces"))
+        .flat_map(|r| decode::<ExportTraceServiceRequest>(r).resource_spans)
         .flat_map(|r| r.scope_spans)
         .flat_map(|s| s.spans)
         .filter(|s| s.name == "step")

@@ -1,6 +1,7 @@
 //! OTLP exemplars: per histogram series and bucket, the trace id, span id
 //! and correlation id of its latest observation, added to the histogram data
-//! points of OTLP/HTTP-protobuf metric exports.
+//! points of OTLP/HTTP metric exports (protobuf and JSON; not gRPC, whose
+//! body is encoded inside tonic).
 //!
 //! opentelemetry_sdk 0.33 exports empty exemplar lists. So each
 //! [`MirrorRecorder`](super::MirrorRecorder) histogram handle keeps its own
@@ -176,8 +177,9 @@ mod tests {
     use super::*;
     use crate::record::Record;
 
-    /// Per export: our body, and the exporter's own (the SDK's encoding).
-    type Bodies = Arc<Mutex<Vec<(Vec<u8>, Vec<u8>)>>>;
+    /// Per export: our body, and the exporter's own (the SDK's encoding);
+    /// then the same as OTLP/HTTP-JSON.
+    type Bodies = Arc<Mutex<Vec<[Vec<u8>; 4]>>>;
 
     /// Keeps the bodies of every export.
     #[derive(Debug, Clone, Default)]
@@ -190,7 +192,12 @@ mod tests {
         async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
             let ours = super::super::metric_export::encode(metrics, &self.exemplars);
             let sdk = ExportMetricsServiceRequest::from(metrics).encode_to_vec();
-            self.bodies.lock().unwrap().push((ours, sdk));
+            let ours_json = super::super::metric_export::encode_json(metrics, &self.exemplars).unwrap();
+            let sdk_json = serde_json::to_string_pretty(&ExportMetricsServiceRequest::from(metrics)).unwrap();
+            self.bodies
+                .lock()
+                .unwrap()
+                .push([ours, sdk, ours_json, sdk_json.into_bytes()]);
             Ok(())
         }
         fn force_flush(&self) -> OTelSdkResult {
@@ -253,9 +260,18 @@ mod tests {
         provider.force_flush().unwrap();
 
         let bodies = capture.bodies.lock().unwrap().clone();
-        let (ours, sdk) = bodies.last().expect("an export");
+        let [ours, sdk, ours_json, sdk_json] = bodies.last().expect("an export");
         let ours = ExportMetricsServiceRequest::decode(&ours[..]).unwrap();
         let sdk = ExportMetricsServiceRequest::decode(&sdk[..]).unwrap();
+        // JSON: the same request, hex ids as OTLP/JSON has them.
+        let from_json: ExportMetricsServiceRequest = serde_json::from_slice(ours_json).unwrap();
+        assert_eq!(from_json, ours);
+        let text = std::str::from_utf8(ours_json).unwrap();
+        assert!(
+            text.contains("\"traceId\": \"4bf92f3577b34da6a3ce929d0e0e4736\""),
+            "{text}"
+        );
+        assert!(text.contains("\"spanId\": \"00f067aa0ba902b7\""), "{text}");
 
         // Without the exemplars, exactly the SDK's own encoding.
         let mut stripped = ours.clone();
@@ -271,6 +287,12 @@ mod tests {
             }
         }
         assert_eq!(stripped, sdk);
+        let stripped_json = serde_json::to_string_pretty(&stripped).unwrap();
+        assert_eq!(
+            stripped_json.as_bytes(),
+            &sdk_json[..],
+            "JSON: the SDK's text minus exemplars"
+        );
 
         let Some(metric::Data::Histogram(op)) = &metric(&ours, "op_seconds").data else {
             panic!("op_seconds is a histogram");

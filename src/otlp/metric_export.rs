@@ -1,9 +1,9 @@
 //! The metric exporter's wrapper: counts and times each export, runs gRPC
 //! ones on the export runtime (the SDK's reader thread has no tokio context),
-//! and for HTTP/protobuf encodes the body itself — the exporter's own
-//! encoding of the same data, plus the histogram exemplars opentelemetry_sdk
-//! leaves out ([`super::exemplars`]) — for the exporter's client to send
-//! ([`super::prepared`]).
+//! and for OTLP/HTTP (protobuf or JSON) encodes the body itself — the
+//! exporter's own encoding of the same data, plus the histogram exemplars
+//! opentelemetry_sdk leaves out ([`super::exemplars`]) — for the exporter's
+//! client to send ([`super::prepared`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,8 +25,18 @@ pub(crate) struct Counting<E> {
     pub(crate) inner: E,
     pub(crate) stats: Arc<ExportStats>,
     pub(crate) runtime: Arc<ExportRuntime>,
-    /// HTTP/protobuf: the body the exporter's client sends, and the exemplars to add.
-    pub(crate) exemplars: Option<(PreparedBody, Arc<Exemplars>)>,
+    /// HTTP: the body the exporter's client sends, and the exemplars to add.
+    pub(crate) exemplars: Option<WithExemplars>,
+}
+
+/// Where an HTTP metric export's body with exemplars goes.
+pub(crate) struct WithExemplars {
+    /// The body the exporter's client sends.
+    pub(crate) body: PreparedBody,
+    /// The exemplars to add.
+    pub(crate) exemplars: Arc<Exemplars>,
+    /// OTLP/HTTP-JSON (else protobuf).
+    pub(crate) json: bool,
 }
 
 impl<E> std::fmt::Debug for Counting<E> {
@@ -41,10 +51,17 @@ impl<E: PushMetricExporter> PushMetricExporter for Counting<E> {
         self.stats.begin_export(1);
         let started = Instant::now();
         let result = match &self.exemplars {
-            Some((body, exemplars)) => {
-                body.set(encode(metrics, exemplars));
+            Some(with) => {
+                if with.json {
+                    // Should JSON encoding fail, the exporter reports its own failure.
+                    if let Some(body) = encode_json(metrics, &with.exemplars) {
+                        with.body.set_as(body, super::prepared::JSON);
+                    }
+                } else {
+                    with.body.set(encode(metrics, &with.exemplars));
+                }
                 let result = self.runtime.run_nested(self.inner.export(metrics)).await;
-                body.clear();
+                with.body.clear();
                 result
             }
             None => self.runtime.run_nested(self.inner.export(metrics)).await,
@@ -73,4 +90,12 @@ pub(crate) fn encode(metrics: &ResourceMetrics, exemplars: &Exemplars) -> Vec<u8
     let mut request = ExportMetricsServiceRequest::from(metrics);
     exemplars.attach(&mut request);
     request.encode_to_vec()
+}
+
+/// `metrics` as the OTLP/HTTP-JSON body the exporter would send (pretty
+/// printed, as it does), with the exemplars of its histogram data points.
+pub(crate) fn encode_json(metrics: &ResourceMetrics, exemplars: &Exemplars) -> Option<Vec<u8>> {
+    let mut request = ExportMetricsServiceRequest::from(metrics);
+    exemplars.attach(&mut request);
+    serde_json::to_string_pretty(&request).ok().map(String::into_bytes)
 }

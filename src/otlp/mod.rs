@@ -84,7 +84,7 @@ pub(crate) struct Otlp {
     /// Applied to what leaves through the export machinery's own text
     /// (span data, resource attributes, export errors).
     redactor: Arc<Redactor>,
-    /// Histogram exemplars for the metric exports (HTTP/protobuf only).
+    /// Histogram exemplars for the metric exports (HTTP only).
     exemplars: Option<Arc<Exemplars>>,
 }
 
@@ -183,10 +183,15 @@ impl Otlp {
                 let (exporter, prepared) = transport::metric_exporter(signal, &config.retry, &runtime)?;
                 let metric_stats = Arc::new(ExportStats::default());
                 stats.push(("metrics", Arc::clone(&metric_stats)));
+                let json = signal.protocol == crate::config::OtlpProtocol::HttpJson;
                 let with_exemplars = prepared.map(|body| {
                     let kept = Arc::new(Exemplars::default());
                     exemplars = Some(Arc::clone(&kept));
-                    (body, kept)
+                    metric_export::WithExemplars {
+                        body,
+                        exemplars: kept,
+                        json,
+                    }
                 });
                 let exporter = metric_export::Counting {
                     inner: exporter,
@@ -232,7 +237,7 @@ impl Otlp {
     }
 
     /// Where mirrored histograms keep their exemplars for the metric
-    /// exports, when those carry exemplars (HTTP/protobuf).
+    /// exports, when those carry exemplars (HTTP, protobuf or JSON).
     pub(crate) fn exemplars(&self) -> Option<Arc<Exemplars>> {
         self.exemplars.clone()
     }
