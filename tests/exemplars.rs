@@ -317,14 +317,22 @@ fn exemplars_arrive_naming_received_spans(
     );
 
     // Every exemplar names a span the collector received, with its correlation id.
-    let spans: BTreeMap<(Vec<u8>, Vec<u8>), String> = receiver
-        .received()
-        .iter()
-        .filter(|r| r.path.contains("TraceService") || r.path.ends_with("/v1/traces"))
-        .flat_map(|r| decode::<ExportTraceServiceRequest>(r).resource_spans)
-        .flat_map(|r| r.scope_spans)
-        .flat_map(|s| s.spans)
-        .filter(|s| s.name == "step")
+    let step_spans = |received: &[otlp_receiver::Received]| -> Vec<_> {
+        received
+            .iter()
+            .filter(|r| r.path.contains("TraceService") || r.path.ends_with("/v1/traces"))
+            .flat_map(|r| decode::<ExportTraceServiceRequest>(r).resource_spans)
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .filter(|s| s.name == "step")
+            .collect()
+    };
+    // A forwarding collector may still be passing them on.
+    let received = receiver.wait_for("every step span", Duration::from_secs(30), |received| {
+        step_spans(received).len() >= DURATIONS_MS.len()
+    });
+    let spans: BTreeMap<(Vec<u8>, Vec<u8>), String> = step_spans(&received)
+        .into_iter()
         .map(|s| {
             let id = string_attribute(&s.attributes, "aureus.correlation_id")
                 .expect("the span's correlation id")
