@@ -5,11 +5,17 @@
 //! `/api/v1/query_exemplars`, and every one names a span that the real
 //! collector (rotel) received, with the same correlation id.
 //!
+//! Over OTLP/HTTP-protobuf the histogram data points carry the same
+//! exemplars, through a real collector (rotel, forwarding to a decoding
+//! receiver).
+//!
 //! Needs `prometheus` and `rotel` (`scripts/install-peers.sh`); run via the
 //! README test command.
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/otlp_receiver.rs"]
+mod otlp_receiver;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 #[path = "support/rotel.rs"]
@@ -21,6 +27,10 @@ use std::time::Duration;
 use aureus_observability::config::{OtlpConfig, OtlpProtocol};
 use aureus_observability::metrics::{ExpositionFormat, GlobalRecorder};
 use aureus_observability::{event, Config};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, Exemplar};
 use prometheus::PrometheusServer;
 use rotel::{AttrValue, Rotel};
 
@@ -176,4 +186,180 @@ fn prometheus_stores_our_exemplars_and_they_name_spans_the_collector_received() 
     let expected: Vec<f64> = DURATIONS_MS.iter().map(|d| *d as f64).collect();
     assert_eq!(values, expected);
     telemetry.shutdown(Duration::from_secs(10));
+}
+
+fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        })
+}
+
+/// The exemplars of `name`'s histogram points in one metrics request.
+fn histogram_exemplars(request: &ExportMetricsServiceRequest, name: &str) -> Vec<Exemplar> {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.name == name)
+        .filter_map(|m| match &m.data {
+            Some(metric::Data::Histogram(h)) => Some(h),
+            _ => None,
+        })
+        .flat_map(|h| &h.data_points)
+        .flat_map(|p| p.exemplars.iter().cloned())
+        .collect()
+}
+
+/// A request body as protobuf (gRPC, HTTP/protobuf) or OTLP/JSON.
+fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(request: &otlp_receiver::Received) -> T {
+    let payload = request.payload();
+    if request.header("content-type") == Some("application/json") {
+        serde_json::from_slice(&payload).expect("an OTLP/JSON request")
+    } else {
+        T::decode(&payload[..]).expect("a protobuf request")
+    }
+}
+
+fn metric_requests(received: &[otlp_receiver::Received]) -> Vec<ExportMetricsServiceRequest> {
+    received
+        .iter()
+        .filter(|r| r.path.contains("MetricsService") || r.path.ends_with("/v1/metrics"))
+        .map(decode)
+        .collect()
+}
+
+#[test]
+#[ignore = "needs rotel; run via the README test command"]
+fn otlp_http_histogram_points_carry_exemplars_naming_spans_the_collector_received() {
+    let receiver = otlp_receiver::OtlpReceiver::start();
+    let collector = Rotel::start_forwarding(&receiver.endpoint());
+    exemplars_arrive_naming_received_spans(&receiver, collector.http_endpoint(), OtlpProtocol::HttpProtobuf);
+}
+
+/// OTLP/HTTP-JSON: the same exemplars (rotel drops histograms sent as JSON,
+/// so the decoding receiver takes the export directly).
+#[test]
+fn otlp_http_json_histogram_points_carry_exemplars_too() {
+    let receiver = otlp_receiver::OtlpReceiver::start();
+    exemplars_arrive_naming_received_spans(&receiver, receiver.endpoint(), OtlpProtocol::HttpJson);
+}
+
+/// Step durations inside spans with correlation ids, exported to
+/// `endpoint` over `protocol`: the histogram points `receiver` gets carry one
+/// exemplar per bucket hit, each naming a span `receiver` got, with its
+/// correlation id.
+fn exemplars_arrive_naming_received_spans(
+    receiver: &otlp_receiver::OtlpReceiver,
+    endpoint: String,
+    protocol: OtlpProtocol,
+) {
+    const HISTOGRAM: &str = "aureus_task_duration_ms";
+    let mut otlp = OtlpConfig {
+        enabled: true,
+        endpoint: Some(endpoint),
+        protocol: Some(protocol),
+        ..OtlpConfig::default()
+    };
+    otlp.batch.interval = "100ms".into();
+    otlp.metrics.interval = Some("500ms".into());
+    let mut config = Config::builder()
+        .service_name("aureus-otlp-exemplars")
+        .no_server()
+        .no_sinks()
+        .no_monitoring()
+        .otlp(otlp)
+        .build()
+        .expect("valid config");
+    config.store.enabled = false;
+    config.metrics.global_recorder = GlobalRecorder::Off;
+    let (dispatch, telemetry) = aureus_observability::build(config).expect("stack builds");
+
+    tracing::dispatcher::with_default(&dispatch, || {
+        for (i, duration_ms) in DURATIONS_MS.iter().enumerate() {
+            let correlation_id = format!("run-otlp-{i}");
+            let span = tracing::info_span!("step", correlation_id = %correlation_id);
+            span.in_scope(|| {
+                event::StepEnd {
+                    workflow_id: "wf-otlp-ex",
+                    task_id: "t",
+                    task_type: "action",
+                    success: true,
+                    duration_ms: *duration_ms,
+                    error: None,
+                }
+                .emit();
+            });
+        }
+    });
+
+    // The collector forwards a metrics export whose histogram has them all.
+    receiver.wait_for("metrics with every exemplar", Duration::from_secs(30), |received| {
+        metric_requests(received)
+            .iter()
+            .any(|r| histogram_exemplars(r, HISTOGRAM).len() >= DURATIONS_MS.len())
+    });
+    telemetry.shutdown(Duration::from_secs(10));
+    let requests = metric_requests(&receiver.received());
+    let exemplars = requests
+        .iter()
+        .map(|r| histogram_exemplars(r, HISTOGRAM))
+        .find(|e| e.len() >= DURATIONS_MS.len())
+        .expect("waited for it");
+    assert_eq!(
+        exemplars.len(),
+        DURATIONS_MS.len(),
+        "one per bucket hit: {exemplars:#?}"
+    );
+
+    // Every exemplar names a span the collector received, with its correlation id.
+    let step_spans = |received: &[otlp_receiver::Received]| -> Vec<_> {
+        received
+            .iter()
+            .filter(|r| r.path.contains("TraceService") || r.path.ends_with("/v1/traces"))
+            .flat_map(|r| decode::<ExportTraceServiceRequest>(r).resource_spans)
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .filter(|s| s.name == "step")
+            .collect()
+    };
+    // A forwarding collector may still be passing them on.
+    let received = receiver.wait_for("every step span", Duration::from_secs(30), |received| {
+        step_spans(received).len() >= DURATIONS_MS.len()
+    });
+    let spans: BTreeMap<(Vec<u8>, Vec<u8>), String> = step_spans(&received)
+        .into_iter()
+        .map(|s| {
+            let id = string_attribute(&s.attributes, "aureus.correlation_id")
+                .expect("the span's correlation id")
+                .to_owned();
+            ((s.trace_id, s.span_id), id)
+        })
+        .collect();
+    assert_eq!(spans.len(), DURATIONS_MS.len(), "every step span arrived");
+    let mut values = Vec::new();
+    for exemplar in &exemplars {
+        assert_eq!(exemplar.trace_id.len(), 16, "{exemplar:?}");
+        assert_eq!(exemplar.span_id.len(), 8, "{exemplar:?}");
+        let correlation_id = spans
+            .get(&(exemplar.trace_id.clone(), exemplar.span_id.clone()))
+            .unwrap_or_else(|| panic!("no span for {exemplar:?} at the collector"));
+        assert_eq!(
+            string_attribute(&exemplar.filtered_attributes, "aureus.correlation_id"),
+            Some(correlation_id.as_str()),
+            "{exemplar:?}"
+        );
+        assert!(exemplar.time_unix_nano > 0, "{exemplar:?}");
+        match exemplar.value {
+            Some(exemplar::Value::AsDouble(v)) => values.push(v),
+            ref other => panic!("a double value, not {other:?}"),
+        }
+    }
+    values.sort_by(f64::total_cmp);
+    let expected: Vec<f64> = DURATIONS_MS.iter().map(|d| *d as f64).collect();
+    assert_eq!(values, expected);
 }

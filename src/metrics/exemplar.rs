@@ -183,6 +183,18 @@ impl ExemplarSlots {
         let slot = self.slots.get()?.get(bucket)?;
         *slot.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Bucket `bucket`'s exemplar when `keep` accepts it, and with `take`
+    /// also empties the slot (delta exports report each exemplar once).
+    pub(crate) fn get_if(&self, bucket: usize, take: bool, keep: impl FnOnce(&Exemplar) -> bool) -> Option<Exemplar> {
+        let slot = self.slots.get()?.get(bucket)?;
+        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let exemplar = (*guard).filter(keep)?;
+        if take {
+            *guard = None;
+        }
+        Some(exemplar)
+    }
 }
 
 /// What histogram observations on this thread take their context from.

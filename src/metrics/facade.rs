@@ -182,6 +182,8 @@ struct Guard {
     layouts: Vec<Layout>,
     /// Mirrors each layout to OTLP when metrics are exported.
     meter: Option<opentelemetry::metrics::Meter>,
+    /// Where the mirrored histograms keep their OTLP exemplars.
+    exemplars: Option<Arc<crate::otlp::Exemplars>>,
     global_labels: BTreeMap<String, String>,
     /// The recorder of each histogram name (its layout, mirrored).
     histograms: Mutex<HashMap<String, Arc<dyn Recorder + Send + Sync>>>,
@@ -255,12 +257,15 @@ impl Guard {
                     .unwrap_or(&self.layouts[0]);
                 let prometheus = Arc::clone(&layout.recorder) as Arc<dyn Recorder + Send + Sync>;
                 match &self.meter {
-                    Some(meter) => Arc::new(crate::otlp::MirrorRecorder::new(
-                        prometheus,
-                        meter.clone(),
-                        &self.global_labels,
-                        vec![(name.to_owned(), bounds.to_vec(), "")],
-                    )),
+                    Some(meter) => Arc::new(
+                        crate::otlp::MirrorRecorder::new(
+                            prometheus,
+                            meter.clone(),
+                            &self.global_labels,
+                            vec![(name.to_owned(), bounds.to_vec(), "")],
+                        )
+                        .with_exemplars(self.exemplars.clone()),
+                    ),
                     None => prometheus,
                 }
             })
@@ -413,10 +418,14 @@ impl FacadeRecorder {
         settings: FacadeSettings,
         limits: (usize, usize),
         main: Arc<dyn Recorder + Send + Sync>,
-        meter: Option<opentelemetry::metrics::Meter>,
+        meter: Option<(opentelemetry::metrics::Meter, Option<Arc<crate::otlp::Exemplars>>)>,
         global_labels: &BTreeMap<String, String>,
         overflow_name: String,
     ) -> Result<Self> {
+        let (meter, exemplars) = match meter {
+            Some((meter, exemplars)) => (Some(meter), exemplars),
+            None => (None, None),
+        };
         let mut layouts = Vec::new();
         for bounds in settings.layouts() {
             let mut builder = ExpositionRecorder::builder()
@@ -436,6 +445,7 @@ impl FacadeRecorder {
                 main,
                 layouts,
                 meter,
+                exemplars,
                 global_labels: global_labels.clone(),
                 histograms: Mutex::new(HashMap::new()),
                 series: Mutex::new(HashMap::new()),

@@ -48,7 +48,7 @@
 
 mod aureus;
 mod contract;
-mod exemplar;
+pub(crate) mod exemplar;
 mod exporter;
 mod facade;
 mod family;

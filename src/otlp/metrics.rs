@@ -6,7 +6,8 @@
 //! series and its OpenTelemetry instrument in the same call, so the two agree
 //! whenever no event is in flight. OTLP names are the Prometheus names without
 //! the `_total` suffix of counters (a Prometheus-compatible backend appends it
-//! again); attributes are the labels plus the global labels. (The
+//! again); attributes are the labels plus the global labels. Histogram
+//! handles keep their exemplars for OTLP too ([`super::exemplars`]). (The
 //! self-metrics are in `self_metrics`.)
 
 use std::collections::HashMap;
@@ -18,6 +19,8 @@ use metrics::{
 };
 use opentelemetry::metrics::Meter;
 use opentelemetry::KeyValue;
+
+use super::exemplars::{Exemplars, SeriesExemplars, SDK_DEFAULT_BOUNDS};
 
 /// The OTLP name of a Prometheus metric name (the GenAI conventions'
 /// metrics get their dotted names back).
@@ -57,6 +60,8 @@ pub(crate) struct MirrorRecorder {
     /// Gauge names that are monotonic totals (exported as Sums).
     float_counters: std::collections::HashSet<String>,
     float_sums: Mutex<HashMap<String, opentelemetry::metrics::Counter<f64>>>,
+    /// Where histogram handles keep their OTLP exemplars, when exported with them.
+    exemplars: Option<Arc<Exemplars>>,
 }
 
 impl MirrorRecorder {
@@ -84,7 +89,15 @@ impl MirrorRecorder {
             gauges: Mutex::new(HashMap::new()),
             float_counters: std::collections::HashSet::new(),
             float_sums: Mutex::new(HashMap::new()),
+            exemplars: None,
         }
+    }
+
+    /// Keeps each histogram series' exemplars in `exemplars`, for the
+    /// metric exporter to add to its data points (see [`super::exemplars`]).
+    pub(crate) fn with_exemplars(mut self, exemplars: Option<Arc<Exemplars>>) -> Self {
+        self.exemplars = exemplars;
+        self
     }
 
     /// Exports the gauge family `name` as a cumulative monotonic Sum of
@@ -211,10 +224,16 @@ impl Recorder for MirrorRecorder {
                 builder.build()
             })
             .clone();
+        let attributes = self.attributes(key);
+        let exemplars = self.exemplars.as_ref().map(|exemplars| {
+            let bounds = self.buckets.get(name).map_or(&SDK_DEFAULT_BOUNDS[..], Vec::as_slice);
+            exemplars.series(&otlp_name(name), &attributes, bounds)
+        });
         Histogram::from_arc(Arc::new(MirroredHistogram {
             prometheus: self.prometheus.register_histogram(key, metadata),
             otlp: instrument,
-            attributes: self.attributes(key),
+            attributes,
+            exemplars,
         }))
     }
 }
@@ -299,11 +318,15 @@ struct MirroredHistogram {
     prometheus: Histogram,
     otlp: opentelemetry::metrics::Histogram<f64>,
     attributes: Vec<KeyValue>,
+    exemplars: Option<Arc<SeriesExemplars>>,
 }
 
 impl HistogramFn for MirroredHistogram {
     fn record(&self, value: f64) {
         self.prometheus.record(value);
         self.otlp.record(value, &self.attributes);
+        if let Some(exemplars) = &self.exemplars {
+            exemplars.observe(value);
+        }
     }
 }

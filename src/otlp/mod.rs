@@ -20,6 +20,7 @@
 //! within its deadline, whether or not the collector answers.
 
 pub(crate) mod capture;
+mod exemplars;
 mod genai;
 mod http_client;
 pub(crate) mod internal;
@@ -46,6 +47,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+pub(crate) use exemplars::Exemplars;
 pub use logs::CORRELATION_ATTRIBUTE;
 pub(crate) use metrics::MirrorRecorder;
 pub(crate) use resource::ResourceSettings;
@@ -83,6 +85,8 @@ pub(crate) struct Otlp {
     /// Applied to what leaves through the export machinery's own text
     /// (span data, resource attributes, export errors).
     redactor: Arc<Redactor>,
+    /// Histogram exemplars for the metric exports (HTTP only).
+    exemplars: Option<Arc<Exemplars>>,
 }
 
 impl std::fmt::Debug for Otlp {
@@ -174,15 +178,27 @@ impl Otlp {
             None => None,
         };
 
+        let mut exemplars = None;
         let meter_provider = match &config.metrics {
             Some(signal) => {
-                let exporter = transport::metric_exporter(signal, &config.retry, &runtime)?;
+                let (exporter, prepared) = transport::metric_exporter(signal, &config.retry, &runtime)?;
                 let metric_stats = Arc::new(ExportStats::default());
                 stats.push(("metrics", Arc::clone(&metric_stats)));
+                let json = signal.protocol == crate::config::OtlpProtocol::HttpJson;
+                let with_exemplars = prepared.map(|body| {
+                    let kept = Arc::new(Exemplars::default());
+                    exemplars = Some(Arc::clone(&kept));
+                    metric_export::WithExemplars {
+                        body,
+                        exemplars: kept,
+                        json,
+                    }
+                });
                 let exporter = metric_export::Counting {
                     inner: exporter,
                     stats: metric_stats,
                     runtime: Arc::clone(&runtime),
+                    exemplars: with_exemplars,
                 };
                 let reader = PeriodicReader::builder(exporter)
                     .with_interval(config.metrics_interval)
@@ -205,6 +221,7 @@ impl Otlp {
                 stats,
                 log_stats,
                 redactor: scrub.redactor,
+                exemplars,
             },
             log_sink,
         })
@@ -218,6 +235,12 @@ impl Otlp {
     /// The meter the mirrored metrics use, when metrics are exported.
     pub(crate) fn meter(&self) -> Option<opentelemetry::metrics::Meter> {
         self.meter_provider.as_ref().map(|p| p.meter_with_scope(scope()))
+    }
+
+    /// Where mirrored histograms keep their exemplars for the metric
+    /// exports, when those carry exemplars (HTTP, protobuf or JSON).
+    pub(crate) fn exemplars(&self) -> Option<Arc<Exemplars>> {
+        self.exemplars.clone()
     }
 
     /// Per-signal export counters (traces and metrics; logs are the `otlp` sink's health).

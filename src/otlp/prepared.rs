@@ -10,6 +10,9 @@
 //! batch: [`PreparedClient`], the exporter's HTTP client, sends the prepared
 //! body in place of the placeholder's (gzip-compressed when the exporter's
 //! request says `Content-Encoding: gzip`) on every attempt of that export.
+//! The span sink does the same; the metric exporter's wrapper prepares the
+//! SDK's own encoding plus histogram exemplars, as protobuf or as JSON
+//! ([`PreparedBody::set_as`]), replacing only bodies of that content type.
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,11 +23,15 @@ use opentelemetry_http::{HttpClient, HttpError};
 
 /// The protobuf content type the HTTP exporter sends.
 const PROTOBUF: &str = "application/x-protobuf";
+/// The JSON content type the HTTP exporter sends.
+pub(crate) const JSON: &str = "application/json";
 
 #[derive(Debug, Default)]
 struct Slot {
     raw: Option<Bytes>,
     gzipped: Option<Bytes>,
+    /// The content type of the requests `raw` replaces the body of (protobuf when `None`).
+    content_type: Option<&'static str>,
 }
 
 /// The body of the export in progress, shared by a sink and its exporter's client.
@@ -34,9 +41,15 @@ pub(crate) struct PreparedBody(Arc<Mutex<Slot>>);
 impl PreparedBody {
     /// Makes `body` the payload of the next export's requests.
     pub(crate) fn set(&self, body: Vec<u8>) {
+        self.set_as(body, PROTOBUF);
+    }
+
+    /// Makes `body` the payload of the next export's requests of `content_type`.
+    pub(crate) fn set_as(&self, body: Vec<u8>, content_type: &'static str) {
         let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         slot.raw = Some(Bytes::from(body));
         slot.gzipped = None;
+        slot.content_type = Some(content_type);
     }
 
     /// Ends the export: later requests carry their own bodies again.
@@ -46,9 +59,13 @@ impl PreparedBody {
         slot.gzipped = None;
     }
 
-    /// The prepared body, gzip-compressed when `gzip` (compressed once per export).
-    fn body(&self, gzip: bool) -> Option<std::io::Result<Bytes>> {
+    /// The prepared body for a request of `content_type`, gzip-compressed
+    /// when `gzip` (compressed once per export).
+    fn body(&self, content_type: &str, gzip: bool) -> Option<std::io::Result<Bytes>> {
         let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.content_type.unwrap_or(PROTOBUF) != content_type {
+            return None;
+        }
         let raw = slot.raw.clone()?;
         if !gzip {
             return Some(Ok(raw));
@@ -66,7 +83,7 @@ impl PreparedBody {
 }
 
 /// An HTTP client that sends the [`PreparedBody`], when one is set, in place
-/// of the body of a protobuf request.
+/// of the body of a request of its content type (protobuf unless set as JSON).
 #[derive(Debug)]
 pub(crate) struct PreparedClient<C> {
     inner: C,
@@ -89,9 +106,9 @@ impl<C: HttpClient> HttpClient for PreparedClient<C> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_ascii_lowercase)
         };
-        if header(http::header::CONTENT_TYPE).as_deref() == Some(PROTOBUF) {
+        if let Some(content_type) = header(http::header::CONTENT_TYPE) {
             let gzip = header(http::header::CONTENT_ENCODING).as_deref() == Some("gzip");
-            if let Some(body) = self.body.body(gzip) {
+            if let Some(body) = self.body.body(&content_type, gzip) {
                 *request.body_mut() = body?;
             }
         }
@@ -154,6 +171,10 @@ mod tests {
         }
         // Other content types are left alone.
         assert_eq!(&send(&client, request("application/json", false))[..], b"placeholder");
+        // A JSON body replaces JSON requests only.
+        body.set_as(b"{}".to_vec(), JSON);
+        assert_eq!(&send(&client, request("application/json", false))[..], b"{}");
+        assert_eq!(&send(&client, request(PROTOBUF, false))[..], b"placeholder");
 
         body.clear();
         assert_eq!(&send(&client, request(PROTOBUF, false))[..], b"placeholder");

@@ -210,17 +210,23 @@ pub(crate) fn log_exporter(
     Ok((exporter, prepared))
 }
 
+/// The metric exporter, and for HTTP (protobuf or JSON) the [`PreparedBody`]
+/// its client sends in place of the exporter's own (the same data with
+/// exemplars, see [`super::exemplars`]).
 pub(crate) fn metric_exporter(
     signal: &ValidatedSignal,
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
-) -> Result<opentelemetry_otlp::MetricExporter> {
-    build_exporter!(
+) -> Result<(opentelemetry_otlp::MetricExporter, Option<PreparedBody>)> {
+    let prepared = (signal.protocol != OtlpProtocol::Grpc).then(PreparedBody::default);
+    let body = prepared.clone().unwrap_or_default();
+    let exporter = build_exporter!(
         opentelemetry_otlp::MetricExporter,
         opentelemetry_otlp::MetricExporter::builder(),
         signal,
         retry,
         runtime,
-        |client| client
-    )
+        |client| PreparedClient::new(client, body)
+    )?;
+    Ok((exporter, prepared))
 }

@@ -55,7 +55,10 @@ pub(super) fn start(config: Config) -> Result<Started> {
     let metrics_state = validated
         .metrics
         .as_ref()
-        .map(|settings| start_metrics(settings, meter.clone(), &validated.redactor))
+        .map(|settings| {
+            let exemplars = otlp.as_ref().and_then(otlp::Otlp::exemplars);
+            start_metrics(settings, meter.clone(), exemplars, &validated.redactor)
+        })
         .transpose()?;
     let pool = Arc::new(RecordPool::new());
     let (records, _) = tokio::sync::broadcast::channel(1024);
@@ -211,6 +214,7 @@ fn start_store(
 fn start_metrics(
     config: &config::ValidatedMetrics,
     meter: Option<opentelemetry::metrics::Meter>,
+    exemplars: Option<Arc<otlp::Exemplars>>,
     redactor: &Arc<pipeline::Redactor>,
 ) -> Result<Arc<metrics::MetricsState>> {
     let unit = config.duration_unit;
@@ -248,7 +252,8 @@ fn start_metrics(
                 &config.global_labels,
                 mirrored.to_vec(),
             )
-            .float_counter(&llm_cost),
+            .float_counter(&llm_cost)
+            .with_exemplars(exemplars.clone()),
         ) as Arc<dyn ::metrics::Recorder + Send + Sync>,
         None => exporter.recorder(),
     };
@@ -265,7 +270,7 @@ fn start_metrics(
                 config.facade.clone(),
                 (config.cardinality_limit, metrics::MAX_FACADE_METRICS),
                 Arc::clone(&recorder),
-                meter,
+                meter.map(|meter| (meter, exemplars)),
                 &config.global_labels,
                 aureus.names().cardinality_overflow.clone(),
             )?
