@@ -41,9 +41,16 @@ fn screenshot_path(name: &str) -> std::path::PathBuf {
 #[ignore = "needs chromium and chromedriver; run via the README test command"]
 fn alerts_fire_get_acknowledged_and_investigated_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
+    // The operator note is emitted once, at the start: a store large enough
+    // to keep it for the whole test, however slow the machine (the default
+    // 10,000 records last about 33 s at this rate).
+    let config = dir.path().join("kernel.toml");
+    std::fs::write(&config, "[store]\nmax_records = 1000000\n").unwrap();
     let demo = Demo::start(
         dir.path(),
         &[
+            "--config",
+            config.to_str().unwrap(),
             "--workflows",
             "6",
             "--rate",
