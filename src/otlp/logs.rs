@@ -50,10 +50,17 @@ pub(crate) fn severity(record: &Record) -> (Severity, &'static str) {
 /// The body: the message, else `<event_type> k=v …` for an Aureus event
 /// (message content only when `capture` exports it).
 pub(crate) fn body(record: &Record, capture: ContentCapture) -> String {
-    if let Some(message) = record.message().filter(|m| !m.is_empty()) {
-        return message.to_owned();
-    }
     let mut text = String::with_capacity(64);
+    write_body(&mut text, record, capture);
+    text
+}
+
+/// [`body`], written into `text` (the direct encoder reuses one buffer).
+pub(crate) fn write_body(text: &mut String, record: &Record, capture: ContentCapture) {
+    if let Some(message) = record.message().filter(|m| !m.is_empty()) {
+        text.push_str(message);
+        return;
+    }
     if let Some(kind) = record.event_type() {
         text.push_str(kind);
     }
@@ -63,7 +70,6 @@ pub(crate) fn body(record: &Record, capture: ContentCapture) -> String {
         }
         let _ = write!(text, "{name}={value}");
     }
-    text
 }
 
 fn attribute_value(value: Value<'_>) -> AnyValue {

@@ -13,14 +13,13 @@
 //! the resource once. Field numbers follow the `.proto` files; proto3
 //! defaults (0, empty) are left out as prost does.
 
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use opentelemetry::logs::Severity;
 use opentelemetry::{Array, Value as OtelValue};
 use opentelemetry_sdk::Resource;
 
-use super::logs::{exported_fields, severity, CORRELATION_ATTRIBUTE};
+use super::logs::{exported_fields, severity, write_body, CORRELATION_ATTRIBUTE};
 use crate::config::ContentCapture;
 use crate::record::{Record, Value};
 
@@ -363,23 +362,6 @@ fn write_log_record(buf: &mut Vec<u8>, body: &mut String, record: &Record, obser
     // event_name = 12
     if let Some(kind) = record.kind {
         str_field(buf, 12, kind.as_str());
-    }
-}
-
-/// The body text (see [`super::logs::body`]) written into `text`.
-fn write_body(text: &mut String, record: &Record, capture: ContentCapture) {
-    if let Some(message) = record.message().filter(|m| !m.is_empty()) {
-        text.push_str(message);
-        return;
-    }
-    if let Some(kind) = record.event_type() {
-        text.push_str(kind);
-    }
-    for (name, value) in exported_fields(record, capture) {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        let _ = write!(text, "{name}={value}");
     }
 }
 
