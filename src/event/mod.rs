@@ -56,10 +56,16 @@ pub fn is_aureus_target(target: &str) -> bool {
 /// prompt of `llm_prompt`, the response of `llm_response` — which
 /// [`ContentCapture`](crate::config::ContentCapture) keeps out of OTLP by default.
 pub(crate) fn is_content_field(kind: &str, name: &str) -> bool {
-    matches!(
-        (kind, name),
-        ("llm_prompt", fields::PROMPT) | ("llm_response", fields::RESPONSE)
-    )
+    content_field(kind) == Some(name)
+}
+
+/// The field holding message content in events of `kind`, if any.
+pub(crate) fn content_field(kind: &str) -> Option<&'static str> {
+    match kind {
+        "llm_prompt" => Some(fields::PROMPT),
+        "llm_response" => Some(fields::RESPONSE),
+        _ => None,
+    }
 }
 
 /// Field names of the contract, as the kernel writes them.

@@ -11,8 +11,11 @@ use crate::record::{Record, Value};
 /// Applies `[genai]` to a record being built.
 pub(super) fn apply(record: &mut Record, genai: &ValidatedGenAi) {
     if genai.capture == ContentCapture::None {
-        record.remove_field(fields::PROMPT);
-        record.remove_field(fields::RESPONSE);
+        // The same rule as the OTLP paths: only the content field of its kind.
+        let content = record.event_type().and_then(crate::event::content_field);
+        if let Some(name) = content {
+            record.remove_field(name);
+        }
     }
     if genai.prices.is_empty()
         || record.event_type() != Some("llm_response")
