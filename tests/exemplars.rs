@@ -5,9 +5,9 @@
 //! `/api/v1/query_exemplars`, and every one names a span that the real
 //! collector (rotel) received, with the same correlation id.
 //!
-//! Over OTLP/HTTP-protobuf the histogram data points carry the same
-//! exemplars, through a real collector (rotel, forwarding to a decoding
-//! receiver).
+//! Over OTLP (gRPC and HTTP/protobuf through a real collector, rotel,
+//! forwarding to a decoding receiver; HTTP/JSON straight to the receiver)
+//! the histogram data points carry the same exemplars.
 //!
 //! Needs `prometheus` and `rotel` (`scripts/install-peers.sh`); run via the
 //! README test command.
@@ -239,6 +239,14 @@ fn otlp_http_histogram_points_carry_exemplars_naming_spans_the_collector_receive
     let receiver = otlp_receiver::OtlpReceiver::start();
     let collector = Rotel::start_forwarding(&receiver.endpoint());
     exemplars_arrive_naming_received_spans(&receiver, collector.http_endpoint(), OtlpProtocol::HttpProtobuf);
+}
+
+#[test]
+#[ignore = "needs rotel; run via the README test command"]
+fn otlp_grpc_histogram_points_carry_exemplars_naming_spans_the_collector_received() {
+    let receiver = otlp_receiver::OtlpReceiver::start();
+    let collector = Rotel::start_forwarding(&receiver.endpoint());
+    exemplars_arrive_naming_received_spans(&receiver, collector.grpc_endpoint(), OtlpProtocol::Grpc);
 }
 
 /// OTLP/HTTP-JSON: the same exemplars (rotel drops histograms sent as JSON,

@@ -108,6 +108,42 @@ fn an_untrusted_certificate_is_refused_and_counted() {
     }
 }
 
+/// Metrics over gRPC go through their own client (for the exemplars): the
+/// same CA file is trusted, and without it the export is refused and counted.
+#[test]
+fn metrics_over_grpc_trust_the_ca_file_and_refuse_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for trusted in [true, false] {
+        let receiver = OtlpReceiver::start();
+        let proxy = TlsProxy::start(receiver.endpoint().trim_start_matches("http://").parse().unwrap());
+        let mut otlp = logs_only(proxy.endpoint(), OtlpProtocol::Grpc);
+        otlp.logs.enabled = false;
+        otlp.metrics.enabled = true;
+        otlp.metrics.interval = Some("60s".into());
+        if trusted {
+            otlp.ca_file = Some(proxy.write_ca(dir.path()));
+        }
+        let (dispatch, telemetry) = build(base().otlp(otlp).build().unwrap());
+        send_one(&dispatch, &telemetry);
+        let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
+        if trusted {
+            let received = receiver.wait_for("metrics through TLS", Duration::from_secs(10), |r| !r.is_empty());
+            assert!(proxy.handshakes() >= 1, "a TLS handshake happened");
+            assert_eq!(
+                received[0].path,
+                "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+            );
+            assert_eq!((counts.exported, counts.failed), (1, 0), "{counts:?}");
+        } else {
+            assert!(receiver.received().is_empty(), "nothing got through");
+            assert!(proxy.refused() >= 1, "the client broke the handshake off");
+            assert_eq!((counts.exported, counts.failed), (0, 1), "{counts:?}");
+        }
+        drop(dispatch);
+        telemetry.shutdown(Duration::from_secs(5));
+    }
+}
+
 #[test]
 fn a_ca_file_without_certificates_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();

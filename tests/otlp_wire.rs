@@ -408,6 +408,75 @@ fn grpc_retries_unavailable() {
     telemetry.shutdown(Duration::from_secs(5));
 }
 
+fn only_metrics(mut config: OtlpConfig) -> OtlpConfig {
+    config.traces.enabled = false;
+    config.logs.enabled = false;
+    config
+}
+
+/// Metrics over gRPC (our own client, for the exemplars) follow the OTLP
+/// specification's retry rules like the other signals: UNAVAILABLE is
+/// retried, a RetryInfo delay is waited out, RESOURCE_EXHAUSTED without
+/// one and INVALID_ARGUMENT are final, and each outcome is counted.
+#[test]
+fn grpc_metrics_follow_the_retry_rules_and_are_counted() {
+    let receiver = OtlpReceiver::start();
+    let mut config = only_metrics(otlp(&receiver.endpoint(), OtlpProtocol::Grpc));
+    config.retry.max_retries = 5;
+    let (dispatch, telemetry) = stack(config);
+    emit_workload(&dispatch);
+    let metrics_calls = |r: &[Received]| -> Vec<Received> {
+        r.iter()
+            .filter(|r| r.path == "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export")
+            .cloned()
+            .collect()
+    };
+
+    // Retried, then throttled by the server's RetryInfo, then accepted.
+    let throttle = Duration::from_millis(700);
+    receiver.script([Reply::Grpc(14), Reply::GrpcRetryInfo(14, throttle), Reply::Ok]);
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let calls = metrics_calls(&receiver.wait_for("three attempts", Duration::from_secs(10), |r| {
+        metrics_calls(r).len() >= 3
+    }));
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(
+        calls[2].at - calls[1].at >= throttle,
+        "waited {:?} for the server's RetryInfo",
+        calls[2].at - calls[1].at
+    );
+    assert_eq!(calls[0].body, calls[2].body, "each attempt sends the same export");
+    let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
+    assert_eq!(
+        (counts.exported, counts.failed, counts.export_errors),
+        (1, 0, 0),
+        "{counts:?}"
+    );
+
+    // Final statuses: tried once each, counted as failed.
+    for code in [8, 3] {
+        let before = metrics_calls(&receiver.received()).len();
+        receiver.script([Reply::Grpc(code)]);
+        assert!(!telemetry.flush(Duration::from_secs(10)), "a failed export is no flush");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            metrics_calls(&receiver.received()).len(),
+            before + 1,
+            "code {code}: one attempt"
+        );
+    }
+    let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
+    assert_eq!(
+        (counts.exported, counts.failed, counts.export_errors),
+        (1, 2, 2),
+        "{counts:?}"
+    );
+    let last_error = counts.last_error.clone().unwrap_or_default();
+    assert!(last_error.contains("InvalidArgument"), "{last_error}");
+    drop(dispatch);
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
 #[test]
 fn a_full_queue_drops_and_counts_instead_of_blocking() {
     // Nothing listens: every export fails slowly, the small queue fills.

@@ -1,7 +1,6 @@
 //! OTLP exemplars: per histogram series and bucket, the trace id, span id
 //! and correlation id of its latest observation, added to the histogram data
-//! points of OTLP/HTTP metric exports (protobuf and JSON; not gRPC, whose
-//! body is encoded inside tonic).
+//! points of every OTLP metric export (HTTP/protobuf, HTTP/JSON and gRPC).
 //!
 //! opentelemetry_sdk 0.33 exports empty exemplar lists. So each
 //! [`MirrorRecorder`](super::MirrorRecorder) histogram handle keeps its own

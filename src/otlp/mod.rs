@@ -22,6 +22,8 @@
 pub(crate) mod capture;
 mod exemplars;
 mod genai;
+mod grpc_metrics;
+mod grpc_retry;
 mod http_client;
 pub(crate) mod internal;
 mod logs;
@@ -85,7 +87,7 @@ pub(crate) struct Otlp {
     /// Applied to what leaves through the export machinery's own text
     /// (span data, resource attributes, export errors).
     redactor: Arc<Redactor>,
-    /// Histogram exemplars for the metric exports (HTTP only).
+    /// Histogram exemplars for the metric exports.
     exemplars: Option<Arc<Exemplars>>,
 }
 
@@ -181,24 +183,15 @@ impl Otlp {
         let mut exemplars = None;
         let meter_provider = match &config.metrics {
             Some(signal) => {
-                let (exporter, prepared) = transport::metric_exporter(signal, &config.retry, &runtime)?;
+                let kept = Arc::new(Exemplars::default());
+                exemplars = Some(Arc::clone(&kept));
+                let exporter = transport::metric_exporter(signal, &config.retry, &runtime, kept)?;
                 let metric_stats = Arc::new(ExportStats::default());
                 stats.push(("metrics", Arc::clone(&metric_stats)));
-                let json = signal.protocol == crate::config::OtlpProtocol::HttpJson;
-                let with_exemplars = prepared.map(|body| {
-                    let kept = Arc::new(Exemplars::default());
-                    exemplars = Some(Arc::clone(&kept));
-                    metric_export::WithExemplars {
-                        body,
-                        exemplars: kept,
-                        json,
-                    }
-                });
                 let exporter = metric_export::Counting {
                     inner: exporter,
                     stats: metric_stats,
                     runtime: Arc::clone(&runtime),
-                    exemplars: with_exemplars,
                 };
                 let reader = PeriodicReader::builder(exporter)
                     .with_interval(config.metrics_interval)
@@ -238,7 +231,7 @@ impl Otlp {
     }
 
     /// Where mirrored histograms keep their exemplars for the metric
-    /// exports, when those carry exemplars (HTTP, protobuf or JSON).
+    /// exports, when metrics are exported.
     pub(crate) fn exemplars(&self) -> Option<Arc<Exemplars>> {
         self.exemplars.clone()
     }

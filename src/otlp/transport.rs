@@ -3,12 +3,16 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use opentelemetry_otlp::{Compression, Protocol, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
-use tonic::transport::{Certificate, ClientTlsConfig};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
+use super::exemplars::Exemplars;
+use super::grpc_metrics::GrpcMetricExporter;
 use super::http_client::UreqClient;
+use super::metric_export::{MetricExporter, WithExemplars};
 use super::prepared::{PreparedBody, PreparedClient};
 use crate::config::{OtlpProtocol, ValidatedRetry, ValidatedSignal};
 use crate::error::{Error, Result};
@@ -210,23 +214,62 @@ pub(crate) fn log_exporter(
     Ok((exporter, prepared))
 }
 
-/// The metric exporter, and for HTTP (protobuf or JSON) the [`PreparedBody`]
-/// its client sends in place of the exporter's own (the same data with
-/// exemplars, see [`super::exemplars`]).
+/// The metric exporter, carrying the histogram exemplars kept in
+/// `exemplars`: over HTTP (protobuf or JSON) opentelemetry-otlp's, with the
+/// [`PreparedBody`] its client sends in place of its own (the same data
+/// with exemplars, see [`super::exemplars`]); over gRPC our own
+/// ([`GrpcMetricExporter`]) on a channel built like the other signals'.
 pub(crate) fn metric_exporter(
     signal: &ValidatedSignal,
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
-) -> Result<(opentelemetry_otlp::MetricExporter, Option<PreparedBody>)> {
-    let prepared = (signal.protocol != OtlpProtocol::Grpc).then(PreparedBody::default);
-    let body = prepared.clone().unwrap_or_default();
+    exemplars: Arc<Exemplars>,
+) -> Result<MetricExporter> {
+    if signal.protocol == OtlpProtocol::Grpc {
+        let channel = grpc_channel(signal, runtime)?;
+        return Ok(MetricExporter::Grpc(GrpcMetricExporter::new(
+            channel,
+            metadata(signal)?,
+            signal.gzip,
+            signal.timeout,
+            *retry,
+            exemplars,
+        )));
+    }
+    let body = PreparedBody::default();
+    let prepared = body.clone();
     let exporter = build_exporter!(
         opentelemetry_otlp::MetricExporter,
         opentelemetry_otlp::MetricExporter::builder(),
         signal,
         retry,
         runtime,
-        |client| PreparedClient::new(client, body)
+        |client| PreparedClient::new(client, prepared)
     )?;
-    Ok((exporter, prepared))
+    Ok(MetricExporter::Http {
+        exporter,
+        with: WithExemplars {
+            body,
+            exemplars,
+            json: signal.protocol == OtlpProtocol::HttpJson,
+        },
+    })
+}
+
+/// A lazily connecting tonic channel to `signal`'s endpoint, with its TLS
+/// settings and per-call timeout (as opentelemetry-otlp builds its own).
+pub(crate) fn grpc_channel(signal: &ValidatedSignal, runtime: &ExportRuntime) -> Result<Channel> {
+    let bad = |err: &dyn std::fmt::Display| {
+        Error::config(
+            key(signal),
+            &signal.endpoint,
+            format!("cannot build the exporter: {err}"),
+        )
+    };
+    let mut endpoint = Endpoint::from_shared(signal.endpoint.clone()).map_err(|err| bad(&err))?;
+    if signal.tls {
+        endpoint = endpoint.tls_config(tls_config(signal)?).map_err(|err| bad(&err))?;
+    }
+    let _context = runtime.enter();
+    Ok(endpoint.timeout(signal.timeout).connect_lazy())
 }

@@ -112,6 +112,9 @@ pub enum Reply {
     Http(u16, Option<&'static str>),
     /// A gRPC status code (e.g. 14 UNAVAILABLE), trailers-only.
     Grpc(u32),
+    /// A gRPC status code whose `grpc-status-details-bin` carries a
+    /// `google.rpc.RetryInfo` asking the client to wait this long.
+    GrpcRetryInfo(u32, Duration),
     /// Success, but only after this long (past the client's timeout, the
     /// client gives up first). The data counts as accepted.
     Delay(Duration),
@@ -407,6 +410,21 @@ async fn answer(request: Request<Body>, state: &State, connection: &Connection) 
                 .header("content-type", "application/grpc")
                 .body(Body::new(body))
                 .unwrap()
+        }
+        (Reply::GrpcRetryInfo(code, delay), _) => {
+            use tonic_types::{ErrorDetails, StatusExt as _};
+            let status = tonic::Status::with_error_details(
+                tonic::Code::from(code as i32),
+                "scripted throttle",
+                ErrorDetails::with_retry_info(Some(delay)),
+            );
+            let mut response = Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/grpc")
+                .body(Body::empty())
+                .unwrap();
+            status.add_header(response.headers_mut()).unwrap();
+            response
         }
         (Reply::Grpc(code), _) => Response::builder()
             .status(StatusCode::OK)
