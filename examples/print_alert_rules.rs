@@ -8,7 +8,16 @@
 
 use aureus_observability::alerts::{promql, AlertRule};
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let prefix = std::env::args().nth(1).unwrap_or_else(|| "aureus".to_owned());
-    print!("{}", promql::rules_yaml(&AlertRule::defaults(), &prefix));
+    match promql::try_rules_yaml(&AlertRule::defaults(), &prefix) {
+        Ok(yaml) => {
+            print!("{yaml}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("print_alert_rules: {err}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }

@@ -394,6 +394,29 @@ fn the_shipped_rules_file_is_generated_from_the_engine_rules() {
     );
 }
 
+/// Rule texts with YAML's special characters still give a rules file
+/// promtool accepts; an invalid metric prefix is a typed error.
+#[test]
+#[ignore = "needs promtool; run via the README test command"]
+fn any_rule_text_gives_a_valid_rules_file_and_a_bad_prefix_is_refused() {
+    let mut rule = AlertRule::defaults().remove(0);
+    rule.prometheus_name = "Kernel's: #1 {alert}";
+    rule.id = "it's-id: x";
+    rule.summary = "Task failures' rate: high # see\nrunbook \"now\"";
+    let yaml = promql::try_rules_yaml(&[rule], "kernel_v2").expect("a valid prefix");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yml");
+    std::fs::write(&path, &yaml).unwrap();
+    let checked = prometheus::promtool(&["check", "rules", path.to_str().unwrap()]).unwrap();
+    assert!(checked.contains("SUCCESS: 2 rules found"), "{checked}\n{yaml}");
+    for bad in ["my-app", "", "__x", "9lives", "a b"] {
+        let err = promql::try_rules_yaml(&AlertRule::defaults(), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prefix") && err.contains(&format!("{bad:?}")), "{err}");
+    }
+}
+
 #[test]
 #[ignore = "needs promtool; run via the README test command"]
 fn promtool_checks_and_tests_the_rules() {

@@ -38,8 +38,43 @@ fn not_past(rule: &AlertRule) -> &'static str {
     }
 }
 
+/// `text` as a YAML scalar on one line: single-quoted with `'` doubled
+/// (YAML 1.2 §7.3.2), or, when it holds control characters such as a line
+/// break, double-quoted with JSON's escapes (valid YAML 1.2 §7.3.1).
+fn quoted(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        serde_json::Value::String(text.to_owned()).to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+}
+
+/// The Prometheus rules file for `rules` under metric `prefix`, after
+/// checking `prefix` (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`, as
+/// `metrics.prefix`).
+///
+/// # Errors
+///
+/// [`Error::Config`](crate::Error::Config) naming `prefix` when it is not a
+/// metric-name prefix (the rules would query series that cannot exist).
+///
+/// ```
+/// use aureus_observability::alerts::{promql, AlertRule};
+///
+/// let yaml = promql::try_rules_yaml(&AlertRule::defaults(), "kernel").unwrap();
+/// assert!(yaml.contains("kernel_tasks_completed_total"));
+/// let err = promql::try_rules_yaml(&AlertRule::defaults(), "my-app").unwrap_err();
+/// assert!(err.to_string().contains("my-app"));
+/// ```
+pub fn try_rules_yaml(rules: &[AlertRule], prefix: &str) -> crate::Result<String> {
+    crate::config::check_metrics_prefix("prefix", prefix)?;
+    Ok(rules_yaml(rules, prefix))
+}
+
 /// The Prometheus rules file for `rules` under metric `prefix`: per rule, one
 /// alert per severity tier (the base tier bounded so that exactly one fires).
+/// Names, ids and texts are YAML-quoted, so any rule text yields a valid
+/// file. `prefix` is used as given: [`try_rules_yaml`] checks it first.
 pub fn rules_yaml(rules: &[AlertRule], prefix: &str) -> String {
     let mut out = String::new();
     out.push_str("# Generated from aureus_observability::alerts::AlertRule::defaults(); do not edit by hand.\n");
@@ -66,22 +101,31 @@ pub fn rules_yaml(rules: &[AlertRule], prefix: &str) -> String {
             ),
         ];
         for (severity, expr, condition) in tiers {
-            let _ = writeln!(out, "      - alert: {}", rule.prometheus_name);
-            let _ = writeln!(out, "        expr: '{expr}'");
+            let _ = writeln!(out, "      - alert: {}", quoted(rule.prometheus_name));
+            let _ = writeln!(out, "        expr: {}", quoted(&expr));
             if !rule.for_duration.is_zero() {
                 let _ = writeln!(out, "        for: {}", range(rule.for_duration));
             }
             let _ = writeln!(out, "        labels:");
             let _ = writeln!(out, "          severity: {}", severity.as_str());
-            let _ = writeln!(out, "          alert_id: {}", rule.id);
+            let _ = writeln!(out, "          alert_id: {}", quoted(rule.id));
             let _ = writeln!(out, "        annotations:");
-            let _ = writeln!(out, "          summary: '{}'", rule.summary);
-            let _ = writeln!(
-                out,
-                "          description: '{condition} over the last {}'",
-                range(rule.window)
-            );
+            let _ = writeln!(out, "          summary: {}", quoted(rule.summary));
+            let description = format!("{condition} over the last {}", range(rule.window));
+            let _ = writeln!(out, "          description: {}", quoted(&description));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn quoting_survives_quotes_and_line_breaks() {
+        assert_eq!(quoted("plain"), "'plain'");
+        assert_eq!(quoted("it's: #1"), "'it''s: #1'");
+        assert_eq!(quoted("two\nlines \"q\""), "\"two\\nlines \\\"q\\\"\"");
+    }
 }

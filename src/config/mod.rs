@@ -59,7 +59,8 @@ pub use pipeline::{RedactionConfig, SamplingConfig, StoreConfig};
 pub use read::MAX_CONFIG_FILE_BYTES;
 pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};
 pub(crate) use validate::{
-    normalize_filter, Validated, ValidatedMetrics, ValidatedMonitoring, ValidatedServer, ValidatedSink, ValidatedStore,
+    check_metrics_prefix, normalize_filter, Validated, ValidatedMetrics, ValidatedMonitoring, ValidatedServer,
+    ValidatedSink, ValidatedStore,
 };
 pub(crate) mod validate_kinds {
     pub(crate) use super::validate::SinkKind;
