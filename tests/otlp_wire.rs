@@ -446,6 +446,11 @@ fn grpc_metrics_follow_the_retry_rules_and_are_counted() {
         calls[2].at - calls[1].at
     );
     assert_eq!(calls[0].body, calls[2].body, "each attempt sends the same export");
+    let agent = calls[0].header("user-agent").unwrap_or_default();
+    assert!(
+        agent.starts_with("OTel-OTLP-Exporter-Rust aureus-observability/"),
+        "{agent}"
+    );
     let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
     assert_eq!(
         (counts.exported, counts.failed, counts.export_errors),

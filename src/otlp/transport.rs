@@ -256,6 +256,12 @@ pub(crate) fn metric_exporter(
     })
 }
 
+/// The `User-Agent` of our own OTLP client (gRPC metrics).
+const USER_AGENT: &str = concat!(
+    "OTel-OTLP-Exporter-Rust aureus-observability/",
+    env!("CARGO_PKG_VERSION")
+);
+
 /// A lazily connecting tonic channel to `signal`'s endpoint, with its TLS
 /// settings and per-call timeout (as opentelemetry-otlp builds its own).
 pub(crate) fn grpc_channel(signal: &ValidatedSignal, runtime: &ExportRuntime) -> Result<Channel> {
@@ -270,6 +276,9 @@ pub(crate) fn grpc_channel(signal: &ValidatedSignal, runtime: &ExportRuntime) ->
     if signal.tls {
         endpoint = endpoint.tls_config(tls_config(signal)?).map_err(|err| bad(&err))?;
     }
+    // The OTLP specification asks exporters to name themselves (as
+    // opentelemetry-otlp's own do, `OTel-OTLP-Exporter-Rust/<version>`).
+    endpoint = endpoint.user_agent(USER_AGENT).map_err(|err| bad(&err))?;
     let _context = runtime.enter();
     Ok(endpoint.timeout(signal.timeout).connect_lazy())
 }
