@@ -49,6 +49,10 @@ fn workload() {
         prompt: "PROMPT-CANARY",
     }
     .emit();
+    // The conventions' own content event: its Opt-In attributes are content too.
+    tracing::event!(name: "gen_ai.client.inference.operation.details", target: "aureus", tracing::Level::INFO,
+        gen_ai.operation.name = "chat", gen_ai.input.messages = "INPUT-CANARY",
+        gen_ai.system_instructions = "SYSTEM-CANARY");
     LlmResponse {
         model: "gpt-4o",
         response: "RESPONSE-CANARY",
@@ -320,6 +324,21 @@ fn content_stays_local_by_default_and_goes_nowhere_with_none() {
         let kept = capture != ContentCapture::None;
         assert_eq!(text.contains("PROMPT-CANARY"), kept, "{capture:?} file: prompt");
         assert_eq!(text.contains("RESPONSE-CANARY"), kept, "{capture:?} file: response");
+        assert_eq!(
+            text.contains("INPUT-CANARY"),
+            kept,
+            "{capture:?} file: gen_ai.input.messages"
+        );
+        assert_eq!(
+            text.contains("SYSTEM-CANARY"),
+            kept,
+            "{capture:?} file: gen_ai.system_instructions"
+        );
+        // The rest of that event stays.
+        assert!(
+            text.contains(r#""gen_ai.operation.name":"chat""#),
+            "{capture:?}: {text}"
+        );
         assert_eq!(records[0].str_field("response").is_some(), kept, "{capture:?} store");
         // Lengths and the rest stay in every mode.
         assert_eq!(records[0].field("response_length").and_then(|v| v.as_f64()), Some(15.0));
