@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::trace_url;
-use crate::event::fields;
+use crate::event::{fields, usage};
 use crate::record::{Record, Value};
 use crate::store::{EventQuery, EventStore};
 
@@ -406,10 +406,12 @@ impl Builder {
     fn llm_response(&mut self, record: &Record) {
         self.totals.llm_calls += 1;
         let model = text(record, fields::MODEL);
+        // The one rule the metrics and the summary read these fields by: a
+        // value they refuse (a negative cost, say) is not shown or summed here either.
         let (input, output, cost) = (
-            count(record, "input_tokens"),
-            count(record, "output_tokens"),
-            number(record, "cost_usd"),
+            usage::token_count(record, fields::INPUT_TOKENS).ok().flatten(),
+            usage::token_count(record, fields::OUTPUT_TOKENS).ok().flatten(),
+            usage::amount(record, fields::COST_USD).ok().flatten(),
         );
         // Counts come from user fields: a sum past u64::MAX saturates, never wraps or panics.
         self.totals.input_tokens = self.totals.input_tokens.saturating_add(input.unwrap_or(0));
@@ -756,6 +758,19 @@ mod tests {
         assert!(build(&run.store, "nobody", None).is_none());
         let untemplated = build(&run.store, "run-1", None).unwrap();
         assert!(untemplated.trace_url.is_none() && untemplated.trace_id.is_some());
+    }
+
+    #[test]
+    fn refused_costs_are_neither_shown_nor_summed() {
+        use Value::*;
+        let run = Run::new();
+        for cost in [F64(-1.0), F64(f64::INFINITY), Str("NaN"), F64(0.25)] {
+            run.ev(0, "llm_response", &[("model", Str("m")), ("cost_usd", cost)]);
+        }
+        let view = build(&run.store, "run-1", None).unwrap();
+        let costs: Vec<Option<f64>> = view.rows.iter().map(|r| r.cost_usd).collect();
+        assert_eq!(costs, [None, None, None, Some(0.25)]);
+        assert_eq!(view.totals.cost_usd, 0.25);
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod helpers;
 mod kind;
 pub mod semconv;
 mod spans;
+pub(crate) mod usage;
 
 pub use helpers::{
     custom, CrvResult, LlmArtifactGenerated, LlmPrompt, LlmResponse, LlmUsage, PolicyCheck, Rollback, SnapshotCommit,

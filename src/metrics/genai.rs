@@ -19,6 +19,7 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder};
 use super::contract::{label, MetricNames, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
 use super::family::Family;
 use crate::event::semconv::{metric, operation};
+use crate::event::usage::{self, Refusal};
 use crate::event::{fields, EventKind};
 use crate::record::Record;
 
@@ -43,10 +44,11 @@ pub(crate) struct GenAiMetrics {
     /// Durations of failed calls, keyed by provider, model and error type.
     failed: Family<Histogram>,
     cost: Family<Gauge>,
-    /// `refused_values{field, reason}` for `llm_response.duration_ms` and
-    /// `cost_usd`: `[nan, infinite, negative]`.
+    /// `refused_values{field, reason}` for `llm_response.duration_ms`,
+    /// `cost_usd`, `input_tokens` and `output_tokens`: `[nan, infinite, negative]`.
     refused_duration: [Counter; 3],
     refused_cost: [Counter; 3],
+    refused_tokens: [[Counter; 3]; 2],
 }
 
 impl std::fmt::Debug for GenAiMetrics {
@@ -72,21 +74,6 @@ fn call_labels(provider: &str, model: &str) -> Vec<Label> {
         Label::new(label::GEN_AI_REQUEST_MODEL, model.to_owned()),
     ]
 }
-
-/// Why a number was refused: `[nan, infinite, negative]`, or none.
-fn refusal(value: f64) -> Option<usize> {
-    if value.is_nan() {
-        Some(0)
-    } else if value.is_infinite() {
-        Some(1)
-    } else if value < 0.0 {
-        Some(2)
-    } else {
-        None
-    }
-}
-
-const REASONS: [&str; 3] = ["nan", "infinite", "negative"];
 
 impl GenAiMetrics {
     /// Registers the histograms and the cost counter with `recorder`.
@@ -160,7 +147,7 @@ impl GenAiMetrics {
             )
         };
         let refused = |field: &'static str| {
-            REASONS.map(|reason| {
+            Refusal::REASONS.map(|reason| {
                 recorder.register_counter(
                     &Key::from_parts(
                         names.refused_values.clone(),
@@ -176,29 +163,35 @@ impl GenAiMetrics {
             cost,
             refused_duration: refused("llm_response.duration_ms"),
             refused_cost: refused("llm_response.cost_usd"),
+            refused_tokens: [
+                refused("llm_response.input_tokens"),
+                refused("llm_response.output_tokens"),
+            ],
         }
     }
 
-    /// Records an `llm_response` record's tokens, duration and cost.
+    /// Records an `llm_response` record's tokens, duration and cost, read
+    /// by the one rule of [`usage`] (refused values counted).
     pub(crate) fn observe(&self, record: &Record) {
         if record.kind != Some(EventKind::LlmResponse) {
             return;
         }
         let text = |name: &str| record.str_field(name).filter(|v| !v.is_empty());
-        let number = |name: &str| record.field(name).and_then(|v| v.as_f64());
         let provider = text(fields::PROVIDER).unwrap_or(MISSING_LABEL_VALUE);
         let model = text(fields::MODEL).unwrap_or(MISSING_LABEL_VALUE);
-        let tokens = [fields::INPUT_TOKENS, fields::OUTPUT_TOKENS]
-            .map(|name| number(name).filter(|t| t.is_finite() && *t >= 0.0));
-        let duration = match number(fields::DURATION_MS) {
-            Some(ms) => match refusal(ms) {
-                Some(reason) => {
-                    self.refused_duration[reason].increment(1);
-                    None
-                }
-                None => Some(ms / 1000.0),
-            },
-            None => None,
+        let mut tokens = [None; 2];
+        for (i, name) in [fields::INPUT_TOKENS, fields::OUTPUT_TOKENS].into_iter().enumerate() {
+            match usage::token_count(record, name) {
+                Ok(count) => tokens[i] = count,
+                Err(reason) => self.refused_tokens[i][reason as usize].increment(1),
+            }
+        }
+        let duration = match usage::amount(record, fields::DURATION_MS) {
+            Ok(ms) => ms.map(|ms| ms / 1000.0),
+            Err(reason) => {
+                self.refused_duration[reason as usize].increment(1);
+                None
+            }
         };
         match text(fields::ERROR_TYPE) {
             None => {
@@ -207,7 +200,7 @@ impl GenAiMetrics {
                         self.calls.with(key, |handles| {
                             for (histogram, count) in handles.tokens.iter().zip(tokens) {
                                 if let Some(count) = count {
-                                    histogram.record(count);
+                                    histogram.record(count as f64);
                                 }
                             }
                             if let Some(seconds) = duration {
@@ -225,11 +218,10 @@ impl GenAiMetrics {
                 }
             }
         }
-        if let Some(cost) = number(fields::COST_USD) {
-            match refusal(cost) {
-                Some(reason) => self.refused_cost[reason].increment(1),
-                None => self.cost.with(model, |counter| counter.increment(cost)),
-            }
+        match usage::amount(record, fields::COST_USD) {
+            Ok(Some(cost)) => self.cost.with(model, |counter| counter.increment(cost)),
+            Ok(None) => {}
+            Err(reason) => self.refused_cost[reason as usize].increment(1),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! `llm_response` whose model has a price (unless the event carried one).
 
 use crate::config::{ContentCapture, ValidatedGenAi};
-use crate::event::{fields, EventKind};
+use crate::event::{fields, usage, EventKind};
 use crate::record::{Record, Value};
 
 /// Whether [`apply`] has anything to do for a record of `kind`.
@@ -27,18 +27,17 @@ pub(super) fn apply(record: &mut Record, genai: &ValidatedGenAi) {
     {
         return;
     }
-    let tokens = |name: &str| {
-        record
-            .field(name)
-            .and_then(|v| v.as_f64())
-            .filter(|t| t.is_finite() && *t >= 0.0)
-            .map(|t| t as u64)
+    // The tokens as the metrics read them; a refused count (counted there)
+    // gives no cost rather than a cost of the other count alone.
+    let (Ok(input), Ok(output)) = (
+        usage::token_count(record, fields::INPUT_TOKENS),
+        usage::token_count(record, fields::OUTPUT_TOKENS),
+    ) else {
+        return;
     };
-    let cost = record.str_field(fields::MODEL).and_then(|model| {
-        genai
-            .prices
-            .cost(model, tokens(fields::INPUT_TOKENS), tokens(fields::OUTPUT_TOKENS))
-    });
+    let cost = record
+        .str_field(fields::MODEL)
+        .and_then(|model| genai.prices.cost(model, input, output));
     if let Some(cost) = cost {
         record.push_field(fields::COST_USD, Value::F64(cost));
     }
