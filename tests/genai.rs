@@ -393,10 +393,13 @@ fn bad_token_counts_are_refused_counted_and_give_no_cost() {
                        input_tokens = f64::INFINITY, duration_ms = "slow");
         tracing::info!(target: "aureus", event_type = "llm_response", model = "gpt-4o", provider = "p2",
                        input_tokens = 999_999.6, output_tokens = "10");
+        // A failed call that was billed: its cost counts, and so do its tokens.
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "gpt-4o", provider = "p3",
+                       input_tokens = 50u64, duration_ms = 100.0, error_type = "length");
     });
     assert!(telemetry.flush(Duration::from_secs(10)));
     let records = llm_responses(&telemetry);
-    assert_eq!(records.len(), 4);
+    assert_eq!(records.len(), 5);
     for record in &records[..3] {
         assert!(
             record.field("cost_usd").is_none(),
@@ -441,6 +444,25 @@ fn bad_token_counts_are_refused_counted_and_give_no_cost() {
     assert_eq!(sum("p1", "input"), Some(0.0), "{text}");
     assert_eq!(sum("p2", "input"), Some(1_000_000.0), "the count the cost used: {text}");
     assert_eq!(sum("p2", "output"), Some(10.0), "{text}");
+    assert_eq!(
+        records[4].field("cost_usd").and_then(|v| v.as_f64()),
+        Some(50.0 * 2.5 / 1e6)
+    );
+    assert_eq!(sum("p3", "input"), Some(50.0), "a failed call's tokens: {text}");
+    let p3 = [
+        ("gen_ai_operation_name", "chat"),
+        ("gen_ai_provider_name", "p3"),
+        ("gen_ai_request_model", "gpt-4o"),
+    ];
+    let count = |extra: &[(&str, &str)]| {
+        let mut l = labels(&p3);
+        l.extend(labels(extra));
+        series
+            .get(&("gen_ai_client_operation_duration_seconds_count".to_owned(), l))
+            .copied()
+    };
+    assert_eq!(count(&[("error_type", "length")]), Some(1.0), "{text}");
+    assert_eq!(count(&[]), Some(0.0), "not a successful call's duration: {text}");
     telemetry.shutdown(Duration::from_secs(5));
 }
 

@@ -193,30 +193,29 @@ impl GenAiMetrics {
                 None
             }
         };
-        match text(fields::ERROR_TYPE) {
-            None => {
-                if tokens.iter().any(Option::is_some) || duration.is_some() {
-                    with_key(&[provider, model], |key| {
-                        self.calls.with(key, |handles| {
-                            for (histogram, count) in handles.tokens.iter().zip(tokens) {
-                                if let Some(count) = count {
-                                    histogram.record(count as f64);
-                                }
-                            }
-                            if let Some(seconds) = duration {
-                                handles.duration.record(seconds);
-                            }
-                        })
-                    });
-                }
-            }
-            Some(error) => {
-                if let Some(seconds) = duration {
-                    with_key(&[provider, model, error], |key| {
-                        self.failed.with(key, |histogram| histogram.record(seconds))
-                    });
-                }
-            }
+        // Tokens a call reports count whether or not it failed (a failed
+        // call can still be billed: its cost counts, so its tokens do too);
+        // the duration goes to the failed series when it carries `error_type`.
+        let error = text(fields::ERROR_TYPE);
+        let success_duration = duration.filter(|_| error.is_none());
+        if tokens.iter().any(Option::is_some) || success_duration.is_some() {
+            with_key(&[provider, model], |key| {
+                self.calls.with(key, |handles| {
+                    for (histogram, count) in handles.tokens.iter().zip(tokens) {
+                        if let Some(count) = count {
+                            histogram.record(count as f64);
+                        }
+                    }
+                    if let Some(seconds) = success_duration {
+                        handles.duration.record(seconds);
+                    }
+                })
+            });
+        }
+        if let (Some(error), Some(seconds)) = (error, duration) {
+            with_key(&[provider, model, error], |key| {
+                self.failed.with(key, |histogram| histogram.record(seconds))
+            });
         }
         match usage::amount(record, fields::COST_USD) {
             Ok(Some(cost)) => self.cost.with(model, |counter| counter.increment(cost)),
