@@ -26,8 +26,10 @@ use crate::record::Record;
 static METADATA: metrics::Metadata<'static> =
     metrics::Metadata::new("aureus::gen_ai", metrics::Level::INFO, Some(module_path!()));
 
-/// Separates the label values inside one family key.
-const SEPARATOR: char = '\u{1f}';
+/// Ends the byte length that prefixes each label value inside one family
+/// key (`<len>:<value>` per part): a value may hold any character, the
+/// separator included, and still split back exactly.
+const SEPARATOR: char = ':';
 
 /// Handles of one (provider, model): token histograms by type, and the
 /// duration of successful calls.
@@ -62,9 +64,19 @@ fn parts(key: &str) -> [&str; 3] {
     if key == OVERFLOW_LABEL_VALUE {
         return [OVERFLOW_LABEL_VALUE; 3];
     }
-    let mut split = key.split(SEPARATOR);
-    let mut next = || split.next().unwrap_or(MISSING_LABEL_VALUE);
-    [next(), next(), next()]
+    let mut out = [MISSING_LABEL_VALUE; 3];
+    let mut rest = key;
+    for part in out.iter_mut() {
+        let Some((len, tail)) = rest.split_once(SEPARATOR) else {
+            break;
+        };
+        let Some(value) = len.parse::<usize>().ok().and_then(|len| tail.get(..len)) else {
+            break;
+        };
+        *part = value;
+        rest = &tail[value.len()..];
+    }
+    out
 }
 
 fn call_labels(provider: &str, model: &str) -> Vec<Label> {
@@ -225,35 +237,28 @@ impl GenAiMetrics {
     }
 }
 
-/// Runs `f` with `parts` joined by [`SEPARATOR`], on the stack when short.
+/// Runs `f` with the family key of `parts` (each as `<byte length>:<value>`,
+/// see [`SEPARATOR`]), built on the stack when short.
 fn with_key<R>(parts: &[&str], f: impl FnOnce(&str) -> R) -> R {
+    use std::io::Write as _;
     const ROOM: usize = 256;
-    let len: usize = parts.iter().map(|p| p.len() + 1).sum();
-    if len > ROOM {
-        let mut key = String::with_capacity(len);
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                key.push(SEPARATOR);
-            }
-            key.push_str(part);
-        }
-        return f(&key);
-    }
     let mut buffer = [0u8; ROOM];
-    let mut at = 0;
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            buffer[at] = SEPARATOR as u8;
-            at += 1;
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    let fits = parts
+        .iter()
+        .all(|part| write!(cursor, "{}{SEPARATOR}{part}", part.len()).is_ok());
+    if fits {
+        let at = cursor.position() as usize;
+        // Valid UTF-8: whole `&str`s and ASCII digits and separators.
+        if let Ok(key) = std::str::from_utf8(&buffer[..at]) {
+            return f(key);
         }
-        buffer[at..at + part.len()].copy_from_slice(part.as_bytes());
-        at += part.len();
     }
-    // Valid UTF-8: whole `&str`s joined by an ASCII byte.
-    match std::str::from_utf8(&buffer[..at]) {
-        Ok(key) => f(key),
-        Err(_) => f(MISSING_LABEL_VALUE),
+    let mut key = String::new();
+    for part in parts {
+        key.push_str(&format!("{}{SEPARATOR}{part}", part.len()));
     }
+    f(&key)
 }
 
 #[cfg(test)]
@@ -271,5 +276,17 @@ mod tests {
         let long = "m".repeat(300);
         with_key(&["p", &long], |key| assert_eq!(parts(key)[1], long));
         assert_eq!(parts("other"), ["other"; 3]);
+        // Any character in a value, the separators of old and new included,
+        // splits back exactly (a model named `a\u{1f}b` was label `a`).
+        for hostile in ["a\u{1f}b", "1:x", "3:abc:", ":", "", "é\n\"q\u{2028}"] {
+            with_key(&["p", hostile, "e"], |key| {
+                assert_eq!(parts(key), ["p", hostile, "e"], "{key:?}")
+            });
+            with_key(&[hostile, "m"], |key| {
+                assert_eq!(parts(key), [hostile, "m", "unknown"], "{key:?}")
+            });
+        }
+        let wide = "ü".repeat(200);
+        with_key(&[&wide, "m"], |key| assert_eq!(parts(key)[0], wide));
     }
 }
