@@ -12,7 +12,7 @@
 //! | helper | span name | kind | set at start |
 //! | --- | --- | --- | --- |
 //! | [`WorkflowSpan`] | `invoke_workflow {gen_ai.workflow.name}` | INTERNAL | `gen_ai.operation.name`, `gen_ai.workflow.name` |
-//! | [`AgentSpan`] | `invoke_agent {gen_ai.agent.name}` | INTERNAL (in-process agent) | `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.agent.name`, `gen_ai.agent.id`, `gen_ai.conversation.id` |
+//! | [`AgentSpan`] | `invoke_agent {gen_ai.agent.name}` | INTERNAL (in-process agent) | `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.agent.name`, `gen_ai.conversation.id` |
 //! | [`ToolExecution`] | `execute_tool {gen_ai.tool.name}` | INTERNAL | `gen_ai.operation.name`, `gen_ai.tool.name`, `gen_ai.tool.call.id` |
 //! | [`ChatCall`] | `chat {gen_ai.request.model}` | CLIENT | `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`, `server.address`, `server.port`, `gen_ai.conversation.id` |
 //!
@@ -21,6 +21,7 @@
 //! is left out, never set to `""`.
 //!
 //! Recorded later: `error.type` (and an error status) on every one;
+//! `gen_ai.agent.id` on agent spans ([`AgentSpan::record_agent_id`]);
 //! `gen_ai.response.model`, `gen_ai.response.id`, `gen_ai.response.finish_reasons`
 //! (exported as a string array), `gen_ai.usage.input_tokens` and
 //! `gen_ai.usage.output_tokens` on chat calls.
