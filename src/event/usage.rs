@@ -1,5 +1,5 @@
-//! How every path reads the numeric GenAI fields of an `llm_response`
-//! (`input_tokens`, `output_tokens`, `duration_ms`, `cost_usd`): one rule,
+//! How every path reads the GenAI fields of an `llm_response`
+//! (`input_tokens`, `output_tokens`, `duration_ms`, `cost_usd`, `error_type`): one rule,
 //! so the `gen_ai.client.*` histograms, the cost from the price table, the
 //! cost counter, the summary figures and the run view agree on what a
 //! hand-written field means, and a value one of them refuses is refused by
@@ -53,6 +53,19 @@ pub(crate) fn token_count(record: &Record, name: &str) -> Result<Option<u64>, Re
     }
 }
 
+/// The class of error a failed call ended with (`error_type`, the
+/// conventions' `error.type`): non-empty text, or a number as its decimal
+/// text (`error_type = 500` — an HTTP status, one of the conventions' own
+/// examples — is a failure of type `500`). `None` for a call that did not
+/// fail (absent, empty, or a boolean).
+pub(crate) fn error_type(record: &Record) -> Option<std::borrow::Cow<'_, str>> {
+    match record.field(super::fields::ERROR_TYPE)? {
+        Value::Str(text) => Some(text).filter(|t| !t.is_empty()).map(std::borrow::Cow::Borrowed),
+        Value::Bool(_) => None,
+        number => Some(std::borrow::Cow::Owned(number.to_string())),
+    }
+}
+
 fn check(number: f64) -> Result<f64, Refusal> {
     if number.is_nan() {
         Err(Refusal::Nan)
@@ -96,6 +109,21 @@ mod tests {
             assert_eq!(token_count(&record(value), "n"), expected, "{value:?}");
         }
         assert_eq!(token_count(&record(Value::U64(1)), "absent"), Ok(None));
+    }
+
+    #[test]
+    fn error_types_are_text_or_numbers() {
+        let error = |value: Value<'_>| {
+            let mut record = Record::new(tracing::Level::INFO, "aureus");
+            record.push_field("error_type", value);
+            error_type(&record).map(|e| e.into_owned())
+        };
+        assert_eq!(error(Value::Str("timeout")).as_deref(), Some("timeout"));
+        assert_eq!(error(Value::U64(500)).as_deref(), Some("500"));
+        assert_eq!(error(Value::I64(-1)).as_deref(), Some("-1"));
+        assert_eq!(error(Value::Str("")), None);
+        assert_eq!(error(Value::Bool(false)), None);
+        assert_eq!(error_type(&Record::new(tracing::Level::INFO, "aureus")), None);
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl GenAiMetrics {
         // Tokens a call reports count whether or not it failed (a failed
         // call can still be billed: its cost counts, so its tokens do too);
         // the duration goes to the failed series when it carries `error_type`.
-        let error = text(fields::ERROR_TYPE);
+        let error = usage::error_type(record);
         let success_duration = duration.filter(|_| error.is_none());
         if tokens.iter().any(Option::is_some) || success_duration.is_some() {
             with_key(&[provider, model], |key| {
@@ -224,7 +224,7 @@ impl GenAiMetrics {
                 })
             });
         }
-        if let (Some(error), Some(seconds)) = (error, duration) {
+        if let (Some(error), Some(seconds)) = (error.as_deref(), duration) {
             with_key(&[provider, model, error], |key| {
                 self.failed.with(key, |histogram| histogram.record(seconds))
             });
