@@ -10,7 +10,9 @@
 //! Buckets are the conventions' explicit boundaries
 //! ([`semconv::metric`](crate::event::semconv::metric)). The operation is
 //! `chat`; a missing provider or model reads `unknown`. Label sets past the
-//! cardinality limit fold into `other` (counted), as everywhere else.
+//! cardinality limit fold into `other` (counted), as everywhere else. The
+//! fields are read by the one rule of [`usage`]: values it refuses are
+//! counted in `<prefix>_telemetry_refused_values_total{field="llm_response.<field>", reason}`.
 
 use std::sync::Arc;
 
