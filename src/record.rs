@@ -318,10 +318,10 @@ impl Record {
         self.fields.push((name, slot));
     }
 
-    /// Removes every field named `name` (its text stays in the buffer,
-    /// unreachable, until the record is recycled).
-    pub(crate) fn remove_field(&mut self, name: &str) {
-        self.fields.retain(|(n, _)| *n != name);
+    /// Keeps only the fields whose name `keep` accepts (the text of the
+    /// others stays in the buffer, unreachable, until the record is recycled).
+    pub(crate) fn retain_fields(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.fields.retain(|(n, _)| keep(n));
     }
 
     fn value_of<'a>(&'a self, slot: &Slot) -> Value<'a> {

@@ -613,3 +613,58 @@ fn a_run_shows_token_counts_beyond_two_to_the_53_exactly() {
     assert!(summary.contains(&format!("in {big}")), "{summary}");
     stack.telemetry.shutdown(Duration::from_secs(5));
 }
+
+/// Hostile markup in every text a run row or the run summary shows — model,
+/// provider, finish reason, tool name, call id, gate, failure code, policy
+/// reason, snapshot id, error, workflow id, a custom event's name and
+/// message — is shown as text and runs nothing.
+#[test]
+#[ignore = "needs chromium and chromedriver; run via the README test command"]
+fn hostile_markup_in_a_run_is_shown_as_text() {
+    let stack = workflow::stack(None);
+    tracing::dispatcher::with_default(&stack.dispatch, || {
+        let span = tracing::info_span!("workflow", correlation_id = "corr-hostile-run");
+        let _entered = span.enter();
+        let h = HOSTILE;
+        tracing::info!(target: "aureus", event_type = "step_start", workflow_id = h, task_id = h, task_type = h);
+        tracing::info!(target: "aureus", event_type = "llm_prompt", model = h, prompt_length = 3u64);
+        tracing::info!(target: "aureus", event_type = "llm_response", model = h, provider = h, finish_reason = h,
+            input_tokens = 3u64, output_tokens = 4u64, cost_usd = 0.25);
+        tracing::info!(target: "aureus", event_type = "tool_call", workflow_id = h, task_id = h, tool_name = h, call_id = h, error = h);
+        tracing::info!(target: "aureus", event_type = "crv_result", workflow_id = h, task_id = h, gate_name = h,
+            passed = false, blocked = true, failure_code = h);
+        tracing::info!(target: "aureus", event_type = "policy_check", allowed = false, reason = h);
+        tracing::info!(target: "aureus", event_type = "snapshot_commit", snapshot_id = h);
+        tracing::info!(target: "aureus", event_type = "rollback", snapshot_id = h, reason = h);
+        tracing::info!(target: "aureus", event_type = "custom", name = h, "{h}");
+        tracing::info!(target: "aureus", event_type = "step_end", workflow_id = h, task_id = h, task_type = h,
+            success = false, duration_ms = 5.0, error = h);
+    });
+    assert!(stack.telemetry.flush(Duration::from_secs(5)));
+    let browser = Browser::start().unwrap();
+    browser
+        .goto(&format!("http://{}/monitoring#run=corr-hostile-run", stack.addr))
+        .unwrap();
+    browser
+        .wait_until(
+            "(() => { const v = document.querySelector('#run-view'); return !v.hidden && v.dataset.loaded === 'true'; })()",
+            WAIT,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", browser.logs()));
+    let seen = browser
+        .execute(
+            "const v = document.querySelector('#run-view');
+             return [window.pwned === undefined, v.querySelectorAll('script, img').length,
+                     document.querySelectorAll('#run-rows li.run-row').length,
+                     (v.textContent.match(/<script>window\\.pwned=1<\\/script>/g) || []).length];",
+            vec![],
+        )
+        .unwrap();
+    let seen = seen.as_array().unwrap();
+    assert_eq!(seen[0], true, "markup ran: {seen:?}");
+    assert_eq!(seen[1], 0, "markup parsed into elements: {seen:?}");
+    assert!(seen[2].as_u64().unwrap() >= 8, "{seen:?}");
+    assert!(seen[3].as_u64().unwrap() >= 10, "the markup shown as text: {seen:?}");
+    drop(browser);
+    stack.telemetry.shutdown(Duration::from_secs(5));
+}

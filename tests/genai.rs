@@ -49,6 +49,10 @@ fn workload() {
         prompt: "PROMPT-CANARY",
     }
     .emit();
+    // The conventions' own content event: its Opt-In attributes are content too.
+    tracing::event!(name: "gen_ai.client.inference.operation.details", target: "aureus", tracing::Level::INFO,
+        gen_ai.operation.name = "chat", gen_ai.input.messages = "INPUT-CANARY",
+        gen_ai.system_instructions = "SYSTEM-CANARY");
     LlmResponse {
         model: "gpt-4o",
         response: "RESPONSE-CANARY",
@@ -320,6 +324,21 @@ fn content_stays_local_by_default_and_goes_nowhere_with_none() {
         let kept = capture != ContentCapture::None;
         assert_eq!(text.contains("PROMPT-CANARY"), kept, "{capture:?} file: prompt");
         assert_eq!(text.contains("RESPONSE-CANARY"), kept, "{capture:?} file: response");
+        assert_eq!(
+            text.contains("INPUT-CANARY"),
+            kept,
+            "{capture:?} file: gen_ai.input.messages"
+        );
+        assert_eq!(
+            text.contains("SYSTEM-CANARY"),
+            kept,
+            "{capture:?} file: gen_ai.system_instructions"
+        );
+        // The rest of that event stays.
+        assert!(
+            text.contains(r#""gen_ai.operation.name":"chat""#),
+            "{capture:?}: {text}"
+        );
         assert_eq!(records[0].str_field("response").is_some(), kept, "{capture:?} store");
         // Lengths and the rest stay in every mode.
         assert_eq!(records[0].field("response_length").and_then(|v| v.as_f64()), Some(15.0));
@@ -354,4 +373,110 @@ fn capture_setting_comes_from_toml_and_the_environment() {
     assert!(err.to_string().contains("genai.prices"), "{err}");
     let err = Config::from_toml_str("[genai.prices.m]\ninput_per_million = 1.0\n").unwrap_err();
     assert!(err.to_string().contains("output_per_million"), "{err}");
+}
+
+/// Hand-written `llm_response` fields of the wrong shape: every path reads
+/// them by one rule. A negative, NaN, infinite or non-numeric token count
+/// is refused and counted, and gives no cost; a fractional count is the
+/// same whole number of tokens in the histogram and in the cost.
+#[test]
+fn bad_token_counts_are_refused_counted_and_give_no_cost() {
+    let (dispatch, telemetry) = aureus_observability::build(config(ContentCapture::Local, None)).expect("stack builds");
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("wf", correlation_id = "corr-bad-tokens");
+        let _entered = span.enter();
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "gpt-4o", provider = "p1",
+                       input_tokens = -5i64, output_tokens = 100u64);
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "gpt-4o", provider = "p1",
+                       input_tokens = f64::NAN, output_tokens = "many");
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "gpt-4o", provider = "p1",
+                       input_tokens = f64::INFINITY, duration_ms = "slow");
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "gpt-4o", provider = "p2",
+                       input_tokens = 999_999.6, output_tokens = "10");
+        // A failed call that was billed: its cost counts, and so do its tokens.
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "gpt-4o", provider = "p3",
+                       input_tokens = 50u64, duration_ms = 100.0, error_type = "length");
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let records = llm_responses(&telemetry);
+    assert_eq!(records.len(), 5);
+    for record in &records[..3] {
+        assert!(
+            record.field("cost_usd").is_none(),
+            "no cost from refused tokens: {record:?}"
+        );
+    }
+    // 1_000_000 input tokens (rounded) and 10 output tokens.
+    let expected = 2.5 + 10.0 * 10.0 / 1e6;
+    assert_eq!(records[3].field("cost_usd").and_then(|v| v.as_f64()), Some(expected));
+
+    let text = telemetry.metrics().unwrap().render();
+    let series = genai_series(&text);
+    let refused = |field: &str, reason: &str| {
+        series
+            .get(&(
+                "aureus_telemetry_refused_values_total".to_owned(),
+                labels(&[("field", field), ("reason", reason)]),
+            ))
+            .copied()
+            .unwrap_or_else(|| panic!("refused {field} {reason} missing in\n{text}"))
+    };
+    assert_eq!(refused("llm_response.input_tokens", "negative"), 1.0);
+    assert_eq!(refused("llm_response.input_tokens", "nan"), 1.0);
+    assert_eq!(refused("llm_response.input_tokens", "infinite"), 1.0);
+    assert_eq!(refused("llm_response.output_tokens", "nan"), 1.0);
+    assert_eq!(refused("llm_response.duration_ms", "nan"), 1.0);
+    let sum = |provider: &str, kind: &str| {
+        series
+            .get(&(
+                "gen_ai_client_token_usage_sum".to_owned(),
+                labels(&[
+                    ("gen_ai_operation_name", "chat"),
+                    ("gen_ai_provider_name", provider),
+                    ("gen_ai_request_model", "gpt-4o"),
+                    ("gen_ai_token_type", kind),
+                ]),
+            ))
+            .copied()
+    };
+    // Only the valid counts: the 100 output tokens of the first call.
+    assert_eq!(sum("p1", "output"), Some(100.0), "{text}");
+    assert_eq!(sum("p1", "input"), Some(0.0), "{text}");
+    assert_eq!(sum("p2", "input"), Some(1_000_000.0), "the count the cost used: {text}");
+    assert_eq!(sum("p2", "output"), Some(10.0), "{text}");
+    assert_eq!(
+        records[4].field("cost_usd").and_then(|v| v.as_f64()),
+        Some(50.0 * 2.5 / 1e6)
+    );
+    assert_eq!(sum("p3", "input"), Some(50.0), "a failed call's tokens: {text}");
+    let p3 = [
+        ("gen_ai_operation_name", "chat"),
+        ("gen_ai_provider_name", "p3"),
+        ("gen_ai_request_model", "gpt-4o"),
+    ];
+    let count = |extra: &[(&str, &str)]| {
+        let mut l = labels(&p3);
+        l.extend(labels(extra));
+        series
+            .get(&("gen_ai_client_operation_duration_seconds_count".to_owned(), l))
+            .copied()
+    };
+    assert_eq!(count(&[("error_type", "length")]), Some(1.0), "{text}");
+    assert_eq!(count(&[]), Some(0.0), "not a successful call's duration: {text}");
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+/// A price so high that a cost could overflow to infinity is refused when
+/// the configuration is read (no `"cost_usd": "inf"` in any record).
+#[test]
+fn prices_beyond_a_dollar_per_token_are_refused() {
+    let err =
+        Config::from_toml_str("[genai.prices.m]\ninput_per_million = 1e300\noutput_per_million = 1.0\n").unwrap_err();
+    assert!(err.to_string().contains("genai.prices.m.input_per_million"), "{err}");
+    let top = aureus_observability::config::MAX_PRICE_PER_MILLION;
+    let config = Config::from_toml_str(&format!(
+        "[genai.prices.m]\ninput_per_million = {top:?}\noutput_per_million = 0\n"
+    ))
+    .unwrap();
+    assert_eq!(config.genai.prices["m"].input_per_million, top);
 }

@@ -314,6 +314,9 @@ fn chat_with_content() {
             prompt: "PROMPT-CANARY",
         }
         .emit();
+        // The conventions' own content event: its Opt-In attributes are content wherever they go.
+        tracing::event!(name: "gen_ai.client.inference.operation.details", target: "aureus", tracing::Level::INFO,
+            gen_ai.operation.name = "chat", gen_ai.output.messages = "OUTPUT-CANARY");
         let call = ChatCall::start(&ChatRequest {
             provider: "openai",
             model: "gpt-4o",
@@ -361,6 +364,15 @@ fn content_goes_out_only_with_capture_all_and_is_redacted_there() {
             .find(|e| e.attributes.get("event_type").map(|v| v.to_string()).as_deref() == Some("llm_response"))
             .expect("llm_response event");
         let prompt_log = logs.iter().find(|l| l.event_name == "llm_prompt").expect("prompt log");
+        let details_event = outer
+            .events
+            .iter()
+            .find(|e| e.name == "gen_ai.client.inference.operation.details")
+            .unwrap_or_else(|| panic!("details span event in {outer:?}"));
+        let details_log = logs
+            .iter()
+            .find(|l| l.attributes.contains_key("gen_ai.operation.name"))
+            .unwrap_or_else(|| panic!("details log record in {logs:?}"));
         let response_log = logs
             .iter()
             .find(|l| l.event_name == "llm_response")
@@ -375,6 +387,14 @@ fn content_goes_out_only_with_capture_all_and_is_redacted_there() {
                 assert!(response.contains("RESPONSE-CANARY"), "{response}");
                 let on_span = attr(&response_event.attributes, "response").to_string();
                 assert!(on_span.contains("RESPONSE-CANARY"), "{on_span}");
+                assert_eq!(
+                    *attr(&details_event.attributes, "gen_ai.output.messages"),
+                    "OUTPUT-CANARY"
+                );
+                assert_eq!(
+                    *attr(&details_log.attributes, "gen_ai.output.messages"),
+                    "OUTPUT-CANARY"
+                );
                 // Redaction applies to what is captured.
                 assert!(
                     !response.contains("sk-live") && !on_span.contains("sk-live"),
@@ -387,6 +407,16 @@ fn content_goes_out_only_with_capture_all_and_is_redacted_there() {
                 assert!(!response_log.attributes.contains_key("response"));
                 assert!(!response_event.attributes.contains_key("response"));
                 assert!(!prompt_log.body.contains("CANARY") && !response_log.body.contains("CANARY"));
+                assert!(
+                    !details_event.attributes.contains_key("gen_ai.output.messages"),
+                    "{details_event:?}"
+                );
+                assert!(
+                    !details_log.attributes.contains_key("gen_ai.output.messages"),
+                    "{details_log:?}"
+                );
+                assert!(!details_log.body.contains("CANARY"), "{}", details_log.body);
+                assert_eq!(*attr(&details_event.attributes, "gen_ai.operation.name"), "chat");
                 assert_eq!(*attr(&response_log.attributes, "input_tokens"), 5_i64);
             }
         }

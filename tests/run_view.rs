@@ -271,3 +271,56 @@ fn a_run_with_huge_token_counts_and_bad_durations_is_exact_and_does_not_fail() {
     }
     stack.telemetry.shutdown(Duration::from_secs(5));
 }
+
+/// A failed LLM call — `ChatCall::fail`, or a hand-written `llm_response`
+/// with `error_type` (text, or a number such as an HTTP status) — is a
+/// failed row of its run, as it is a failed call in
+/// `gen_ai_client_operation_duration_seconds{error_type}`.
+#[test]
+fn failed_llm_calls_are_failures_of_their_run() {
+    use aureus_observability::event::{ChatCall, ChatRequest};
+    let stack = workflow::stack(None);
+    tracing::dispatcher::with_default(&stack.dispatch, || {
+        let span = tracing::info_span!("workflow", correlation_id = "corr-llm-fail");
+        let _entered = span.enter();
+        let call = ChatCall::start(&ChatRequest {
+            provider: "openai",
+            model: "gpt-4o",
+            ..Default::default()
+        });
+        call.fail("timeout");
+        tracing::info!(target: "aureus", event_type = "llm_response", model = "m2", provider = "p",
+            error_type = 500u64, duration_ms = 12.0);
+    });
+    assert!(stack.telemetry.flush(Duration::from_secs(5)));
+    let (status, run) = get_json(stack.addr, "/api/monitoring/runs/corr-llm-fail", &[]);
+    assert_eq!(status, 200, "{run}");
+    let llm: Vec<&Value> = run["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "llm")
+        .collect();
+    assert_eq!(llm.len(), 2, "{run}");
+    assert!(llm.iter().all(|r| r["status"] == "failed"), "{run}");
+    for error in ["error timeout", "error 500"] {
+        assert!(
+            llm.iter().any(|r| r["detail"].as_str().unwrap().contains(error)),
+            "{error}: {run}"
+        );
+    }
+    assert_eq!(
+        (run["failed"].as_bool(), run["failures"].as_u64()),
+        (Some(true), Some(2))
+    );
+    let metrics = stack.telemetry.metrics().unwrap().render();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("gen_ai_client_operation_duration_seconds_count{")
+                && l.contains(r#"error_type="500""#)
+                && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    stack.telemetry.shutdown(Duration::from_secs(5));
+}

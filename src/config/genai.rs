@@ -114,6 +114,11 @@ pub struct GenAiConfig {
     pub semconv_stability_opt_in: Vec<String>,
 }
 
+/// The highest accepted price, in US dollars per million tokens (a dollar
+/// per token): far above any real price, and low enough that no token count
+/// makes a cost overflow to infinity.
+pub const MAX_PRICE_PER_MILLION: f64 = 1_000_000.0;
+
 /// The checked price table: model name → price.
 #[derive(Debug, Default)]
 pub(crate) struct PriceTable {
@@ -122,7 +127,9 @@ pub(crate) struct PriceTable {
 
 impl PriceTable {
     /// The cost in US dollars of a call to `model` with these token counts,
-    /// if `model` has a price and at least one count is known.
+    /// if `model` has a price and at least one count is known. Always finite:
+    /// prices are at most [`MAX_PRICE_PER_MILLION`], so even `u64::MAX`
+    /// tokens of each kind cost less than 4 × 10^19 dollars.
     pub(crate) fn cost(&self, model: &str, input_tokens: Option<u64>, output_tokens: Option<u64>) -> Option<f64> {
         if input_tokens.is_none() && output_tokens.is_none() {
             return None;
@@ -130,6 +137,7 @@ impl PriceTable {
         let price = self.prices.get(model)?;
         let part = |tokens: Option<u64>, per_million: f64| tokens.map_or(0.0, |t| t as f64 * per_million / 1e6);
         Some(part(input_tokens, price.input_per_million) + part(output_tokens, price.output_per_million))
+            .filter(|cost| cost.is_finite())
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -154,11 +162,11 @@ pub(crate) fn validate_genai(config: &GenAiConfig) -> Result<ValidatedGenAi> {
             ("input_per_million", price.input_per_million),
             ("output_per_million", price.output_per_million),
         ] {
-            if !value.is_finite() || value < 0.0 {
+            if !(0.0..=MAX_PRICE_PER_MILLION).contains(&value) {
                 return Err(Error::config(
                     format!("genai.prices.{model}.{field}"),
                     value.to_string(),
-                    "must be a finite number of US dollars, 0 or more",
+                    "must be a number of US dollars per million tokens from 0 to 1000000",
                 ));
             }
         }
@@ -203,11 +211,25 @@ mod tests {
     }
 
     #[test]
+    fn the_highest_price_and_the_most_tokens_cost_a_finite_amount() {
+        let mut config = GenAiConfig::default();
+        config
+            .prices
+            .insert("m".into(), price(MAX_PRICE_PER_MILLION, MAX_PRICE_PER_MILLION));
+        let table = validate_genai(&config).unwrap().prices;
+        let cost = table.cost("m", Some(u64::MAX), Some(u64::MAX)).unwrap();
+        assert!(cost.is_finite() && cost > 3e19 && cost < 4e19, "{cost}");
+    }
+
+    #[test]
     fn refuses_bad_prices_and_names() {
         for (model, p, key) in [
             ("m", price(-1.0, 1.0), "genai.prices.m.input_per_million"),
             ("m", price(1.0, f64::NAN), "genai.prices.m.output_per_million"),
             ("m", price(f64::INFINITY, 1.0), "genai.prices.m.input_per_million"),
+            // Finite, but a cost from it could overflow to infinity.
+            ("m", price(1.0, 1e300), "genai.prices.m.output_per_million"),
+            ("m", price(1_000_000.5, 1.0), "genai.prices.m.input_per_million"),
             (" ", price(1.0, 1.0), "genai.prices"),
         ] {
             let mut config = GenAiConfig::default();

@@ -49,7 +49,7 @@ use std::path::Path;
 
 pub use builder::ConfigBuilder;
 pub(crate) use genai::ValidatedGenAi;
-pub use genai::{ContentCapture, GenAiConfig, ModelPrice};
+pub use genai::{ContentCapture, GenAiConfig, ModelPrice, MAX_PRICE_PER_MILLION};
 pub use metrics::{MetricsConfig, ServerConfig};
 pub(crate) use monitoring::trace_url;
 pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};

@@ -107,6 +107,16 @@ pub(crate) fn validate_trace_url_template(key: &str, raw: &str) -> crate::Result
     if !template.contains(TRACE_ID_PLACEHOLDER) {
         return reject("must contain {trace_id}, where the trace id goes");
     }
+    // The dashboard links only what the browser's URL parser accepts (WHATWG
+    // URL, which the `url` crate implements): a link filled with a trace id
+    // must parse, or it would silently never show (a port past 65535, a bad
+    // IPv6 literal, a forbidden host character).
+    let filled = trace_url(template, "0af7651916cd43dd8448eb211c80319c");
+    match url::Url::parse(&filled) {
+        Ok(url) if url.host_str().is_some_and(|host| !host.is_empty()) => {}
+        Ok(_) => return reject("must name a host after the scheme"),
+        Err(err) => return reject(&format!("is not a valid URL once filled with a trace id: {err}")),
+    }
     Ok(template.to_owned())
 }
 
@@ -145,6 +155,12 @@ mod tests {
             "http://jaeger/\"{trace_id}",
             "http://jaeger/<{trace_id}>",
             "http://jaeger/\u{7}{trace_id}",
+            // Rejected by the browser's URL parser: the link would never show.
+            "http://jaeger:99999/trace/{trace_id}",
+            "http://jaeger:16686x/trace/{trace_id}",
+            "http://[::1/trace/{trace_id}",
+            "http://exa%zzmple/trace/{trace_id}",
+            "http://a:b:c/trace/{trace_id}",
         ] {
             let err = validate_trace_url_template("monitoring.trace_url_template", bad).unwrap_err();
             assert!(

@@ -143,17 +143,51 @@ pub(crate) fn local_summary(
     let Some(workflow_id) = workflow_id else {
         return metrics.summary(window, task_type);
     };
-    // Per workflow: replay the stored records of that workflow into a fresh window.
+    workflow_summary(store, window, task_type, workflow_id)
+}
+
+/// The stored records of `workflow_id` in the window, oldest first — those
+/// carrying its `workflow_id`, and the `llm_response` records of its runs
+/// (the correlation ids of those records) that carry no `workflow_id` of
+/// their own: an LLM call's event has no workflow field (the typed helpers
+/// and `ChatCall` write none), so its cost belongs to the workflow by its run.
+fn workflow_records(store: &EventStore, window: Duration, workflow_id: &str) -> Vec<Arc<Record>> {
+    let start = SystemTime::now().checked_sub(window);
+    let mut records = store.query(&EventQuery {
+        workflow_id: Some(workflow_id.to_owned()),
+        start,
+        ..Default::default()
+    });
+    records.reverse(); // oldest first; the sort below keeps ties in this order
+    let runs: std::collections::HashSet<&str> = records.iter().filter_map(|r| r.correlation_id()).collect();
+    if !runs.is_empty() {
+        let calls = store.query(&EventQuery {
+            event_type: Some("llm_response".to_owned()),
+            start,
+            ..Default::default()
+        });
+        let of_these_runs: Vec<Arc<Record>> = calls
+            .into_iter()
+            .rev()
+            .filter(|r| r.str_field(fields::WORKFLOW_ID).is_none())
+            .filter(|r| r.correlation_id().is_some_and(|id| runs.contains(id)))
+            .collect();
+        records.extend(of_these_runs);
+    }
+    records.sort_by_key(|r| r.timestamp);
+    records
+}
+
+/// Per workflow: the stored records of that workflow replayed into a fresh window.
+fn workflow_summary(
+    store: Option<&EventStore>,
+    window: Duration,
+    task_type: Option<&str>,
+    workflow_id: &str,
+) -> Summary {
     let replay = SummaryWindow::new(window.max(Duration::from_secs(1)), Duration::from_secs(1));
     if let Some(store) = store {
-        let query = EventQuery {
-            workflow_id: Some(workflow_id.to_owned()),
-            start: SystemTime::now().checked_sub(window),
-            ..Default::default()
-        };
-        let mut records = store.query(&query);
-        records.reverse();
-        for record in records {
+        for record in workflow_records(store, window, workflow_id) {
             let flag = |name: &str| record.field(name).and_then(|v| v.as_bool()).unwrap_or(false);
             let event = match record.event_type() {
                 Some("step_end") => SummaryEvent::StepEnd {
@@ -512,6 +546,38 @@ mod tests {
         r.push_field("duration_ms", Value::F64(duration));
         r.trace_id = Some(0x0af7651916cd43dd8448eb211c80319c);
         store.insert(&[Arc::new(r)]);
+    }
+
+    fn llm_response(store: &EventStore, corr: &str, workflow: Option<&str>, cost: f64) {
+        let mut r = Record::new(tracing::Level::INFO, "aureus");
+        r.timestamp = SystemTime::now() - Duration::from_millis(500);
+        r.set_event_type("llm_response");
+        r.set_correlation_id(&crate::CorrelationId::new(corr).unwrap());
+        if let Some(workflow) = workflow {
+            r.push_field("workflow_id", Value::Str(workflow));
+        }
+        r.push_field("model", Value::Str("m"));
+        r.push_field("cost_usd", Value::F64(cost));
+        store.insert(&[Arc::new(r)]);
+    }
+
+    /// LLM calls carry no `workflow_id` (the helpers write none): with a
+    /// workflow filter, their cost comes from the workflow's runs.
+    #[test]
+    fn a_workflows_llm_cost_comes_from_its_runs() {
+        let store = EventStore::new(1000, 1 << 20);
+        step_end(&store, 1_000, true, 10.0, "run-a");
+        step_end(&store, 900, true, 10.0, "run-a");
+        llm_response(&store, "run-a", None, 0.5);
+        llm_response(&store, "run-a", None, 0.25);
+        llm_response(&store, "run-b", None, 7.0); // another workflow's run
+        llm_response(&store, "run-a", Some("other-wf"), 100.0); // says it is another workflow's
+        let summary = workflow_summary(Some(&store), Duration::from_secs(60), None, "wf");
+        assert_eq!(summary.successes, 2);
+        assert_eq!(summary.llm_cost_usd, 0.75, "{summary:?}");
+        assert_eq!(summary.cost_per_success_usd, Some(0.375));
+        let nobody = workflow_summary(Some(&store), Duration::from_secs(60), None, "wf-none");
+        assert_eq!((nobody.llm_cost_usd, nobody.step_ends), (0.0, 0));
     }
 
     #[test]

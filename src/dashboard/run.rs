@@ -14,7 +14,8 @@
 //!   each, at its time (with a width when it carries `duration_ms`);
 //! - `event`: any other record of the run (custom events, logs).
 //!
-//! Status: `failed` for a failed step (`success = false`), a blocking CRV
+//! Status: `failed` for a failed step (`success = false`), a failed LLM call
+//! (an `llm_response` with `error_type`), a blocking CRV
 //! gate, a denied policy check, a rollback or any record at level ERROR;
 //! `warn` for a CRV gate that did not pass without blocking, a policy check
 //! that needed human approval, or a record at level WARN; `running` for a
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::trace_url;
-use crate::event::fields;
+use crate::event::{fields, usage};
 use crate::record::{Record, Value};
 use crate::store::{EventQuery, EventStore};
 
@@ -406,16 +407,22 @@ impl Builder {
     fn llm_response(&mut self, record: &Record) {
         self.totals.llm_calls += 1;
         let model = text(record, fields::MODEL);
+        // The one rule the metrics and the summary read these fields by: a
+        // value they refuse (a negative cost, say) is not shown or summed here either.
         let (input, output, cost) = (
-            count(record, "input_tokens"),
-            count(record, "output_tokens"),
-            number(record, "cost_usd"),
+            usage::token_count(record, fields::INPUT_TOKENS).ok().flatten(),
+            usage::token_count(record, fields::OUTPUT_TOKENS).ok().flatten(),
+            usage::amount(record, fields::COST_USD).ok().flatten(),
         );
         // Counts come from user fields: a sum past u64::MAX saturates, never wraps or panics.
         self.totals.input_tokens = self.totals.input_tokens.saturating_add(input.unwrap_or(0));
         self.totals.output_tokens = self.totals.output_tokens.saturating_add(output.unwrap_or(0));
         self.totals.cost_usd += cost.unwrap_or(0.0);
+        // A failed call (`error_type`, as `ChatCall::fail` writes it) is a failure of the run.
+        let error = usage::error_type(record);
+        let status = if error.is_some() { Status::Failed } else { Status::Ok };
         let detail = join([
+            error.map(|e| format!("error {e}")),
             count(record, fields::RESPONSE_LENGTH).map(|n| format!("response {n} chars")),
             text(record, "finish_reason").map(|r| format!("finish {r}")),
             text(record, "provider"),
@@ -426,7 +433,7 @@ impl Builder {
                 let (_, index) = self.open_llm.remove(position);
                 let at = epoch_ms(record.timestamp);
                 let r = &mut self.rows[index];
-                r.status = by_level(record, Status::Ok);
+                r.status = by_level(record, status);
                 r.event_type = "llm_response".to_owned();
                 r.duration_ms = Some((at - r.start_ms).max(0.0));
                 r.reported_duration_ms = number(record, fields::DURATION_MS).filter(|d| *d >= 0.0);
@@ -440,7 +447,7 @@ impl Builder {
                 let label = model
                     .clone()
                     .map_or_else(|| "LLM call".to_owned(), |m| format!("LLM {m}"));
-                self.rows.push(row(record, RowKind::Llm, Status::Ok, label, detail));
+                self.rows.push(row(record, RowKind::Llm, status, label, detail));
                 let last = self.rows.len() - 1;
                 &mut self.rows[last]
             }
@@ -756,6 +763,39 @@ mod tests {
         assert!(build(&run.store, "nobody", None).is_none());
         let untemplated = build(&run.store, "run-1", None).unwrap();
         assert!(untemplated.trace_url.is_none() && untemplated.trace_id.is_some());
+    }
+
+    #[test]
+    fn failed_llm_calls_are_marked_failed() {
+        use Value::*;
+        let run = Run::new();
+        run.ev(0, "llm_prompt", &[("model", Str("m"))]);
+        run.ev(
+            10,
+            "llm_response",
+            &[("model", Str("m")), ("error_type", Str("timeout"))],
+        );
+        run.ev(20, "llm_response", &[("model", Str("m")), ("error_type", U64(500))]);
+        run.ev(30, "llm_response", &[("model", Str("m")), ("input_tokens", U64(3))]);
+        let view = build(&run.store, "run-1", None).unwrap();
+        let statuses: Vec<Status> = view.rows.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [Status::Failed, Status::Failed, Status::Ok]);
+        assert!(view.rows[0].detail.contains("error timeout"), "{:?}", view.rows[0]);
+        assert!(view.rows[1].detail.contains("error 500"), "{:?}", view.rows[1]);
+        assert_eq!((view.failed, view.failures), (true, 2));
+    }
+
+    #[test]
+    fn refused_costs_are_neither_shown_nor_summed() {
+        use Value::*;
+        let run = Run::new();
+        for cost in [F64(-1.0), F64(f64::INFINITY), Str("NaN"), F64(0.25)] {
+            run.ev(0, "llm_response", &[("model", Str("m")), ("cost_usd", cost)]);
+        }
+        let view = build(&run.store, "run-1", None).unwrap();
+        let costs: Vec<Option<f64>> = view.rows.iter().map(|r| r.cost_usd).collect();
+        assert_eq!(costs, [None, None, None, Some(0.25)]);
+        assert_eq!(view.totals.cost_usd, 0.25);
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod helpers;
 mod kind;
 pub mod semconv;
 mod spans;
+pub(crate) mod usage;
 
 pub use helpers::{
     custom, CrvResult, LlmArtifactGenerated, LlmPrompt, LlmResponse, LlmUsage, PolicyCheck, Rollback, SnapshotCommit,
@@ -52,11 +53,20 @@ pub fn is_aureus_target(target: &str) -> bool {
     target == TARGET || target.strip_prefix(TARGET).is_some_and(|rest| rest.starts_with("::"))
 }
 
-/// Whether field `name` of an event of `kind` is message content — the
-/// prompt of `llm_prompt`, the response of `llm_response` — which
-/// [`ContentCapture`](crate::config::ContentCapture) keeps out of OTLP by default.
+/// Whether field `name` of an event of `kind` (`""` for an event without
+/// `event_type`) is message content, which
+/// [`ContentCapture`](crate::config::ContentCapture) keeps out of OTLP by
+/// default and out of every record with `none`: the prompt of `llm_prompt`,
+/// the response of `llm_response`, and on any event the conventions' Opt-In
+/// content attributes ([`semconv::attr::CONTENT`], e.g. `gen_ai.input.messages`
+/// on their `gen_ai.client.inference.operation.details` event).
 pub(crate) fn is_content_field(kind: &str, name: &str) -> bool {
-    content_field(kind) == Some(name)
+    content_field(kind) == Some(name) || is_content_attribute(name)
+}
+
+/// Whether `name` is one of the conventions' Opt-In content attributes.
+pub(crate) fn is_content_attribute(name: &str) -> bool {
+    name.starts_with("gen_ai.") && semconv::attr::CONTENT.contains(&name)
 }
 
 /// The field holding message content in events of `kind`, if any.

@@ -3,8 +3,9 @@
 //! Version [`VERSION`] (status *Development*) of the OpenTelemetry semantic
 //! conventions: `docs/gen-ai/gen-ai-spans.md`, `gen-ai-agent-spans.md` and
 //! `gen-ai-metrics.md`. (After v1.41.0 the GenAI conventions moved to their own
-//! repository, `open-telemetry/semantic-conventions-genai`; v1.41.0 is the last
-//! released version and the one followed here.)
+//! repository, `open-telemetry/semantic-conventions-genai`; v1.41 is the last
+//! release line carrying them — v1.41.1 changes nothing in them — and v1.41.0
+//! the version followed here.)
 
 /// The semantic-conventions version followed.
 pub const VERSION: &str = "1.41.0";

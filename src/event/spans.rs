@@ -12,11 +12,16 @@
 //! | helper | span name | kind | set at start |
 //! | --- | --- | --- | --- |
 //! | [`WorkflowSpan`] | `invoke_workflow {gen_ai.workflow.name}` | INTERNAL | `gen_ai.operation.name`, `gen_ai.workflow.name` |
-//! | [`AgentSpan`] | `invoke_agent {gen_ai.agent.name}` | INTERNAL (in-process agent) | `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.agent.name`, `gen_ai.agent.id`, `gen_ai.conversation.id` |
+//! | [`AgentSpan`] | `invoke_agent {gen_ai.agent.name}` | INTERNAL (in-process agent) | `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.agent.name`, `gen_ai.conversation.id` |
 //! | [`ToolExecution`] | `execute_tool {gen_ai.tool.name}` | INTERNAL | `gen_ai.operation.name`, `gen_ai.tool.name`, `gen_ai.tool.call.id` |
 //! | [`ChatCall`] | `chat {gen_ai.request.model}` | CLIENT | `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`, `server.address`, `server.port`, `gen_ai.conversation.id` |
 //!
+//! A name, model or provider given as `""` is not available: the span name
+//! is then the operation alone (`chat`, `invoke_agent`, …) and the attribute
+//! is left out, never set to `""`.
+//!
 //! Recorded later: `error.type` (and an error status) on every one;
+//! `gen_ai.agent.id` on agent spans ([`AgentSpan::record_agent_id`]);
 //! `gen_ai.response.model`, `gen_ai.response.id`, `gen_ai.response.finish_reasons`
 //! (exported as a string array), `gen_ai.usage.input_tokens` and
 //! `gen_ai.usage.output_tokens` on chat calls.
@@ -73,9 +78,9 @@ impl WorkflowSpan {
             Some(id) => tracing::info_span!(
                 target: "aureus",
                 "invoke_workflow",
-                otel.name = %format_args!("{} {name}", operation::INVOKE_WORKFLOW),
+                otel.name = %SpanName(operation::INVOKE_WORKFLOW, name),
                 gen_ai.operation.name = operation::INVOKE_WORKFLOW,
-                gen_ai.workflow.name = name,
+                gen_ai.workflow.name = given(name),
                 correlation_id = id.as_str(),
                 error.type = Empty,
                 otel.status_code = Empty,
@@ -83,9 +88,9 @@ impl WorkflowSpan {
             None => tracing::info_span!(
                 target: "aureus",
                 "invoke_workflow",
-                otel.name = %format_args!("{} {name}", operation::INVOKE_WORKFLOW),
+                otel.name = %SpanName(operation::INVOKE_WORKFLOW, name),
                 gen_ai.operation.name = operation::INVOKE_WORKFLOW,
-                gen_ai.workflow.name = name,
+                gen_ai.workflow.name = given(name),
                 error.type = Empty,
                 otel.status_code = Empty,
             ),
@@ -122,11 +127,11 @@ impl AgentSpan {
         let span = tracing::info_span!(
             target: "aureus",
             "invoke_agent",
-            otel.name = %format_args!("{} {name}", operation::INVOKE_AGENT),
+            otel.name = %SpanName(operation::INVOKE_AGENT, name),
             gen_ai.operation.name = operation::INVOKE_AGENT,
-            gen_ai.provider.name = provider,
-            gen_ai.request.model = model,
-            gen_ai.agent.name = name,
+            gen_ai.provider.name = provider.and_then(given),
+            gen_ai.request.model = model.and_then(given),
+            gen_ai.agent.name = given(name),
             gen_ai.conversation.id = conversation.as_ref().map(CorrelationId::as_str),
             gen_ai.agent.id = Empty,
             error.type = Empty,
@@ -164,10 +169,10 @@ impl ToolExecution {
         let span = tracing::info_span!(
             target: "aureus",
             "execute_tool",
-            otel.name = %format_args!("{} {tool_name}", operation::EXECUTE_TOOL),
+            otel.name = %SpanName(operation::EXECUTE_TOOL, tool_name),
             gen_ai.operation.name = operation::EXECUTE_TOOL,
-            gen_ai.tool.name = tool_name,
-            gen_ai.tool.call.id = call_id,
+            gen_ai.tool.name = given(tool_name),
+            gen_ai.tool.call.id = call_id.and_then(given),
             error.type = Empty,
             otel.status_code = Empty,
         );
@@ -237,12 +242,12 @@ impl ChatCall {
         let span = tracing::info_span!(
             target: "aureus",
             "chat",
-            otel.name = %format_args!("{} {}", operation::CHAT, request.model),
+            otel.name = %SpanName(operation::CHAT, request.model),
             otel.kind = "client",
             gen_ai.operation.name = operation::CHAT,
-            gen_ai.provider.name = request.provider,
-            gen_ai.request.model = request.model,
-            server.address = request.server_address,
+            gen_ai.provider.name = given(request.provider),
+            gen_ai.request.model = given(request.model),
+            server.address = request.server_address.and_then(given),
             server.port = request.server_port.map(i64::from),
             gen_ai.conversation.id = conversation.as_ref().map(CorrelationId::as_str),
             gen_ai.response.model = Empty,
@@ -346,7 +351,128 @@ fn emit_without_content(model: &str, usage: &super::LlmUsage<'_>) {
     );
 }
 
+/// A span name of the conventions: `{operation} {name}`, or the operation
+/// alone when the name is not available (empty), as they say for
+/// `invoke_agent` (never a trailing space).
+struct SpanName<'a>(&'a str, &'a str);
+
+impl std::fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        if !self.1.is_empty() {
+            write!(f, " {}", self.1)?;
+        }
+        Ok(())
+    }
+}
+
+/// `value` when it is given (not empty): an empty name, model or provider is
+/// not available, so its attribute is left out rather than set to `""`.
+fn given(value: &str) -> Option<&str> {
+    Some(value).filter(|v| !v.is_empty())
+}
+
 fn fail(span: &Span, error_type: &str) {
     span.record(semconv::attr::ERROR_TYPE, error_type);
     span.record("otel.status_code", "error");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    use super::*;
+
+    type Fields = BTreeMap<String, String>;
+
+    /// Keeps the fields each new span is created with.
+    #[derive(Clone, Default)]
+    struct Spans(Arc<Mutex<Vec<Fields>>>);
+
+    struct Collect<'a>(&'a mut Fields);
+
+    impl Visit for Collect<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Spans {
+        fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
+            let mut fields = Fields::new();
+            attrs.record(&mut Collect(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+
+    fn started(f: impl FnOnce()) -> Vec<Fields> {
+        let spans = Spans::default();
+        let subscriber = tracing_subscriber::registry().with(spans.clone());
+        tracing::subscriber::with_default(subscriber, f);
+        let out = spans.0.lock().unwrap().clone();
+        out
+    }
+
+    #[test]
+    fn span_names_follow_the_conventions_with_and_without_a_name() {
+        let spans = started(|| {
+            let _ = WorkflowSpan::start("triage", None);
+            let _ = AgentSpan::start("planner", Some("openai"), Some("gpt-4o"));
+            let _ = ToolExecution::start("fs.read", Some("call_1"));
+            let _ = ChatCall::start(&ChatRequest {
+                provider: "openai",
+                model: "gpt-4o",
+                ..Default::default()
+            });
+            // Names not available: the operation alone, no attribute set to "".
+            let _ = WorkflowSpan::start("", None);
+            let _ = AgentSpan::start("", Some(""), Some(""));
+            let _ = ToolExecution::start("", Some(""));
+            let _ = ChatCall::start(&ChatRequest {
+                provider: "",
+                model: "",
+                server_address: Some(""),
+                server_port: None,
+            });
+        });
+        let names: Vec<&str> = spans.iter().map(|s| s["otel.name"].as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "invoke_workflow triage",
+                "invoke_agent planner",
+                "execute_tool fs.read",
+                "chat gpt-4o",
+                "invoke_workflow",
+                "invoke_agent",
+                "execute_tool",
+                "chat",
+            ]
+        );
+        assert_eq!(spans[3]["gen_ai.request.model"], "gpt-4o");
+        for unnamed in &spans[4..] {
+            assert!(
+                unnamed.values().all(|v| !v.is_empty()),
+                "an empty attribute: {unnamed:?}"
+            );
+            for key in [
+                "gen_ai.workflow.name",
+                "gen_ai.agent.name",
+                "gen_ai.tool.name",
+                "gen_ai.request.model",
+                "gen_ai.provider.name",
+                "gen_ai.tool.call.id",
+                "server.address",
+            ] {
+                assert!(!unnamed.contains_key(key), "{key} in {unnamed:?}");
+            }
+        }
+    }
 }

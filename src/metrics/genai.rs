@@ -10,7 +10,9 @@
 //! Buckets are the conventions' explicit boundaries
 //! ([`semconv::metric`](crate::event::semconv::metric)). The operation is
 //! `chat`; a missing provider or model reads `unknown`. Label sets past the
-//! cardinality limit fold into `other` (counted), as everywhere else.
+//! cardinality limit fold into `other` (counted), as everywhere else. The
+//! fields are read by the one rule of [`usage`]: values it refuses are
+//! counted in `<prefix>_telemetry_refused_values_total{field="llm_response.<field>", reason}`.
 
 use std::sync::Arc;
 
@@ -19,14 +21,17 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder};
 use super::contract::{label, MetricNames, MISSING_LABEL_VALUE, OVERFLOW_LABEL_VALUE};
 use super::family::Family;
 use crate::event::semconv::{metric, operation};
+use crate::event::usage::{self, Refusal};
 use crate::event::{fields, EventKind};
 use crate::record::Record;
 
 static METADATA: metrics::Metadata<'static> =
     metrics::Metadata::new("aureus::gen_ai", metrics::Level::INFO, Some(module_path!()));
 
-/// Separates the label values inside one family key.
-const SEPARATOR: char = '\u{1f}';
+/// Ends the byte length that prefixes each label value inside one family
+/// key (`<len>:<value>` per part): a value may hold any character, the
+/// separator included, and still split back exactly.
+const SEPARATOR: char = ':';
 
 /// Handles of one (provider, model): token histograms by type, and the
 /// duration of successful calls.
@@ -43,10 +48,11 @@ pub(crate) struct GenAiMetrics {
     /// Durations of failed calls, keyed by provider, model and error type.
     failed: Family<Histogram>,
     cost: Family<Gauge>,
-    /// `refused_values{field, reason}` for `llm_response.duration_ms` and
-    /// `cost_usd`: `[nan, infinite, negative]`.
+    /// `refused_values{field, reason}` for `llm_response.duration_ms`,
+    /// `cost_usd`, `input_tokens` and `output_tokens`: `[nan, infinite, negative]`.
     refused_duration: [Counter; 3],
     refused_cost: [Counter; 3],
+    refused_tokens: [[Counter; 3]; 2],
 }
 
 impl std::fmt::Debug for GenAiMetrics {
@@ -60,9 +66,19 @@ fn parts(key: &str) -> [&str; 3] {
     if key == OVERFLOW_LABEL_VALUE {
         return [OVERFLOW_LABEL_VALUE; 3];
     }
-    let mut split = key.split(SEPARATOR);
-    let mut next = || split.next().unwrap_or(MISSING_LABEL_VALUE);
-    [next(), next(), next()]
+    let mut out = [MISSING_LABEL_VALUE; 3];
+    let mut rest = key;
+    for part in out.iter_mut() {
+        let Some((len, tail)) = rest.split_once(SEPARATOR) else {
+            break;
+        };
+        let Some(value) = len.parse::<usize>().ok().and_then(|len| tail.get(..len)) else {
+            break;
+        };
+        *part = value;
+        rest = &tail[value.len()..];
+    }
+    out
 }
 
 fn call_labels(provider: &str, model: &str) -> Vec<Label> {
@@ -72,21 +88,6 @@ fn call_labels(provider: &str, model: &str) -> Vec<Label> {
         Label::new(label::GEN_AI_REQUEST_MODEL, model.to_owned()),
     ]
 }
-
-/// Why a number was refused: `[nan, infinite, negative]`, or none.
-fn refusal(value: f64) -> Option<usize> {
-    if value.is_nan() {
-        Some(0)
-    } else if value.is_infinite() {
-        Some(1)
-    } else if value < 0.0 {
-        Some(2)
-    } else {
-        None
-    }
-}
-
-const REASONS: [&str; 3] = ["nan", "infinite", "negative"];
 
 impl GenAiMetrics {
     /// Registers the histograms and the cost counter with `recorder`.
@@ -160,7 +161,7 @@ impl GenAiMetrics {
             )
         };
         let refused = |field: &'static str| {
-            REASONS.map(|reason| {
+            Refusal::REASONS.map(|reason| {
                 recorder.register_counter(
                     &Key::from_parts(
                         names.refused_values.clone(),
@@ -176,93 +177,90 @@ impl GenAiMetrics {
             cost,
             refused_duration: refused("llm_response.duration_ms"),
             refused_cost: refused("llm_response.cost_usd"),
+            refused_tokens: [
+                refused("llm_response.input_tokens"),
+                refused("llm_response.output_tokens"),
+            ],
         }
     }
 
-    /// Records an `llm_response` record's tokens, duration and cost.
+    /// Records an `llm_response` record's tokens, duration and cost, read
+    /// by the one rule of [`usage`] (refused values counted).
     pub(crate) fn observe(&self, record: &Record) {
         if record.kind != Some(EventKind::LlmResponse) {
             return;
         }
         let text = |name: &str| record.str_field(name).filter(|v| !v.is_empty());
-        let number = |name: &str| record.field(name).and_then(|v| v.as_f64());
         let provider = text(fields::PROVIDER).unwrap_or(MISSING_LABEL_VALUE);
         let model = text(fields::MODEL).unwrap_or(MISSING_LABEL_VALUE);
-        let tokens = [fields::INPUT_TOKENS, fields::OUTPUT_TOKENS]
-            .map(|name| number(name).filter(|t| t.is_finite() && *t >= 0.0));
-        let duration = match number(fields::DURATION_MS) {
-            Some(ms) => match refusal(ms) {
-                Some(reason) => {
-                    self.refused_duration[reason].increment(1);
-                    None
-                }
-                None => Some(ms / 1000.0),
-            },
-            None => None,
-        };
-        match text(fields::ERROR_TYPE) {
-            None => {
-                if tokens.iter().any(Option::is_some) || duration.is_some() {
-                    with_key(&[provider, model], |key| {
-                        self.calls.with(key, |handles| {
-                            for (histogram, count) in handles.tokens.iter().zip(tokens) {
-                                if let Some(count) = count {
-                                    histogram.record(count);
-                                }
-                            }
-                            if let Some(seconds) = duration {
-                                handles.duration.record(seconds);
-                            }
-                        })
-                    });
-                }
-            }
-            Some(error) => {
-                if let Some(seconds) = duration {
-                    with_key(&[provider, model, error], |key| {
-                        self.failed.with(key, |histogram| histogram.record(seconds))
-                    });
-                }
+        let mut tokens = [None; 2];
+        for (i, name) in [fields::INPUT_TOKENS, fields::OUTPUT_TOKENS].into_iter().enumerate() {
+            match usage::token_count(record, name) {
+                Ok(count) => tokens[i] = count,
+                Err(reason) => self.refused_tokens[i][reason as usize].increment(1),
             }
         }
-        if let Some(cost) = number(fields::COST_USD) {
-            match refusal(cost) {
-                Some(reason) => self.refused_cost[reason].increment(1),
-                None => self.cost.with(model, |counter| counter.increment(cost)),
+        let duration = match usage::amount(record, fields::DURATION_MS) {
+            Ok(ms) => ms.map(|ms| ms / 1000.0),
+            Err(reason) => {
+                self.refused_duration[reason as usize].increment(1);
+                None
             }
+        };
+        // Tokens a call reports count whether or not it failed (a failed
+        // call can still be billed: its cost counts, so its tokens do too);
+        // the duration goes to the failed series when it carries `error_type`.
+        let error = usage::error_type(record);
+        let success_duration = duration.filter(|_| error.is_none());
+        if tokens.iter().any(Option::is_some) || success_duration.is_some() {
+            with_key(&[provider, model], |key| {
+                self.calls.with(key, |handles| {
+                    for (histogram, count) in handles.tokens.iter().zip(tokens) {
+                        if let Some(count) = count {
+                            histogram.record(count as f64);
+                        }
+                    }
+                    if let Some(seconds) = success_duration {
+                        handles.duration.record(seconds);
+                    }
+                })
+            });
+        }
+        if let (Some(error), Some(seconds)) = (error.as_deref(), duration) {
+            with_key(&[provider, model, error], |key| {
+                self.failed.with(key, |histogram| histogram.record(seconds))
+            });
+        }
+        match usage::amount(record, fields::COST_USD) {
+            Ok(Some(cost)) => self.cost.with(model, |counter| counter.increment(cost)),
+            Ok(None) => {}
+            Err(reason) => self.refused_cost[reason as usize].increment(1),
         }
     }
 }
 
-/// Runs `f` with `parts` joined by [`SEPARATOR`], on the stack when short.
+/// Runs `f` with the family key of `parts` (each as `<byte length>:<value>`,
+/// see [`SEPARATOR`]), built on the stack when short.
 fn with_key<R>(parts: &[&str], f: impl FnOnce(&str) -> R) -> R {
+    use std::io::Write as _;
     const ROOM: usize = 256;
-    let len: usize = parts.iter().map(|p| p.len() + 1).sum();
-    if len > ROOM {
-        let mut key = String::with_capacity(len);
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                key.push(SEPARATOR);
-            }
-            key.push_str(part);
-        }
-        return f(&key);
-    }
     let mut buffer = [0u8; ROOM];
-    let mut at = 0;
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            buffer[at] = SEPARATOR as u8;
-            at += 1;
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    let fits = parts
+        .iter()
+        .all(|part| write!(cursor, "{}{SEPARATOR}{part}", part.len()).is_ok());
+    if fits {
+        let at = cursor.position() as usize;
+        // Valid UTF-8: whole `&str`s and ASCII digits and separators.
+        if let Ok(key) = std::str::from_utf8(&buffer[..at]) {
+            return f(key);
         }
-        buffer[at..at + part.len()].copy_from_slice(part.as_bytes());
-        at += part.len();
     }
-    // Valid UTF-8: whole `&str`s joined by an ASCII byte.
-    match std::str::from_utf8(&buffer[..at]) {
-        Ok(key) => f(key),
-        Err(_) => f(MISSING_LABEL_VALUE),
+    let mut key = String::new();
+    for part in parts {
+        key.push_str(&format!("{}{SEPARATOR}{part}", part.len()));
     }
+    f(&key)
 }
 
 #[cfg(test)]
@@ -280,5 +278,17 @@ mod tests {
         let long = "m".repeat(300);
         with_key(&["p", &long], |key| assert_eq!(parts(key)[1], long));
         assert_eq!(parts("other"), ["other"; 3]);
+        // Any character in a value, the separators of old and new included,
+        // splits back exactly (a model named `a\u{1f}b` was label `a`).
+        for hostile in ["a\u{1f}b", "1:x", "3:abc:", ":", "", "é\n\"q\u{2028}"] {
+            with_key(&["p", hostile, "e"], |key| {
+                assert_eq!(parts(key), ["p", hostile, "e"], "{key:?}")
+            });
+            with_key(&[hostile, "m"], |key| {
+                assert_eq!(parts(key), [hostile, "m", "unknown"], "{key:?}")
+            });
+        }
+        let wide = "ü".repeat(200);
+        with_key(&[&wide, "m"], |key| assert_eq!(parts(key)[0], wide));
     }
 }

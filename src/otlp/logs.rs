@@ -262,3 +262,41 @@ impl<E: LogExporter + 'static> Sink for OtlpLogSink<E> {
         self.exporter.shutdown().map_err(|err| Box::new(err) as SinkError)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What goes out of a record (attributes and body, on the SDK path and
+    /// the direct encoder alike): the content of `llm_prompt` / `llm_response`
+    /// and the conventions' Opt-In content attributes on any record only
+    /// with `all`.
+    #[test]
+    fn content_fields_and_attributes_go_out_only_with_all() {
+        let mut details = Record::new(tracing::Level::INFO, "aureus");
+        details.push_field("gen_ai.operation.name", Value::Str("chat"));
+        details.push_field("gen_ai.input.messages", Value::Str("INPUT-CANARY"));
+        details.push_field("gen_ai.tool.call.result", Value::Str("RESULT-CANARY"));
+        let mut response = Record::new(tracing::Level::INFO, "aureus");
+        response.set_event_type("llm_response");
+        response.push_field("response", Value::Str("RESPONSE-CANARY"));
+        response.push_field("gen_ai.output.messages", Value::Str("OUTPUT-CANARY"));
+        response.push_field("input_tokens", Value::U64(3));
+        for capture in [ContentCapture::Local, ContentCapture::None, ContentCapture::All] {
+            for record in [&details, &response] {
+                let names: Vec<&str> = exported_fields(record, capture).map(|(n, _)| n).collect();
+                let text = body(record, capture);
+                let exported = capture == ContentCapture::All;
+                assert_eq!(text.contains("CANARY"), exported, "{capture:?}: {text}");
+                assert_eq!(
+                    names
+                        .iter()
+                        .any(|n| n.starts_with("gen_ai.") && *n != "gen_ai.operation.name"),
+                    exported,
+                    "{capture:?}: {names:?}"
+                );
+                assert_eq!(names.contains(&"response"), exported && record.event_type().is_some());
+            }
+        }
+    }
+}

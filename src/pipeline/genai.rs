@@ -1,21 +1,25 @@
-//! The GenAI conventions on the record path, applied once while an
-//! `llm_prompt` / `llm_response` record is built (so every sink, the store
-//! and the metrics see the same record): message content left out with
+//! The GenAI conventions on the record path, applied once while a record is
+//! built (so every sink, the store and the metrics see the same record):
+//! message content — the content field of `llm_prompt` / `llm_response` and
+//! the conventions' Opt-In content attributes on any event — left out with
 //! `genai.capture_content = "none"`, and `cost_usd` added to an
 //! `llm_response` whose model has a price (unless the event carried one).
 
 use crate::config::{ContentCapture, ValidatedGenAi};
-use crate::event::fields;
+use crate::event::{fields, usage, EventKind};
 use crate::record::{Record, Value};
+
+/// Whether [`apply`] has anything to do for a record of `kind`.
+pub(super) fn applies(kind: Option<EventKind>, genai: &ValidatedGenAi) -> bool {
+    genai.capture == ContentCapture::None || matches!(kind, Some(EventKind::LlmPrompt | EventKind::LlmResponse))
+}
 
 /// Applies `[genai]` to a record being built.
 pub(super) fn apply(record: &mut Record, genai: &ValidatedGenAi) {
     if genai.capture == ContentCapture::None {
-        // The same rule as the OTLP paths: only the content field of its kind.
+        // The same rule as the OTLP paths (`event::is_content_field`).
         let content = record.event_type().and_then(crate::event::content_field);
-        if let Some(name) = content {
-            record.remove_field(name);
-        }
+        record.retain_fields(|name| Some(name) != content && !crate::event::is_content_attribute(name));
     }
     if genai.prices.is_empty()
         || record.event_type() != Some("llm_response")
@@ -23,18 +27,17 @@ pub(super) fn apply(record: &mut Record, genai: &ValidatedGenAi) {
     {
         return;
     }
-    let tokens = |name: &str| {
-        record
-            .field(name)
-            .and_then(|v| v.as_f64())
-            .filter(|t| t.is_finite() && *t >= 0.0)
-            .map(|t| t as u64)
+    // The tokens as the metrics read them; a refused count (counted there)
+    // gives no cost rather than a cost of the other count alone.
+    let (Ok(input), Ok(output)) = (
+        usage::token_count(record, fields::INPUT_TOKENS),
+        usage::token_count(record, fields::OUTPUT_TOKENS),
+    ) else {
+        return;
     };
-    let cost = record.str_field(fields::MODEL).and_then(|model| {
-        genai
-            .prices
-            .cost(model, tokens(fields::INPUT_TOKENS), tokens(fields::OUTPUT_TOKENS))
-    });
+    let cost = record
+        .str_field(fields::MODEL)
+        .and_then(|model| genai.prices.cost(model, input, output));
     if let Some(cost) = cost {
         record.push_field(fields::COST_USD, Value::F64(cost));
     }

@@ -15,7 +15,6 @@ use super::redact::Redactor;
 use super::sampling::Sampler;
 use super::worker_thread;
 use crate::correlation::{count_invalid, visit_resolved, CorrelationId};
-use crate::event::EventKind;
 use crate::metrics::MetricsState;
 use crate::record::{Record, RecordVisitor, Value};
 
@@ -180,10 +179,8 @@ where
         Some(id) => record.set_correlation_id(&id),
         None => visit_resolved(leaf, true, |id| record.set_correlation_id(id)),
     }
-    if matches!(record.kind, Some(EventKind::LlmPrompt | EventKind::LlmResponse)) {
-        if let Some(genai) = pipeline.genai.get() {
-            super::genai::apply(record, genai);
-        }
+    if let Some(genai) = pipeline.genai.get().filter(|g| super::genai::applies(record.kind, g)) {
+        super::genai::apply(record, genai);
     }
     if pipeline.annotate_spans.load(Ordering::Relaxed) {
         crate::otlp::traces::annotate(record);
