@@ -85,9 +85,14 @@ impl GrpcMetricExporter {
         retry: ValidatedRetry,
         exemplars: Arc<Exemplars>,
     ) -> Self {
+        let mut metadata = metadata.into_headers();
+        // As tonic does: a call's status is the server's to send.
+        for reserved in ["grpc-status", "grpc-message", "grpc-message-type"] {
+            metadata.remove(reserved);
+        }
         GrpcMetricExporter {
             channel: Mutex::new(Some(channel)),
-            metadata: metadata.into_headers(),
+            metadata,
             gzip,
             timeout,
             retry,
