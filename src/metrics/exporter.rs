@@ -72,6 +72,11 @@ impl PrometheusExporter {
         })
     }
 
+    /// The recorder itself (to share its names with the facade's).
+    pub(crate) fn exposition(&self) -> &ExpositionRecorder {
+        &self.recorder
+    }
+
     /// The recorder, for registering the Aureus metrics.
     pub(crate) fn recorder(&self) -> Arc<dyn Recorder + Send + Sync> {
         Arc::clone(&self.recorder) as Arc<dyn Recorder + Send + Sync>

@@ -127,8 +127,34 @@ impl ExpositionBuilder {
         Ok(self)
     }
 
-    /// The recorder.
-    pub fn build(self) -> ExpositionRecorder {
+    /// Shares the names of `other`'s exposition: for a recorder whose
+    /// exposition is served in the same document as `other`'s (the
+    /// service's facade histograms next to ours). A name then belongs to
+    /// one family of one recorder — a family split over two renderings, or
+    /// two families whose sample names clash, would make the document
+    /// invalid — and refusals are counted in the shared
+    /// [`refused_series`](ExpositionRecorder::refused_series).
+    pub(crate) fn sharing_names_with(mut self, other: &ExpositionRecorder) -> Self {
+        self.storage.namespace = Arc::clone(&other.registry.storage().namespace);
+        self
+    }
+
+    /// The recorder. The histograms given bounds with
+    /// [`buckets`](Self::buckets) claim their names at once (their series
+    /// come later), so that no other family can take them first.
+    pub fn build(mut self) -> ExpositionRecorder {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        self.storage.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let histograms: Vec<String> = self.storage.buckets.keys().cloned().collect();
+        for name in histograms {
+            let mut names = self
+                .storage
+                .namespace
+                .names
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let _ = self.storage.claim(&mut names, &name, Kind::Histogram);
+        }
         ExpositionRecorder {
             registry: Registry::new(self.storage),
             help: RwLock::new(HashMap::new()),
@@ -150,7 +176,7 @@ impl ExpositionRecorder {
     /// Series refused so far, by reason (`invalid_name`, `invalid_label`,
     /// `type_conflict`), each distinct key counted once.
     pub fn refused_series(&self) -> [(&'static str, u64); 3] {
-        let refused = &self.registry.storage().refused;
+        let refused = &self.registry.storage().namespace.refused;
         Refusal::ALL.map(|reason| (reason.as_str(), refused[reason as usize].load(Ordering::Relaxed)))
     }
 
@@ -220,6 +246,7 @@ impl ExpositionRecorder {
                         let names = self
                             .registry
                             .storage()
+                            .namespace
                             .names
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner);
@@ -458,9 +485,11 @@ impl HistogramFn for Slot<BucketHistogram> {
 /// Who owns a name in the exposition.
 #[derive(Debug)]
 enum Owner {
-    /// A family of this type, with its series by canonical (sorted) labels.
+    /// A family of this type rendered by the recorder `recorder` (its
+    /// [`SeriesStorage::id`]), with its series by canonical (sorted) labels.
     Family {
         kind: Kind,
+        recorder: u64,
         name: Arc<str>,
         series: HashMap<Vec<(String, String)>, Arc<dyn Any + Send + Sync>>,
     },
@@ -478,6 +507,16 @@ struct SeriesStorage {
     /// Gauge families rendered as counters (monotonic totals with fractional
     /// values, such as a cost in dollars).
     float_counters: std::collections::HashSet<String>,
+    /// Which recorder this is (a family belongs to one), set by `build`.
+    id: u64,
+    namespace: Arc<Namespace>,
+}
+
+/// The names of one exposition document and the series refused from it:
+/// one recorder's own, or shared by the recorders rendered together
+/// ([`ExpositionBuilder::sharing_names_with`]).
+#[derive(Debug, Default)]
+struct Namespace {
     names: Mutex<HashMap<String, Owner>>,
     refused: [AtomicU64; 3],
 }
@@ -494,7 +533,7 @@ impl SeriesStorage {
         match self.try_admit(key, kind, make) {
             Ok(slot) => slot,
             Err(reason) => {
-                self.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
+                self.namespace.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
                 Slot {
                     series: None,
                     primary: false,
@@ -528,30 +567,8 @@ impl SeriesStorage {
             return Err(Refusal::InvalidLabel);
         }
 
-        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        match names.get(name) {
-            Some(Owner::Family { kind: owner, .. }) if *owner == kind => {}
-            Some(_) => return Err(Refusal::TypeConflict),
-            None => {
-                let parts = HISTOGRAM_PARTS.map(|part| format!("{name}{part}"));
-                if kind == Kind::Histogram {
-                    if parts.iter().any(|part| names.contains_key(part)) {
-                        return Err(Refusal::TypeConflict);
-                    }
-                    for part in parts {
-                        names.insert(part, Owner::HistogramPart);
-                    }
-                }
-                names.insert(
-                    name.to_owned(),
-                    Owner::Family {
-                        kind,
-                        name: Arc::from(name),
-                        series: HashMap::new(),
-                    },
-                );
-            }
-        }
+        let mut names = self.namespace.names.lock().unwrap_or_else(PoisonError::into_inner);
+        self.claim(&mut names, name, kind)?;
         let Some(Owner::Family {
             name: family, series, ..
         }) = names.get_mut(name)
@@ -586,6 +603,39 @@ impl SeriesStorage {
             series: Some(created),
             primary: true,
         })
+    }
+
+    /// Makes `name` a family of `kind` of this recorder (with its
+    /// histogram parts), unless it is one already; refused when another
+    /// family or recorder has it.
+    fn claim(&self, names: &mut HashMap<String, Owner>, name: &str, kind: Kind) -> Result<(), Refusal> {
+        match names.get(name) {
+            Some(Owner::Family {
+                kind: owner, recorder, ..
+            }) if *owner == kind && *recorder == self.id => Ok(()),
+            Some(_) => Err(Refusal::TypeConflict),
+            None => {
+                let parts = HISTOGRAM_PARTS.map(|part| format!("{name}{part}"));
+                if kind == Kind::Histogram {
+                    if parts.iter().any(|part| names.contains_key(part)) {
+                        return Err(Refusal::TypeConflict);
+                    }
+                    for part in parts {
+                        names.insert(part, Owner::HistogramPart);
+                    }
+                }
+                names.insert(
+                    name.to_owned(),
+                    Owner::Family {
+                        kind,
+                        recorder: self.id,
+                        name: Arc::from(name),
+                        series: HashMap::new(),
+                    },
+                );
+                Ok(())
+            }
+        }
     }
 
     fn bounds(&self, metric: &str) -> Arc<[f64]> {
@@ -733,9 +783,7 @@ impl Header {
         let family = entry.family();
         let (name, kind) = match entry.kind() {
             Kind::Counter => match family.strip_suffix("_total") {
-                Some(base) if !base.is_empty() && !in_use(base) && !in_use(&format!("{base}_created")) => {
-                    (base, "counter")
-                }
+                Some(base) if !base.is_empty() && !counter_family_clashes(base, &in_use) => (base, "counter"),
                 _ => (family, "unknown"),
             },
             kind => (family, kind.as_str()),
@@ -790,6 +838,21 @@ impl Header {
         out.push_str(self.kind);
         out.push('\n');
     }
+}
+
+/// Whether the OpenMetrics counter family `base` (of the counter
+/// `<base>_total`, whose samples are `<base>_total` and `<base>_created`)
+/// would clash with another family's names: `base` or `<base>_created`
+/// taken, another counter `<base>_created_total` (family `<base>_created`),
+/// or — when `base` is `<other>_created` — a counter `<other>_total`, whose
+/// `_created` sample `base` would be.
+fn counter_family_clashes(base: &str, in_use: impl Fn(&str) -> bool) -> bool {
+    in_use(base)
+        || in_use(&format!("{base}_created"))
+        || in_use(&format!("{base}_created_total"))
+        || base
+            .strip_suffix("_created")
+            .is_some_and(|other| in_use(&format!("{other}_total")))
 }
 
 /// `name<suffix>{labels[,le="…"]} ` — up to the value.
@@ -968,10 +1031,18 @@ mod tests {
         recorder
             .register_counter(&key("sent_bytes_total", &[]), &META)
             .increment(7);
+        // Two counters: family `f` would write `f_created`, the name of
+        // family `f_created` (of `f_created_total`). Neither is a family then.
+        recorder.register_counter(&key("f_total", &[]), &META).increment(1);
+        recorder
+            .register_counter(&key("f_created_total", &[]), &META)
+            .increment(2);
         assert_eq!(
             recorder.render_openmetrics(),
             "# TYPE clash gauge\nclash 1\n\
              # TYPE clash_total unknown\nclash_total 1\n\
+             # TYPE f_created_total unknown\nf_created_total 2\n\
+             # TYPE f_total unknown\nf_total 1\n\
              # TYPE jobs counter\n# HELP jobs Jobs \\\"done\\\".\\nSecond line.\njobs_total{k=\"a\"} 3\n\
              # TYPE made_created gauge\nmade_created 1\n\
              # TYPE made_total unknown\nmade_total 1\n\

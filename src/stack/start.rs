@@ -270,6 +270,7 @@ fn start_metrics(
                 config.facade.clone(),
                 (config.cardinality_limit, metrics::MAX_FACADE_METRICS),
                 Arc::clone(&recorder),
+                Some(exporter.exposition()),
                 meter.map(|meter| (meter, exemplars)),
                 &config.global_labels,
                 aureus.names().cardinality_overflow.clone(),
