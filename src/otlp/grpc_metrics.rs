@@ -62,6 +62,7 @@ pub(crate) struct GrpcMetricExporter {
     timeout: Duration,
     retry: ValidatedRetry,
     exemplars: Arc<Exemplars>,
+    temporality: Temporality,
 }
 
 impl std::fmt::Debug for GrpcMetricExporter {
@@ -76,7 +77,8 @@ impl std::fmt::Debug for GrpcMetricExporter {
 impl GrpcMetricExporter {
     /// An exporter on `channel` (built with the signal's endpoint and TLS),
     /// sending `metadata` with every call, gzip-compressed when `gzip`, each
-    /// export (retries, answers and trailers included) bounded by `timeout`.
+    /// export (retries, answers and trailers included) bounded by `timeout`,
+    /// asking the SDK for `temporality`.
     pub(crate) fn new(
         channel: Channel,
         metadata: MetadataMap,
@@ -84,6 +86,7 @@ impl GrpcMetricExporter {
         timeout: Duration,
         retry: ValidatedRetry,
         exemplars: Arc<Exemplars>,
+        temporality: Temporality,
     ) -> Self {
         let mut metadata = metadata.into_headers();
         // As tonic does: a call's status is the server's to send.
@@ -97,6 +100,7 @@ impl GrpcMetricExporter {
             timeout,
             retry,
             exemplars,
+            temporality,
         }
     }
 
@@ -334,7 +338,7 @@ impl PushMetricExporter for GrpcMetricExporter {
     }
 
     fn temporality(&self) -> Temporality {
-        Temporality::Cumulative
+        self.temporality
     }
 }
 

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use opentelemetry_otlp::{Compression, Protocol, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::metrics::Temporality;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
@@ -224,6 +225,7 @@ pub(crate) fn metric_exporter(
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
     exemplars: Arc<Exemplars>,
+    temporality: Temporality,
 ) -> Result<MetricExporter> {
     if signal.protocol == OtlpProtocol::Grpc {
         let channel = grpc_channel(signal, runtime)?;
@@ -234,13 +236,16 @@ pub(crate) fn metric_exporter(
             signal.timeout,
             *retry,
             exemplars,
+            temporality,
         )));
     }
     let body = PreparedBody::default();
     let prepared = body.clone();
+    // Set explicitly: the exporter would otherwise read the process
+    // environment itself, and only over HTTP.
     let exporter = build_exporter!(
         opentelemetry_otlp::MetricExporter,
-        opentelemetry_otlp::MetricExporter::builder(),
+        opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality),
         signal,
         retry,
         runtime,
