@@ -3,22 +3,36 @@
 //! their own, yet a name is one family, and no family's sample names clash
 //! with another's — a facade histogram named like one of ours, like a
 //! counter or gauge, or like another histogram's `_bucket` line is refused
-//! and counted, and both formats read back in independent parsers. Installs
-//! the process-wide `metrics` recorder, so it has this test binary to itself.
+//! and counted, and both formats read back in independent parsers. And the
+//! facade's histograms carry their exemplars over OTLP/gRPC. Installs the
+//! process-wide `metrics` recorder, so it has this test binary to itself
+//! (its tests take turns).
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/otlp_receiver.rs"]
+mod otlp_receiver;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use aureus_observability::config::{OtlpConfig, OtlpProtocol};
 use aureus_observability::Config;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::metrics::v1::metric;
+use prost::Message as _;
+
+/// The facade follows the latest stack: one test at a time.
+static FACADE: Mutex<()> = Mutex::new(());
 
 #[test]
 #[ignore = "needs promtool and prometheus_client; run via the README test command"]
 fn clashing_facade_names_are_refused_and_both_formats_parse() {
+    let _facade = FACADE.lock().unwrap_or_else(|p| p.into_inner());
     let mut config = Config::builder()
         .service_name("kernel-names")
         .no_sinks()
@@ -80,6 +94,94 @@ fn clashing_facade_names_are_refused_and_both_formats_parse() {
     assert_eq!(type_of("kernel_f_total").as_deref(), Some("unknown"));
     assert_eq!(type_of("kernel_f_created_total").as_deref(), Some("unknown"));
     assert_eq!(type_of("aureus_task_duration_ms").as_deref(), Some("histogram"));
+    drop(dispatch);
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+/// The service's own histograms carry exemplars over OTLP/gRPC too: one
+/// per bucket hit, each with the correlation id it was observed under, and
+/// the trace and span of the span it was observed in.
+#[test]
+fn facade_histograms_carry_exemplars_over_otlp_grpc() {
+    let _facade = FACADE.lock().unwrap_or_else(|p| p.into_inner());
+    let receiver = otlp_receiver::OtlpReceiver::start();
+    let mut otlp = OtlpConfig {
+        enabled: true,
+        endpoint: Some(receiver.endpoint()),
+        protocol: Some(OtlpProtocol::Grpc),
+        ..OtlpConfig::default()
+    };
+    otlp.logs.enabled = false;
+    otlp.metrics.interval = Some("60s".into());
+    let mut config = Config::builder()
+        .service_name("kernel-facade-exemplars")
+        .no_server()
+        .no_sinks()
+        .no_monitoring()
+        .otlp(otlp)
+        .build()
+        .unwrap();
+    config.metrics.histogram_buckets = BTreeMap::from([("kernel_*_seconds".to_owned(), vec![0.1, 1.0])]);
+    let (dispatch, telemetry) = aureus_observability::build(config).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for (run, value) in [("run-a", 0.05), ("run-b", 0.5), ("run-c", 5.0)] {
+            let span = tracing::info_span!("job", correlation_id = run);
+            span.in_scope(|| metrics::histogram!("kernel_job_seconds", "queue" => "q1").record(value));
+        }
+        // Outside any span or correlation scope: counted, no exemplar.
+        metrics::histogram!("kernel_job_seconds", "queue" => "q1").record(0.07);
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let received = receiver.wait_for("a metrics export", Duration::from_secs(10), |r| {
+        r.iter().any(|r| r.path.ends_with("MetricsService/Export"))
+    });
+    let request = received
+        .iter()
+        .filter(|r| r.path.ends_with("MetricsService/Export"))
+        .map(|r| ExportMetricsServiceRequest::decode(&r.payload()[..]).expect("protobuf"))
+        .next_back()
+        .expect("one");
+    let point = request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.name == "kernel_job_seconds")
+        .find_map(|m| match &m.data {
+            Some(metric::Data::Histogram(h)) => h.data_points.first().cloned(),
+            _ => None,
+        })
+        .expect("the facade histogram");
+    assert_eq!(point.bucket_counts, [2, 1, 1]);
+    let runs: Vec<(f64, String, usize, usize)> = point
+        .exemplars
+        .iter()
+        .map(|e| {
+            let run = e
+                .filtered_attributes
+                .iter()
+                .find(|kv| kv.key == "aureus.correlation_id")
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    any_value::Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            let value = match e.value {
+                Some(opentelemetry_proto::tonic::metrics::v1::exemplar::Value::AsDouble(v)) => v,
+                _ => f64::NAN,
+            };
+            (value, run, e.trace_id.len(), e.span_id.len())
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (0.05, "run-a".to_owned(), 16, 8),
+            (0.5, "run-b".to_owned(), 16, 8),
+            (5.0, "run-c".to_owned(), 16, 8)
+        ],
+        "one per bucket hit, in bucket order"
+    );
     drop(dispatch);
     telemetry.shutdown(Duration::from_secs(5));
 }
