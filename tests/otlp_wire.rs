@@ -249,6 +249,20 @@ fn grpc_sends_metadata_and_gzip_frames_to_each_service() {
         }
         assert_eq!(request.header("grpc-encoding"), Some("gzip"));
         assert!(request.compressed(), "the gRPC frame is compressed");
+        // Our metrics client identifies itself as the SDK's exporters do.
+        assert_eq!(
+            request.header("user-agent"),
+            received[0].header("user-agent"),
+            "{}",
+            request.path
+        );
+        assert!(
+            request
+                .header("user-agent")
+                .is_some_and(|agent| agent.starts_with("OTel-OTLP-Exporter-Rust/")),
+            "{:?}",
+            request.header("user-agent")
+        );
         assert!(!request.payload().is_empty());
     }
     let report = telemetry.shutdown(Duration::from_secs(5));

@@ -48,6 +48,10 @@ use crate::config::ValidatedRetry;
 /// The gRPC method: `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`.
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
+/// What opentelemetry-otlp's exporters send as `User-Agent` (its version;
+/// `tests/otlp_wire.rs` compares it with theirs on the wire).
+const USER_AGENT: &str = "OTel-OTLP-Exporter-Rust/0.33.1";
+
 /// Most of an answer's body kept (the HTTP exporters' limit too): the rest
 /// is read and discarded, and the trailers' status still decides.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
@@ -92,6 +96,12 @@ impl GrpcMetricExporter {
         // As tonic does: a call's status is the server's to send.
         for reserved in ["grpc-status", "grpc-message", "grpc-message-type"] {
             metadata.remove(reserved);
+        }
+        // As opentelemetry-otlp's exporters identify themselves (the OTLP
+        // exporter specification's User-Agent), unless `headers` set one;
+        // the channel appends tonic's.
+        if !metadata.contains_key(http::header::USER_AGENT) {
+            metadata.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         }
         GrpcMetricExporter {
             channel: Mutex::new(Some(channel)),
