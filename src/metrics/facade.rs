@@ -790,7 +790,11 @@ mod tests {
             "aureus_telemetry_cardinality_overflow_total".to_owned(),
         )
         .unwrap();
+        // The crate describes its metrics when the stack starts, and
+        // registers their series later.
+        prometheus.describe_counter("aureus_tasks_total".into(), None, "Tasks.".into());
         metrics::with_local_recorder(&facade, || {
+            metrics::histogram!("aureus_tasks_total").record(1.0);
             metrics::counter!("dup").increment(1);
             metrics::histogram!("dup").record(1.0);
             metrics::counter!("lat_total").increment(1);
@@ -811,6 +815,9 @@ mod tests {
                 &METADATA,
             )
             .record(5.0);
+        prometheus
+            .register_counter(&metrics::Key::from_name("aureus_tasks_total"), &METADATA)
+            .increment(2);
         let refused: Vec<_> = prometheus
             .refused_series()
             .into_iter()
@@ -818,8 +825,8 @@ mod tests {
             .collect();
         assert_eq!(
             refused,
-            [("type_conflict", 4)],
-            "dup, hh, aureus_task_duration_ms, q_bucket"
+            [("type_conflict", 5)],
+            "aureus_tasks_total, dup, hh, aureus_task_duration_ms, q_bucket"
         );
         for format in [ExpositionFormat::Text, ExpositionFormat::OpenMetrics] {
             let mut text = String::new();
@@ -840,6 +847,7 @@ mod tests {
             );
             assert!(!text.contains("aureus_task_duration_ms_bucket{le="), "{text}");
             assert!(!text.contains("q_bucket_bucket"), "{text}");
+            assert!(text.contains("\naureus_tasks_total 2\n"), "ours kept: {text}");
             if format == ExpositionFormat::OpenMetrics {
                 assert!(text.contains("# TYPE lat_total unknown\nlat_total 1\n"), "{text}");
                 assert!(text.contains("# TYPE lat histogram\n"), "{text}");

@@ -260,6 +260,17 @@ impl ExpositionRecorder {
     }
 
     fn describe(&self, name: KeyName, description: SharedString) {
+        // A described name is this recorder's (whatever the type its series
+        // will have): the crate describes its own metrics when the stack
+        // starts, before any series, so no recorder sharing the names can
+        // take one first.
+        if text::is_metric_name(name.as_str()) {
+            let storage = self.registry.storage();
+            let mut names = storage.namespace.names.lock().unwrap_or_else(PoisonError::into_inner);
+            names
+                .entry(name.as_str().to_owned())
+                .or_insert(Owner::Reserved { recorder: storage.id });
+        }
         let mut help = self.help.write().unwrap_or_else(PoisonError::into_inner);
         help.entry(name.as_str().to_owned())
             .or_insert_with(|| description.into_owned());
@@ -495,6 +506,9 @@ enum Owner {
     },
     /// The `_bucket`, `_sum` or `_count` lines of a histogram.
     HistogramPart,
+    /// A name described to the recorder `recorder` (its
+    /// [`SeriesStorage::id`]) before any series: its family once registered.
+    Reserved { recorder: u64 },
 }
 
 /// Creates series for the registry: validates each new key once, renders
@@ -613,6 +627,14 @@ impl SeriesStorage {
             Some(Owner::Family {
                 kind: owner, recorder, ..
             }) if *owner == kind && *recorder == self.id => Ok(()),
+            Some(Owner::Reserved { recorder }) if *recorder == self.id => {
+                let reserved = names.remove(name);
+                let claimed = self.claim(names, name, kind);
+                if let (Err(_), Some(reserved)) = (&claimed, reserved) {
+                    names.insert(name.to_owned(), reserved);
+                }
+                claimed
+            }
             Some(_) => Err(Refusal::TypeConflict),
             None => {
                 let parts = HISTOGRAM_PARTS.map(|part| format!("{name}{part}"));
