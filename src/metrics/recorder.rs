@@ -36,7 +36,10 @@ use crate::error::{Error, Result};
 ///   with `__`), `invalid_label` (label name not `[a-zA-Z_][a-zA-Z0-9_]*`,
 ///   starting with `__`, `le`, `quantile`, given twice, or also a global
 ///   label), `type_conflict` (a name already used by a metric of another type,
-///   or by a histogram's `_bucket`/`_sum`/`_count` lines).
+///   or by a histogram's `_bucket`/`_sum`/`_count`/`_created` lines, or —
+///   for recorders rendered into one document, see the crate's facade —
+///   by another recorder, which a name described to it or given histogram
+///   bounds belongs to from the start).
 ///
 /// ```
 /// use aureus_observability::metrics::ExpositionRecorder;
