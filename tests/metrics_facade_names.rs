@@ -100,7 +100,9 @@ fn clashing_facade_names_are_refused_and_both_formats_parse() {
 
 /// The service's own histograms carry exemplars over OTLP/gRPC too: one
 /// per bucket hit, each with the correlation id it was observed under, and
-/// the trace and span of the span it was observed in.
+/// the trace and span of the span it was observed in. A series `/metrics`
+/// refuses because another family has its name is not exported over OTLP
+/// either (it would be a second metric of that name).
 #[test]
 fn facade_histograms_carry_exemplars_over_otlp_grpc() {
     let _facade = FACADE.lock().unwrap_or_else(|p| p.into_inner());
@@ -130,6 +132,13 @@ fn facade_histograms_carry_exemplars_over_otlp_grpc() {
         }
         // Outside any span or correlation scope: counted, no exemplar.
         metrics::histogram!("kernel_job_seconds", "queue" => "q1").record(0.07);
+        // Names another family has: refused on /metrics, and not mirrored as
+        // a second metric of that name either.
+        tracing::info!(target: "aureus", event_type = "step_end", workflow_id = "w", task_id = "t",
+            task_type = "plan", success = true, duration_ms = 5u64);
+        metrics::histogram!("aureus_task_duration_ms", "task_type" => "plan", "success" => "true").record(1.0);
+        metrics::counter!("kernel_dup").increment(1);
+        metrics::histogram!("kernel_dup").record(1.0);
     });
     assert!(telemetry.flush(Duration::from_secs(10)));
     let received = receiver.wait_for("a metrics export", Duration::from_secs(10), |r| {
@@ -141,6 +150,25 @@ fn facade_histograms_carry_exemplars_over_otlp_grpc() {
         .map(|r| ExportMetricsServiceRequest::decode(&r.payload()[..]).expect("protobuf"))
         .next_back()
         .expect("one");
+    let named = |name: &str| {
+        request
+            .resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .filter(|m| m.name == name)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let ours = named("aureus_task_duration_ms");
+    assert_eq!(ours.len(), 1, "{ours:#?}");
+    assert_eq!(ours[0].unit, "ms");
+    let dup = named("kernel_dup");
+    assert_eq!(dup.len(), 1, "{dup:#?}");
+    assert!(
+        matches!(dup[0].data, Some(metric::Data::Sum(_))),
+        "the counter, registered first"
+    );
     let point = request
         .resource_metrics
         .iter()

@@ -72,8 +72,9 @@ impl PrometheusExporter {
         })
     }
 
-    /// The recorder itself (to share its names with the facade's).
-    pub(crate) fn exposition(&self) -> &ExpositionRecorder {
+    /// The recorder itself (to share its names with the facade's, and for
+    /// the OTLP mirror).
+    pub(crate) fn exposition(&self) -> &Arc<ExpositionRecorder> {
         &self.recorder
     }
 

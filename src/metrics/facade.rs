@@ -255,18 +255,17 @@ impl Guard {
                     .iter()
                     .find(|l| l.bounds == bounds)
                     .unwrap_or(&self.layouts[0]);
-                let prometheus = Arc::clone(&layout.recorder) as Arc<dyn Recorder + Send + Sync>;
                 match &self.meter {
                     Some(meter) => Arc::new(
                         crate::otlp::MirrorRecorder::new(
-                            prometheus,
+                            Arc::clone(&layout.recorder),
                             meter.clone(),
                             &self.global_labels,
                             vec![(name.to_owned(), bounds.to_vec(), "")],
                         )
                         .with_exemplars(self.exemplars.clone()),
                     ),
-                    None => prometheus,
+                    None => Arc::clone(&layout.recorder) as Arc<dyn Recorder + Send + Sync>,
                 }
             })
             .clone()

@@ -262,6 +262,29 @@ impl ExpositionRecorder {
         }
     }
 
+    /// `key`'s counter, `None` when its name belongs to another family or
+    /// recorder (`type_conflict`): for a mirror that must not record it
+    /// elsewhere either. Refused for any other reason, a handle doing nothing.
+    pub(crate) fn counter_unless_conflict(&self, key: &Key) -> Option<Counter> {
+        self.registry
+            .get_or_create_counter(key, |slot| (!slot.conflict).then(|| slot.series.clone()))
+            .map(|series| series.map_or_else(Counter::noop, Counter::from_arc))
+    }
+
+    /// Like [`counter_unless_conflict`](Self::counter_unless_conflict), for a gauge.
+    pub(crate) fn gauge_unless_conflict(&self, key: &Key) -> Option<Gauge> {
+        self.registry
+            .get_or_create_gauge(key, |slot| (!slot.conflict).then(|| slot.series.clone()))
+            .map(|series| series.map_or_else(Gauge::noop, Gauge::from_arc))
+    }
+
+    /// Like [`counter_unless_conflict`](Self::counter_unless_conflict), for a histogram.
+    pub(crate) fn histogram_unless_conflict(&self, key: &Key) -> Option<Histogram> {
+        self.registry
+            .get_or_create_histogram(key, |slot| (!slot.conflict).then(|| slot.series.clone()))
+            .map(|series| series.map_or_else(Histogram::noop, Histogram::from_arc))
+    }
+
     fn describe(&self, name: KeyName, description: SharedString) {
         // A described name is this recorder's (whatever the type its series
         // will have): the crate describes its own metrics when the stack
@@ -436,6 +459,8 @@ impl HistogramFn for Series<BucketHistogram> {
 struct Slot<T> {
     series: Option<Arc<Series<T>>>,
     primary: bool,
+    /// Refused because another family (or recorder) has the name.
+    conflict: bool,
 }
 
 impl<T> Clone for Slot<T> {
@@ -443,6 +468,7 @@ impl<T> Clone for Slot<T> {
         Slot {
             series: self.series.clone(),
             primary: self.primary,
+            conflict: self.conflict,
         }
     }
 }
@@ -554,6 +580,7 @@ impl SeriesStorage {
                 Slot {
                     series: None,
                     primary: false,
+                    conflict: matches!(reason, Refusal::TypeConflict),
                 }
             }
         }
@@ -598,6 +625,7 @@ impl SeriesStorage {
                 .map(|series| Slot {
                     series: Some(series),
                     primary: false,
+                    conflict: false,
                 })
                 .map_err(|_| Refusal::TypeConflict);
         }
@@ -619,6 +647,7 @@ impl SeriesStorage {
         Ok(Slot {
             series: Some(created),
             primary: true,
+            conflict: false,
         })
     }
 

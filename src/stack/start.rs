@@ -247,7 +247,7 @@ fn start_metrics(
     let recorder = match &meter {
         Some(meter) => Arc::new(
             otlp::MirrorRecorder::new(
-                exporter.recorder(),
+                Arc::clone(exporter.exposition()),
                 meter.clone(),
                 &config.global_labels,
                 mirrored.to_vec(),
