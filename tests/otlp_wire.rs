@@ -548,6 +548,33 @@ fn grpc_metrics_export_ends_within_its_timeout_across_retries() {
     telemetry.shutdown(Duration::from_secs(2));
 }
 
+/// A server asking (RetryInfo) for a wait longer than what is left of the
+/// export's timeout: the export gives up at once instead of waiting past it.
+#[test]
+fn grpc_metrics_throttled_past_the_timeout_fail_at_once() {
+    let receiver = OtlpReceiver::start();
+    let mut config = only_metrics(otlp(&receiver.endpoint(), OtlpProtocol::Grpc));
+    config.timeout = Some("2s".into());
+    config.retry.max_retries = 5;
+    let (dispatch, telemetry) = stack(config);
+    emit_workload(&dispatch);
+    receiver.script([Reply::GrpcRetryInfo(8, Duration::from_secs(60))]);
+    let started = Instant::now();
+    assert!(!telemetry.flush(Duration::from_secs(10)));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1_500), "the export took {took:?}");
+    let calls = receiver
+        .received()
+        .iter()
+        .filter(|r| r.path.ends_with("MetricsService/Export"))
+        .count();
+    assert_eq!(calls, 1);
+    let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
+    assert_eq!((counts.exported, counts.failed), (0, 1), "{counts:?}");
+    drop(dispatch);
+    telemetry.shutdown(Duration::from_secs(2));
+}
+
 #[test]
 fn a_full_queue_drops_and_counts_instead_of_blocking() {
     // Nothing listens: every export fails slowly, the small queue fills.
