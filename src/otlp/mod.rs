@@ -22,6 +22,7 @@
 pub(crate) mod capture;
 mod exemplars;
 mod genai;
+mod grpc_call;
 mod grpc_metrics;
 mod grpc_retry;
 mod http_client;
