@@ -213,3 +213,69 @@ fn facade_histograms_carry_exemplars_over_otlp_grpc() {
     drop(dispatch);
     telemetry.shutdown(Duration::from_secs(5));
 }
+
+/// Names that clash by the formats' suffix rules, registered as counters,
+/// gauges and histograms (in two bucket layouts) in random order: every
+/// `/metrics` document reads back in the Python client's OpenMetrics and
+/// text parsers and in promtool.
+#[test]
+#[ignore = "needs promtool and prometheus_client; run via the README test command"]
+fn any_mix_of_clashing_names_makes_a_valid_document() {
+    let _facade = FACADE.lock().unwrap_or_else(|p| p.into_inner());
+    const NAMES: [&str; 13] = [
+        "k",
+        "k_total",
+        "k_created",
+        "k_bucket",
+        "k_count",
+        "k_sum",
+        "k_info",
+        "k_created_total",
+        "k_total_total",
+        "k_bucket_total",
+        "k_x",
+        "k_bucket_x",
+        "k_count_total",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for trial in 0..40 {
+        let mut config = Config::builder()
+            .service_name("kernel-mix")
+            .no_sinks()
+            .no_server()
+            .no_monitoring()
+            .build()
+            .unwrap();
+        config.metrics.histogram_buckets = BTreeMap::from([("*_x".to_owned(), vec![1.0, 2.0])]);
+        let (_dispatch, telemetry) = aureus_observability::build(config).unwrap();
+        let handle = telemetry.metrics().unwrap().clone();
+        let mut registered = Vec::new();
+        for _ in 0..2 + next() % 5 {
+            let name = NAMES[(next() % NAMES.len() as u64) as usize];
+            match next() % 3 {
+                0 => metrics::counter!(name).increment(1),
+                1 => metrics::gauge!(name).set(1.0),
+                _ => metrics::histogram!(name).record(1.5),
+            }
+            registered.push(name);
+        }
+        let openmetrics = handle.render_as(aureus_observability::metrics::ExpositionFormat::OpenMetrics);
+        prometheus::python_parse_openmetrics(&openmetrics)
+            .unwrap_or_else(|e| panic!("trial {trial} {registered:?}: {e}\n{openmetrics}"));
+        let text = handle.render();
+        prometheus::python_parse(&text).unwrap_or_else(|e| panic!("trial {trial} {registered:?}: {e}\n{text}"));
+        if let Err(problems) = prometheus::promtool_check_metrics(&text) {
+            assert!(
+                !problems.contains("error while linting"),
+                "trial {trial} {registered:?}: {problems}\n{text}"
+            );
+        }
+        telemetry.shutdown(Duration::from_secs(2));
+    }
+}
