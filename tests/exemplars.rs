@@ -457,3 +457,83 @@ fn delta_temporality_is_asked_for_on_every_protocol_and_exemplars_go_out_once() 
         telemetry.shutdown(Duration::from_secs(5));
     }
 }
+
+/// A correlation id the redaction configuration would hide — one a
+/// `redaction.patterns` entry matches, as on spans, or any when
+/// `correlation_id` is a sensitive field — stays out of the exemplars, on
+/// `/metrics` and over OTLP; the exemplar keeps its trace and span ids.
+#[test]
+fn exemplars_never_show_a_correlation_id_the_redaction_would_hide() {
+    use aureus_observability::config::RedactionConfig;
+    const HISTOGRAM: &str = "aureus_task_duration_ms";
+    for (fields, shown) in [(vec![], true), (vec!["correlation_id".to_owned()], false)] {
+        let receiver = otlp_receiver::OtlpReceiver::start();
+        let mut otlp = OtlpConfig {
+            enabled: true,
+            endpoint: Some(receiver.endpoint()),
+            protocol: Some(OtlpProtocol::Grpc),
+            ..OtlpConfig::default()
+        };
+        otlp.logs.enabled = false;
+        otlp.metrics.interval = Some("60s".into());
+        let mut config = Config::builder()
+            .service_name("aureus-exemplar-redaction")
+            .no_server()
+            .no_sinks()
+            .no_monitoring()
+            .otlp(otlp)
+            .build()
+            .expect("valid config");
+        config.metrics.global_recorder = GlobalRecorder::Off;
+        config.redaction = RedactionConfig {
+            fields,
+            patterns: vec![r"wf-secret-[0-9]+".into()],
+        };
+        let (dispatch, telemetry) = aureus_observability::build(config).expect("stack builds");
+        tracing::dispatcher::with_default(&dispatch, || {
+            for (correlation_id, duration_ms) in [("wf-secret-42", 3), ("run-public-1", 700)] {
+                let span = tracing::info_span!("step", correlation_id = correlation_id);
+                span.in_scope(|| {
+                    event::StepEnd {
+                        workflow_id: "wf",
+                        task_id: "t",
+                        task_type: "action",
+                        success: true,
+                        duration_ms,
+                        error: None,
+                    }
+                    .emit();
+                });
+            }
+        });
+        let text = telemetry
+            .metrics()
+            .expect("metrics on")
+            .render_as(ExpositionFormat::OpenMetrics);
+        let exemplar_lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(HISTOGRAM) && l.contains(" # {"))
+            .collect();
+        assert_eq!(exemplar_lines.len(), 2, "both keep trace and span: {text}");
+        assert!(exemplar_lines.iter().all(|l| l.contains("trace_id=\"")), "{text}");
+        assert!(!text.contains("wf-secret-42"), "{text}");
+        assert_eq!(text.contains("correlation_id=\"run-public-1\""), shown, "{text}");
+
+        assert!(telemetry.flush(Duration::from_secs(10)));
+        let requests = metric_requests(&receiver.received());
+        let exemplars = requests
+            .iter()
+            .map(|r| histogram_exemplars(r, HISTOGRAM))
+            .find(|e| !e.is_empty())
+            .expect("exemplars over OTLP");
+        assert_eq!(exemplars.len(), 2, "{exemplars:#?}");
+        assert!(exemplars.iter().all(|e| e.trace_id.len() == 16), "{exemplars:#?}");
+        let ids: Vec<&str> = exemplars
+            .iter()
+            .filter_map(|e| string_attribute(&e.filtered_attributes, "aureus.correlation_id"))
+            .collect();
+        assert_eq!(ids, if shown { vec!["run-public-1"] } else { vec![] }, "{exemplars:#?}");
+        drop(dispatch);
+        telemetry.shutdown(Duration::from_secs(5));
+    }
+}

@@ -238,6 +238,8 @@ impl ExpositionRecorder {
         entries.sort_unstable_by(|a, b| (a.family(), a.labels()).cmp(&(b.family(), b.labels())));
 
         let help = self.help.read().unwrap_or_else(PoisonError::into_inner);
+        let filter = self.registry.storage().namespace.correlation_filter.get();
+        let show = |id: &str| filter.is_none_or(|keep| keep(id));
         out.reserve(entries.len() * 64);
         let mut family: Option<&str> = None;
         for entry in &entries {
@@ -258,8 +260,15 @@ impl ExpositionRecorder {
                 };
                 header.write(out, format, help.get(entry.family()));
             }
-            entry.write_samples(out, format);
+            entry.write_samples(out, format, &show);
         }
+    }
+
+    /// Leaves out of the exemplars of this recorder's document (and of those
+    /// sharing its names) every correlation id `show` refuses: those the
+    /// redaction configuration would hide. Set once; later calls change nothing.
+    pub(crate) fn filter_exemplar_correlation_ids(&self, show: exemplar::CorrelationFilter) {
+        let _ = self.registry.storage().namespace.correlation_filter.set(show);
     }
 
     /// `key`'s counter, `None` when its name belongs to another family or
@@ -558,10 +567,22 @@ struct SeriesStorage {
 /// The names of one exposition document and the series refused from it:
 /// one recorder's own, or shared by the recorders rendered together
 /// ([`ExpositionBuilder::sharing_names_with`]).
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Namespace {
     names: Mutex<HashMap<String, Owner>>,
     refused: [AtomicU64; 3],
+    /// Which correlation ids exemplars may show (all when unset).
+    correlation_filter: std::sync::OnceLock<exemplar::CorrelationFilter>,
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("names", &self.names)
+            .field("refused", &self.refused)
+            .field("filtered", &self.correlation_filter.get().is_some())
+            .finish()
+    }
 }
 
 /// The sample names a histogram `h` writes or may write: `h_bucket`,
@@ -755,7 +776,7 @@ impl Entry {
         }
     }
 
-    fn write_samples(&self, out: &mut String, format: ExpositionFormat) {
+    fn write_samples(&self, out: &mut String, format: ExpositionFormat, show: &dyn Fn(&str) -> bool) {
         let openmetrics = format == ExpositionFormat::OpenMetrics;
         match self {
             Entry::Counter(s) => {
@@ -782,7 +803,7 @@ impl Entry {
                     let _ = write!(out, "{count}");
                     if openmetrics {
                         if let Some(exemplar) = s.value.exemplar(i) {
-                            exemplar::push_exemplar(out, &exemplar);
+                            exemplar::push_exemplar(out, &exemplar, show);
                         }
                     }
                     out.push('\n');
@@ -791,7 +812,7 @@ impl Entry {
                 let _ = write!(out, "{}", snapshot.count);
                 if openmetrics {
                     if let Some(exemplar) = s.value.exemplar(bounds.len()) {
-                        exemplar::push_exemplar(out, &exemplar);
+                        exemplar::push_exemplar(out, &exemplar, show);
                     }
                 }
                 out.push('\n');

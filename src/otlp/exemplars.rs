@@ -23,7 +23,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue as Pr
 use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, AggregationTemporality, Exemplar as ProtoExemplar};
 
 use super::logs::CORRELATION_ATTRIBUTE;
-use crate::metrics::exemplar::{current, ExemplarSlots};
+use crate::metrics::exemplar::{current, CorrelationFilter, ExemplarSlots};
 
 /// The explicit bucket bounds opentelemetry_sdk gives a histogram without
 /// bounds of its own (the OpenTelemetry metrics SDK specification's default).
@@ -59,9 +59,19 @@ impl SeriesExemplars {
 }
 
 /// The exemplars of every mirrored histogram series of one OTLP pipeline.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Exemplars {
     series: Mutex<HashMap<SeriesKey, Arc<SeriesExemplars>>>,
+    /// Which correlation ids exemplars may carry (all when unset).
+    correlation_filter: std::sync::OnceLock<CorrelationFilter>,
+}
+
+impl std::fmt::Debug for Exemplars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exemplars")
+            .field("filtered", &self.correlation_filter.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 fn series_key(name: &str, attributes: impl Iterator<Item = (String, String)>) -> SeriesKey {
@@ -90,6 +100,12 @@ impl Exemplars {
                 slots: ExemplarSlots::default(),
             })
         }))
+    }
+
+    /// Leaves out of the exemplars every correlation id `show` refuses:
+    /// those the redaction configuration would hide. Set once.
+    pub(crate) fn filter_correlation_ids(&self, show: CorrelationFilter) {
+        let _ = self.correlation_filter.set(show);
     }
 
     /// Adds to each histogram data point of `request` the exemplars of its
@@ -132,9 +148,11 @@ impl Exemplars {
                         Some((trace, span)) => (trace.to_be_bytes().to_vec(), span.to_be_bytes().to_vec()),
                         None => (Vec::new(), Vec::new()),
                     };
+                    let shown = |id: &&str| self.correlation_filter.get().is_none_or(|keep| keep(id));
                     let filtered_attributes = taken
                         .context
                         .correlation_id()
+                        .filter(shown)
                         .map(|id| ProtoKeyValue {
                             key: CORRELATION_ATTRIBUTE.to_owned(),
                             key_strindex: 0,
