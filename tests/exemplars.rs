@@ -371,3 +371,169 @@ fn exemplars_arrive_naming_received_spans(
     let expected: Vec<f64> = DURATIONS_MS.iter().map(|d| *d as f64).collect();
     assert_eq!(values, expected);
 }
+
+/// `otlp.metrics.temporality = "delta"` (or its variable) applies to every
+/// protocol alike, our gRPC client included: histogram points are Delta,
+/// and each exemplar goes out once — in the export after its observation,
+/// not again in the next one.
+#[test]
+fn delta_temporality_is_asked_for_on_every_protocol_and_exemplars_go_out_once() {
+    use aureus_observability::config::MetricTemporality;
+    use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
+    const HISTOGRAM: &str = "aureus_task_duration_ms";
+    for protocol in [OtlpProtocol::Grpc, OtlpProtocol::HttpProtobuf, OtlpProtocol::HttpJson] {
+        let receiver = otlp_receiver::OtlpReceiver::start();
+        let endpoint = match protocol {
+            OtlpProtocol::Grpc => receiver.endpoint(),
+            _ => format!("{}/v1/metrics", receiver.endpoint()),
+        };
+        let mut otlp = OtlpConfig {
+            enabled: true,
+            endpoint: Some(receiver.endpoint()),
+            protocol: Some(protocol),
+            ..OtlpConfig::default()
+        };
+        otlp.traces.enabled = false;
+        otlp.logs.enabled = false;
+        otlp.metrics.endpoint = Some(endpoint);
+        otlp.metrics.interval = Some("60s".into());
+        otlp.metrics.temporality = Some(MetricTemporality::Delta);
+        let mut config = Config::builder()
+            .service_name("aureus-delta")
+            .no_server()
+            .no_sinks()
+            .no_monitoring()
+            .otlp(otlp)
+            .build()
+            .expect("valid config");
+        config.metrics.global_recorder = GlobalRecorder::Off;
+        let (dispatch, telemetry) = aureus_observability::build(config).expect("stack builds");
+        tracing::dispatcher::with_default(&dispatch, || {
+            aureus_observability::correlation::scope(
+                aureus_observability::CorrelationId::new("run-delta").unwrap(),
+                || {
+                    event::StepEnd {
+                        workflow_id: "wf-delta",
+                        task_id: "t",
+                        task_type: "action",
+                        success: true,
+                        duration_ms: 40,
+                        error: None,
+                    }
+                    .emit();
+                },
+            );
+        });
+        assert!(telemetry.flush(Duration::from_secs(10)), "{protocol:?}");
+        assert!(telemetry.flush(Duration::from_secs(10)), "{protocol:?}");
+        let requests = metric_requests(&receiver.received());
+        assert_eq!(requests.len(), 2, "{protocol:?}: two exports");
+        let histogram = |request: &ExportMetricsServiceRequest| {
+            request
+                .resource_metrics
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .find(|m| m.name == HISTOGRAM)
+                .and_then(|m| match &m.data {
+                    Some(metric::Data::Histogram(h)) => Some(h.clone()),
+                    _ => None,
+                })
+        };
+        let first = histogram(&requests[0]).expect("the histogram in the first export");
+        assert_eq!(
+            first.aggregation_temporality,
+            AggregationTemporality::Delta as i32,
+            "{protocol:?}"
+        );
+        assert_eq!(histogram_exemplars(&requests[0], HISTOGRAM).len(), 1, "{protocol:?}");
+        // Nothing observed since: no point (delta), and no exemplar again.
+        assert!(
+            histogram_exemplars(&requests[1], HISTOGRAM).is_empty(),
+            "{protocol:?}: {:?}",
+            histogram(&requests[1])
+        );
+        drop(dispatch);
+        telemetry.shutdown(Duration::from_secs(5));
+    }
+}
+
+/// A correlation id the redaction configuration would hide — one a
+/// `redaction.patterns` entry matches, as on spans, or any when
+/// `correlation_id` is a sensitive field — stays out of the exemplars, on
+/// `/metrics` and over OTLP; the exemplar keeps its trace and span ids.
+#[test]
+fn exemplars_never_show_a_correlation_id_the_redaction_would_hide() {
+    use aureus_observability::config::RedactionConfig;
+    const HISTOGRAM: &str = "aureus_task_duration_ms";
+    for (fields, shown) in [(vec![], true), (vec!["correlation_id".to_owned()], false)] {
+        let receiver = otlp_receiver::OtlpReceiver::start();
+        let mut otlp = OtlpConfig {
+            enabled: true,
+            endpoint: Some(receiver.endpoint()),
+            protocol: Some(OtlpProtocol::Grpc),
+            ..OtlpConfig::default()
+        };
+        otlp.logs.enabled = false;
+        otlp.metrics.interval = Some("60s".into());
+        let mut config = Config::builder()
+            .service_name("aureus-exemplar-redaction")
+            .no_server()
+            .no_sinks()
+            .no_monitoring()
+            .otlp(otlp)
+            .build()
+            .expect("valid config");
+        config.metrics.global_recorder = GlobalRecorder::Off;
+        config.redaction = RedactionConfig {
+            fields,
+            patterns: vec![r"wf-secret-[0-9]+".into()],
+        };
+        let (dispatch, telemetry) = aureus_observability::build(config).expect("stack builds");
+        tracing::dispatcher::with_default(&dispatch, || {
+            for (correlation_id, duration_ms) in [("wf-secret-42", 3), ("run-public-1", 700)] {
+                let span = tracing::info_span!("step", correlation_id = correlation_id);
+                span.in_scope(|| {
+                    event::StepEnd {
+                        workflow_id: "wf",
+                        task_id: "t",
+                        task_type: "action",
+                        success: true,
+                        duration_ms,
+                        error: None,
+                    }
+                    .emit();
+                });
+            }
+        });
+        let text = telemetry
+            .metrics()
+            .expect("metrics on")
+            .render_as(ExpositionFormat::OpenMetrics);
+        let exemplar_lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(HISTOGRAM) && l.contains(" # {"))
+            .collect();
+        assert_eq!(exemplar_lines.len(), 2, "both keep trace and span: {text}");
+        assert!(exemplar_lines.iter().all(|l| l.contains("trace_id=\"")), "{text}");
+        assert!(!text.contains("wf-secret-42"), "{text}");
+        assert_eq!(text.contains("correlation_id=\"run-public-1\""), shown, "{text}");
+
+        assert!(telemetry.flush(Duration::from_secs(10)));
+        let requests = metric_requests(&receiver.received());
+        let exemplars = requests
+            .iter()
+            .map(|r| histogram_exemplars(r, HISTOGRAM))
+            .find(|e| !e.is_empty())
+            .expect("exemplars over OTLP");
+        assert_eq!(exemplars.len(), 2, "{exemplars:#?}");
+        assert!(exemplars.iter().all(|e| e.trace_id.len() == 16), "{exemplars:#?}");
+        let ids: Vec<&str> = exemplars
+            .iter()
+            .filter_map(|e| string_attribute(&e.filtered_attributes, "aureus.correlation_id"))
+            .collect();
+        assert_eq!(ids, if shown { vec!["run-public-1"] } else { vec![] }, "{exemplars:#?}");
+        drop(dispatch);
+        telemetry.shutdown(Duration::from_secs(5));
+    }
+}

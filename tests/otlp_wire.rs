@@ -249,6 +249,20 @@ fn grpc_sends_metadata_and_gzip_frames_to_each_service() {
         }
         assert_eq!(request.header("grpc-encoding"), Some("gzip"));
         assert!(request.compressed(), "the gRPC frame is compressed");
+        // Our metrics client identifies itself as the SDK's exporters do.
+        assert_eq!(
+            request.header("user-agent"),
+            received[0].header("user-agent"),
+            "{}",
+            request.path
+        );
+        assert!(
+            request
+                .header("user-agent")
+                .is_some_and(|agent| agent.starts_with("OTel-OTLP-Exporter-Rust/")),
+            "{:?}",
+            request.header("user-agent")
+        );
         assert!(!request.payload().is_empty());
     }
     let report = telemetry.shutdown(Duration::from_secs(5));
@@ -446,11 +460,6 @@ fn grpc_metrics_follow_the_retry_rules_and_are_counted() {
         calls[2].at - calls[1].at
     );
     assert_eq!(calls[0].body, calls[2].body, "each attempt sends the same export");
-    let agent = calls[0].header("user-agent").unwrap_or_default();
-    assert!(
-        agent.starts_with("OTel-OTLP-Exporter-Rust aureus-observability/"),
-        "{agent}"
-    );
     let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
     assert_eq!(
         (counts.exported, counts.failed, counts.export_errors),
@@ -480,6 +489,90 @@ fn grpc_metrics_follow_the_retry_rules_and_are_counted() {
     assert!(last_error.contains("InvalidArgument"), "{last_error}");
     drop(dispatch);
     telemetry.shutdown(Duration::from_secs(5));
+}
+
+/// A success (grpc-status 0) whose answer is not an OTLP response —
+/// garbage, or a message over gRPC's usual 4 MiB limit — is a success, as
+/// over HTTP: the collector took the data, so it is neither sent again (a
+/// duplicate) nor counted as failed.
+#[test]
+fn grpc_metrics_accepted_with_an_unreadable_answer_are_not_sent_again() {
+    let receiver = OtlpReceiver::start();
+    let mut config = only_metrics(otlp(&receiver.endpoint(), OtlpProtocol::Grpc));
+    config.retry.max_retries = 3;
+    let (dispatch, telemetry) = stack(config);
+    emit_workload(&dispatch);
+    let metrics_calls = |r: &[Received]| {
+        r.iter()
+            .filter(|r| r.path == "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export")
+            .count()
+    };
+    for (n, reply) in [Reply::Garbage, Reply::Oversized(6 << 20)].into_iter().enumerate() {
+        receiver.script([reply.clone()]);
+        assert!(telemetry.flush(Duration::from_secs(10)), "{reply:?}: a success");
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(metrics_calls(&receiver.received()), n + 1, "{reply:?}: sent once");
+    }
+    let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
+    assert_eq!(
+        (counts.exported, counts.failed, counts.export_errors),
+        (2, 0, 0),
+        "{counts:?}"
+    );
+    drop(dispatch);
+    telemetry.shutdown(Duration::from_secs(5));
+}
+
+/// The export's `timeout` bounds the whole export over gRPC, retries and
+/// the answer included: a collector that refuses at once and then hangs
+/// does not get a second full timeout.
+#[test]
+fn grpc_metrics_export_ends_within_its_timeout_across_retries() {
+    let receiver = OtlpReceiver::start();
+    let mut config = only_metrics(otlp(&receiver.endpoint(), OtlpProtocol::Grpc));
+    config.timeout = Some("1s".into());
+    config.retry.max_retries = 5;
+    config.retry.initial_delay = "600ms".into();
+    config.retry.max_delay = "600ms".into();
+    let (dispatch, telemetry) = stack(config);
+    emit_workload(&dispatch);
+    receiver.script([Reply::Grpc(14), Reply::Delay(Duration::from_secs(5))]);
+    let started = Instant::now();
+    assert!(!telemetry.flush(Duration::from_secs(10)));
+    let took = started.elapsed();
+    // Without the bound: 600 ms of backoff, then a second full second.
+    assert!(took < Duration::from_millis(1_350), "the export took {took:?}");
+    let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
+    assert_eq!((counts.exported, counts.failed), (0, 1), "{counts:?}");
+    drop(dispatch);
+    telemetry.shutdown(Duration::from_secs(2));
+}
+
+/// A server asking (RetryInfo) for a wait longer than what is left of the
+/// export's timeout: the export gives up at once instead of waiting past it.
+#[test]
+fn grpc_metrics_throttled_past_the_timeout_fail_at_once() {
+    let receiver = OtlpReceiver::start();
+    let mut config = only_metrics(otlp(&receiver.endpoint(), OtlpProtocol::Grpc));
+    config.timeout = Some("2s".into());
+    config.retry.max_retries = 5;
+    let (dispatch, telemetry) = stack(config);
+    emit_workload(&dispatch);
+    receiver.script([Reply::GrpcRetryInfo(8, Duration::from_secs(60))]);
+    let started = Instant::now();
+    assert!(!telemetry.flush(Duration::from_secs(10)));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1_500), "the export took {took:?}");
+    let calls = receiver
+        .received()
+        .iter()
+        .filter(|r| r.path.ends_with("MetricsService/Export"))
+        .count();
+    assert_eq!(calls, 1);
+    let counts = telemetry.otlp_counts("metrics").expect("metrics are exported");
+    assert_eq!((counts.exported, counts.failed), (0, 1), "{counts:?}");
+    drop(dispatch);
+    telemetry.shutdown(Duration::from_secs(2));
 }
 
 #[test]

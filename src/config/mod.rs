@@ -53,7 +53,9 @@ pub use genai::{ContentCapture, GenAiConfig, ModelPrice, MAX_PRICE_PER_MILLION};
 pub use metrics::{MetricsConfig, ServerConfig};
 pub(crate) use monitoring::trace_url;
 pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};
-pub use otlp::{OtlpBatchConfig, OtlpConfig, OtlpProtocol, OtlpRetryConfig, OtlpSignalBatch, OtlpSignalConfig};
+pub use otlp::{
+    MetricTemporality, OtlpBatchConfig, OtlpConfig, OtlpProtocol, OtlpRetryConfig, OtlpSignalBatch, OtlpSignalConfig,
+};
 pub(crate) use otlp::{ValidatedOtlp, ValidatedRetry, ValidatedSignal};
 pub use pipeline::{RedactionConfig, SamplingConfig, StoreConfig};
 pub use read::MAX_CONFIG_FILE_BYTES;

@@ -116,6 +116,47 @@ pub struct OtlpConfig {
     pub metrics: OtlpSignalConfig,
 }
 
+/// Which aggregation temporality the OTLP metric exporter asks for, per
+/// instrument kind (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`,
+/// OpenTelemetry OTLP exporter specification): the same for every protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum MetricTemporality {
+    /// Cumulative for every instrument (the default).
+    #[default]
+    #[serde(rename = "cumulative")]
+    Cumulative,
+    /// Delta for counters and histograms; cumulative for up-down counters.
+    #[serde(rename = "delta")]
+    Delta,
+    /// Delta for synchronous counters and histograms; cumulative otherwise.
+    #[serde(rename = "lowmemory")]
+    LowMemory,
+}
+
+impl MetricTemporality {
+    /// Parses the spelling of
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, ignoring case and
+    /// surrounding whitespace.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "cumulative" => Some(MetricTemporality::Cumulative),
+            "delta" => Some(MetricTemporality::Delta),
+            "lowmemory" => Some(MetricTemporality::LowMemory),
+            _ => None,
+        }
+    }
+
+    /// The SDK's value.
+    pub(crate) fn sdk(self) -> opentelemetry_sdk::metrics::Temporality {
+        use opentelemetry_sdk::metrics::Temporality;
+        match self {
+            MetricTemporality::Cumulative => Temporality::Cumulative,
+            MetricTemporality::Delta => Temporality::Delta,
+            MetricTemporality::LowMemory => Temporality::LowMemory,
+        }
+    }
+}
+
 /// One signal's table: everything optional, falling back to `[otlp]`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -143,6 +184,10 @@ pub struct OtlpSignalConfig {
     /// Metrics only: how often metrics are exported, e.g. `10s` (default 10 s;
     /// env `OTEL_METRIC_EXPORT_INTERVAL`, ms).
     pub interval: Option<String>,
+    /// Metrics only: the aggregation temporality asked for, `cumulative`
+    /// (default), `delta` or `lowmemory`, whatever the protocol (env
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+    pub temporality: Option<MetricTemporality>,
     /// Traces and logs only: batching settings of this signal, each falling
     /// back to `[otlp.batch]` (env `OTEL_BSP_*` for spans, `OTEL_BLRP_*` for
     /// log records).
@@ -176,6 +221,7 @@ impl Default for OtlpSignalConfig {
             timeout: None,
             ca_file: None,
             interval: None,
+            temporality: None,
             batch: OtlpSignalBatch::default(),
         }
     }
@@ -325,6 +371,8 @@ pub(crate) struct ValidatedOtlp {
     pub(crate) logs: Option<ValidatedSignal>,
     pub(crate) metrics: Option<ValidatedSignal>,
     pub(crate) metrics_interval: Duration,
+    /// `otlp.metrics.temporality`.
+    pub(crate) metrics_temporality: MetricTemporality,
     pub(crate) retry: ValidatedRetry,
 }
 
@@ -361,6 +409,13 @@ pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<
         None => Duration::from_secs(10),
     };
     for (name, signal) in [("traces", &otlp.traces), ("logs", &otlp.logs)] {
+        if let Some(temporality) = signal.temporality {
+            return Err(Error::config(
+                format!("otlp.{name}.temporality"),
+                format!("{temporality:?}"),
+                "only [otlp.metrics] has a temporality",
+            ));
+        }
         if signal.interval.is_some() {
             return Err(Error::config(
                 format!("otlp.{name}.interval"),
@@ -393,6 +448,7 @@ pub(crate) fn validate_otlp(otlp: &OtlpConfig, metrics_enabled: bool) -> Result<
         logs,
         metrics,
         metrics_interval,
+        metrics_temporality: otlp.metrics.temporality.unwrap_or_default(),
         retry,
     }))
 }

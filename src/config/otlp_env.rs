@@ -1,6 +1,7 @@
 //! The standard OpenTelemetry exporter variables (`OTEL_EXPORTER_OTLP_*`,
 //! `OTEL_*_EXPORTER`, `OTEL_BSP_*`, `OTEL_BLRP_*`,
-//! `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_SDK_DISABLED`) mapped onto `[otlp]`,
+//! `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`,
+//! `OTEL_SDK_DISABLED`) mapped onto `[otlp]`,
 //! following the OpenTelemetry "Environment Variable Specification" and
 //! "OTLP Exporter" configuration (specification 1.x):
 //!
@@ -20,12 +21,12 @@ use std::time::Duration;
 
 use super::env::Origins;
 use super::otel_list::{self, ListKind};
-use super::otlp::{OtlpProtocol, OtlpSignalConfig, MAX_QUEUE_CAPACITY};
+use super::otlp::{MetricTemporality, OtlpProtocol, OtlpSignalConfig, MAX_QUEUE_CAPACITY};
 use super::Config;
 use crate::error::{Error, Result};
 
 /// The variables read, for documentation and tests.
-pub(crate) const OTLP_VARIABLES: [&str; 36] = [
+pub(crate) const OTLP_VARIABLES: [&str; 37] = [
     "OTEL_SDK_DISABLED",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -55,6 +56,7 @@ pub(crate) const OTLP_VARIABLES: [&str; 36] = [
     "OTEL_LOGS_EXPORTER",
     "OTEL_METRICS_EXPORTER",
     "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
     "OTEL_BSP_MAX_QUEUE_SIZE",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
     "OTEL_BSP_SCHEDULE_DELAY",
@@ -117,6 +119,14 @@ pub(crate) fn apply<'a>(
     if let Some(raw) = get("OTEL_METRIC_EXPORT_INTERVAL") {
         otlp.metrics.interval = Some(as_duration(positive_millis("OTEL_METRIC_EXPORT_INTERVAL", raw)?));
         origins.record("otlp.metrics.interval", "OTEL_METRIC_EXPORT_INTERVAL");
+    }
+    let temporality_var = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+    if let Some(raw) = get(temporality_var) {
+        otlp.metrics.temporality = Some(
+            MetricTemporality::parse(raw)
+                .ok_or_else(|| Error::config(temporality_var, raw, "expected cumulative, delta or lowmemory"))?,
+        );
+        origins.record("otlp.metrics.temporality", temporality_var);
     }
     // The Batch Span Processor's variables batch spans, the Batch LogRecord
     // Processor's batch log records.

@@ -34,6 +34,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::correlation::MAX_LEN;
 use crate::record::Record;
 
+/// Whether an exemplar may show a correlation id: `false` when the
+/// redaction configuration would hide it (the id then stays out of the
+/// exemplar, which keeps its trace and span ids).
+pub(crate) type CorrelationFilter = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// Most characters the label names and values of one exemplar may hold
 /// (OpenMetrics 1.0, "Exemplars").
 pub(crate) const MAX_LABEL_CHARS: usize = 128;
@@ -96,8 +101,9 @@ impl ExemplarContext {
     }
 
     /// The exemplar labels that fit OpenMetrics' 128-character limit, in
-    /// order `trace_id`, `span_id`, `correlation_id`; `None` when nothing fits.
-    pub(crate) fn labels(&self) -> Option<ExemplarLabels<'_>> {
+    /// order `trace_id`, `span_id`, `correlation_id` (when `show` lets it
+    /// through); `None` when nothing fits.
+    pub(crate) fn labels(&self, show: &dyn Fn(&str) -> bool) -> Option<ExemplarLabels<'_>> {
         let trace = self
             .trace
             .map(|(trace, span)| (format_trace_id(trace), format_span_id(span)));
@@ -105,7 +111,7 @@ impl ExemplarContext {
             Some(_) => TRACE_ID.len() + 32 + SPAN_ID.len() + 16,
             None => 0,
         };
-        let correlation = self.correlation_id().filter(|id| {
+        let correlation = self.correlation_id().filter(|id| show(id)).filter(|id| {
             let fits = used + CORRELATION_ID.len() + id.chars().count() <= MAX_LABEL_CHARS;
             if fits {
                 used += CORRELATION_ID.len() + id.chars().count();
@@ -262,9 +268,9 @@ fn ambient() -> Option<ExemplarContext> {
 }
 
 /// Appends ` # {labels} value timestamp` for `exemplar` (nothing when none of
-/// its labels fits).
-pub(crate) fn push_exemplar(out: &mut String, exemplar: &Exemplar) {
-    let Some(labels) = exemplar.context.labels() else {
+/// its labels fits); its correlation id only when `show` lets it through.
+pub(crate) fn push_exemplar(out: &mut String, exemplar: &Exemplar, show: &dyn Fn(&str) -> bool) {
+    let Some(labels) = exemplar.context.labels(show) else {
         return;
     };
     out.push_str(" # {");
@@ -305,7 +311,7 @@ mod tests {
     fn rendered(trace: Option<(u128, u64)>, correlation: Option<&str>, value: f64) -> String {
         let mut out = String::new();
         if let Some(context) = ExemplarContext::new(trace, correlation, at(1_700_000_000, 42)) {
-            push_exemplar(&mut out, &Exemplar { value, context });
+            push_exemplar(&mut out, &Exemplar { value, context }, &|_| true);
         }
         out
     }

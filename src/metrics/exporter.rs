@@ -72,6 +72,12 @@ impl PrometheusExporter {
         })
     }
 
+    /// The recorder itself (to share its names with the facade's, and for
+    /// the OTLP mirror).
+    pub(crate) fn exposition(&self) -> &Arc<ExpositionRecorder> {
+        &self.recorder
+    }
+
     /// The recorder, for registering the Aureus metrics.
     pub(crate) fn recorder(&self) -> Arc<dyn Recorder + Send + Sync> {
         Arc::clone(&self.recorder) as Arc<dyn Recorder + Send + Sync>

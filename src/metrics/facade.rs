@@ -255,18 +255,17 @@ impl Guard {
                     .iter()
                     .find(|l| l.bounds == bounds)
                     .unwrap_or(&self.layouts[0]);
-                let prometheus = Arc::clone(&layout.recorder) as Arc<dyn Recorder + Send + Sync>;
                 match &self.meter {
                     Some(meter) => Arc::new(
                         crate::otlp::MirrorRecorder::new(
-                            prometheus,
+                            Arc::clone(&layout.recorder),
                             meter.clone(),
                             &self.global_labels,
                             vec![(name.to_owned(), bounds.to_vec(), "")],
                         )
                         .with_exemplars(self.exemplars.clone()),
                     ),
-                    None => prometheus,
+                    None => Arc::clone(&layout.recorder) as Arc<dyn Recorder + Send + Sync>,
                 }
             })
             .clone()
@@ -413,11 +412,15 @@ pub(crate) struct FacadeRecorder {
 
 impl FacadeRecorder {
     /// A recorder admitting at most `limits.0` label sets per metric and
-    /// `limits.1` metric names, counting into `overflow_name`.
+    /// `limits.1` metric names, counting into `overflow_name`. Its histogram
+    /// layouts share the names of `exposition` (the recorder behind `main`,
+    /// rendered in the same `/metrics` document), so that no facade
+    /// histogram takes a name of ours or clashes with one.
     pub(crate) fn new(
         settings: FacadeSettings,
         limits: (usize, usize),
         main: Arc<dyn Recorder + Send + Sync>,
+        exposition: Option<&ExpositionRecorder>,
         meter: Option<(opentelemetry::metrics::Meter, Option<Arc<crate::otlp::Exemplars>>)>,
         global_labels: &BTreeMap<String, String>,
         overflow_name: String,
@@ -433,6 +436,9 @@ impl FacadeRecorder {
                 .map_err(|err| Error::config("metrics.histogram_buckets", format!("{bounds:?}"), err.to_string()))?;
             for (key, value) in global_labels {
                 builder = builder.global_label(key, value)?;
+            }
+            if let Some(exposition) = exposition {
+                builder = builder.sharing_names_with(exposition);
             }
             let recorder = Arc::new(builder.build());
             layouts.push(Layout { bounds, recorder });
@@ -637,6 +643,7 @@ pub(crate) fn uninstall(facade: &Arc<FacadeRecorder>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::ExpositionFormat;
 
     fn settings(patterns: &[(&str, &[f64])]) -> FacadeSettings {
         let map = patterns.iter().map(|(p, b)| (p.to_string(), b.to_vec())).collect();
@@ -692,6 +699,7 @@ mod tests {
             settings(&[]),
             (2, 2),
             Arc::clone(&prometheus) as Arc<dyn Recorder + Send + Sync>,
+            Some(&prometheus),
             None,
             &BTreeMap::new(),
             "aureus_telemetry_cardinality_overflow_total".to_owned(),
@@ -727,6 +735,7 @@ mod tests {
             settings(&[]),
             (100, 100),
             Arc::clone(&prometheus) as Arc<dyn Recorder + Send + Sync>,
+            Some(&prometheus),
             None,
             &BTreeMap::new(),
             "aureus_telemetry_cardinality_overflow_total".to_owned(),
@@ -757,5 +766,91 @@ mod tests {
             text.contains("call_seconds_count{auth=\"Bearer [REDACTED]\"} 1"),
             "{text}"
         );
+    }
+
+    /// The facade's histograms are rendered by recorders of their own, into
+    /// the same document as ours: a name is one family of one recorder, and
+    /// no family's sample names clash with another's, in either format.
+    #[test]
+    fn facade_histograms_share_the_names_of_the_document() {
+        let prometheus = Arc::new(
+            ExpositionRecorder::builder()
+                .buckets("aureus_task_duration_ms", &[10.0, 100.0])
+                .unwrap()
+                .build(),
+        );
+        let facade = FacadeRecorder::new(
+            settings(&[("*_bucket", &[1.0])]),
+            (100, 100),
+            Arc::clone(&prometheus) as Arc<dyn Recorder + Send + Sync>,
+            Some(&prometheus),
+            None,
+            &BTreeMap::new(),
+            "aureus_telemetry_cardinality_overflow_total".to_owned(),
+        )
+        .unwrap();
+        // The crate describes its metrics when the stack starts, and
+        // registers their series later.
+        prometheus.describe_counter("aureus_tasks_total".into(), None, "Tasks.".into());
+        metrics::with_local_recorder(&facade, || {
+            metrics::histogram!("aureus_tasks_total").record(1.0);
+            metrics::counter!("dup").increment(1);
+            metrics::histogram!("dup").record(1.0);
+            metrics::counter!("lat_total").increment(1);
+            metrics::histogram!("lat").record(1.0);
+            metrics::gauge!("hh_created").set(1.0);
+            metrics::histogram!("hh").record(1.0);
+            metrics::histogram!("aureus_task_duration_ms").record(1.0);
+            metrics::histogram!("q").record(1.0);
+            metrics::histogram!("q_bucket").record(1.0);
+        });
+        // Ours, registered later, keeps its name.
+        prometheus
+            .register_histogram(
+                &metrics::Key::from_parts(
+                    "aureus_task_duration_ms",
+                    vec![Label::new(super::super::contract::label::TASK_TYPE, "plan")],
+                ),
+                &METADATA,
+            )
+            .record(5.0);
+        prometheus
+            .register_counter(&metrics::Key::from_name("aureus_tasks_total"), &METADATA)
+            .increment(2);
+        let refused: Vec<_> = prometheus
+            .refused_series()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        assert_eq!(
+            refused,
+            [("type_conflict", 5)],
+            "aureus_tasks_total, dup, hh, aureus_task_duration_ms, q_bucket"
+        );
+        for format in [ExpositionFormat::Text, ExpositionFormat::OpenMetrics] {
+            let mut text = String::new();
+            prometheus.render_into(format, &mut text);
+            facade.render_into(format, &mut text);
+            let families: Vec<&str> = text
+                .lines()
+                .filter_map(|line| line.strip_prefix("# TYPE "))
+                .map(|line| line.split(' ').next().unwrap_or_default())
+                .collect();
+            let mut unique = families.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), families.len(), "{format:?}: a family twice in\n{text}");
+            assert!(
+                text.contains("aureus_task_duration_ms_bucket{task_type=\"plan\","),
+                "{text}"
+            );
+            assert!(!text.contains("aureus_task_duration_ms_bucket{le="), "{text}");
+            assert!(!text.contains("q_bucket_bucket"), "{text}");
+            assert!(text.contains("\naureus_tasks_total 2\n"), "ours kept: {text}");
+            if format == ExpositionFormat::OpenMetrics {
+                assert!(text.contains("# TYPE lat_total unknown\nlat_total 1\n"), "{text}");
+                assert!(text.contains("# TYPE lat histogram\n"), "{text}");
+            }
+        }
     }
 }

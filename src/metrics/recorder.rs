@@ -36,7 +36,10 @@ use crate::error::{Error, Result};
 ///   with `__`), `invalid_label` (label name not `[a-zA-Z_][a-zA-Z0-9_]*`,
 ///   starting with `__`, `le`, `quantile`, given twice, or also a global
 ///   label), `type_conflict` (a name already used by a metric of another type,
-///   or by a histogram's `_bucket`/`_sum`/`_count` lines).
+///   or by a histogram's `_bucket`/`_sum`/`_count`/`_created` lines, or —
+///   for recorders rendered into one document, see the crate's facade —
+///   by another recorder, which a name described to it or given histogram
+///   bounds belongs to from the start).
 ///
 /// ```
 /// use aureus_observability::metrics::ExpositionRecorder;
@@ -127,8 +130,34 @@ impl ExpositionBuilder {
         Ok(self)
     }
 
-    /// The recorder.
-    pub fn build(self) -> ExpositionRecorder {
+    /// Shares the names of `other`'s exposition: for a recorder whose
+    /// exposition is served in the same document as `other`'s (the
+    /// service's facade histograms next to ours). A name then belongs to
+    /// one family of one recorder — a family split over two renderings, or
+    /// two families whose sample names clash, would make the document
+    /// invalid — and refusals are counted in the shared
+    /// [`refused_series`](ExpositionRecorder::refused_series).
+    pub(crate) fn sharing_names_with(mut self, other: &ExpositionRecorder) -> Self {
+        self.storage.namespace = Arc::clone(&other.registry.storage().namespace);
+        self
+    }
+
+    /// The recorder. The histograms given bounds with
+    /// [`buckets`](Self::buckets) claim their names at once (their series
+    /// come later), so that no other family can take them first.
+    pub fn build(mut self) -> ExpositionRecorder {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        self.storage.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let histograms: Vec<String> = self.storage.buckets.keys().cloned().collect();
+        for name in histograms {
+            let mut names = self
+                .storage
+                .namespace
+                .names
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let _ = self.storage.claim(&mut names, &name, Kind::Histogram);
+        }
         ExpositionRecorder {
             registry: Registry::new(self.storage),
             help: RwLock::new(HashMap::new()),
@@ -150,7 +179,7 @@ impl ExpositionRecorder {
     /// Series refused so far, by reason (`invalid_name`, `invalid_label`,
     /// `type_conflict`), each distinct key counted once.
     pub fn refused_series(&self) -> [(&'static str, u64); 3] {
-        let refused = &self.registry.storage().refused;
+        let refused = &self.registry.storage().namespace.refused;
         Refusal::ALL.map(|reason| (reason.as_str(), refused[reason as usize].load(Ordering::Relaxed)))
     }
 
@@ -209,6 +238,8 @@ impl ExpositionRecorder {
         entries.sort_unstable_by(|a, b| (a.family(), a.labels()).cmp(&(b.family(), b.labels())));
 
         let help = self.help.read().unwrap_or_else(PoisonError::into_inner);
+        let filter = self.registry.storage().namespace.correlation_filter.get();
+        let show = |id: &str| filter.is_none_or(|keep| keep(id));
         out.reserve(entries.len() * 64);
         let mut family: Option<&str> = None;
         for entry in &entries {
@@ -220,6 +251,7 @@ impl ExpositionRecorder {
                         let names = self
                             .registry
                             .storage()
+                            .namespace
                             .names
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner);
@@ -228,11 +260,52 @@ impl ExpositionRecorder {
                 };
                 header.write(out, format, help.get(entry.family()));
             }
-            entry.write_samples(out, format);
+            entry.write_samples(out, format, &show);
         }
     }
 
+    /// Leaves out of the exemplars of this recorder's document (and of those
+    /// sharing its names) every correlation id `show` refuses: those the
+    /// redaction configuration would hide. Set once; later calls change nothing.
+    pub(crate) fn filter_exemplar_correlation_ids(&self, show: exemplar::CorrelationFilter) {
+        let _ = self.registry.storage().namespace.correlation_filter.set(show);
+    }
+
+    /// `key`'s counter, `None` when its name belongs to another family or
+    /// recorder (`type_conflict`): for a mirror that must not record it
+    /// elsewhere either. Refused for any other reason, a handle doing nothing.
+    pub(crate) fn counter_unless_conflict(&self, key: &Key) -> Option<Counter> {
+        self.registry
+            .get_or_create_counter(key, |slot| (!slot.conflict).then(|| slot.series.clone()))
+            .map(|series| series.map_or_else(Counter::noop, Counter::from_arc))
+    }
+
+    /// Like [`counter_unless_conflict`](Self::counter_unless_conflict), for a gauge.
+    pub(crate) fn gauge_unless_conflict(&self, key: &Key) -> Option<Gauge> {
+        self.registry
+            .get_or_create_gauge(key, |slot| (!slot.conflict).then(|| slot.series.clone()))
+            .map(|series| series.map_or_else(Gauge::noop, Gauge::from_arc))
+    }
+
+    /// Like [`counter_unless_conflict`](Self::counter_unless_conflict), for a histogram.
+    pub(crate) fn histogram_unless_conflict(&self, key: &Key) -> Option<Histogram> {
+        self.registry
+            .get_or_create_histogram(key, |slot| (!slot.conflict).then(|| slot.series.clone()))
+            .map(|series| series.map_or_else(Histogram::noop, Histogram::from_arc))
+    }
+
     fn describe(&self, name: KeyName, description: SharedString) {
+        // A described name is this recorder's (whatever the type its series
+        // will have): the crate describes its own metrics when the stack
+        // starts, before any series, so no recorder sharing the names can
+        // take one first.
+        if text::is_metric_name(name.as_str()) {
+            let storage = self.registry.storage();
+            let mut names = storage.namespace.names.lock().unwrap_or_else(PoisonError::into_inner);
+            names
+                .entry(name.as_str().to_owned())
+                .or_insert(Owner::Reserved { recorder: storage.id });
+        }
         let mut help = self.help.write().unwrap_or_else(PoisonError::into_inner);
         help.entry(name.as_str().to_owned())
             .or_insert_with(|| description.into_owned());
@@ -395,6 +468,8 @@ impl HistogramFn for Series<BucketHistogram> {
 struct Slot<T> {
     series: Option<Arc<Series<T>>>,
     primary: bool,
+    /// Refused because another family (or recorder) has the name.
+    conflict: bool,
 }
 
 impl<T> Clone for Slot<T> {
@@ -402,6 +477,7 @@ impl<T> Clone for Slot<T> {
         Slot {
             series: self.series.clone(),
             primary: self.primary,
+            conflict: self.conflict,
         }
     }
 }
@@ -458,14 +534,19 @@ impl HistogramFn for Slot<BucketHistogram> {
 /// Who owns a name in the exposition.
 #[derive(Debug)]
 enum Owner {
-    /// A family of this type, with its series by canonical (sorted) labels.
+    /// A family of this type rendered by the recorder `recorder` (its
+    /// [`SeriesStorage::id`]), with its series by canonical (sorted) labels.
     Family {
         kind: Kind,
+        recorder: u64,
         name: Arc<str>,
         series: HashMap<Vec<(String, String)>, Arc<dyn Any + Send + Sync>>,
     },
     /// The `_bucket`, `_sum` or `_count` lines of a histogram.
     HistogramPart,
+    /// A name described to the recorder `recorder` (its
+    /// [`SeriesStorage::id`]) before any series: its family once registered.
+    Reserved { recorder: u64 },
 }
 
 /// Creates series for the registry: validates each new key once, renders
@@ -478,8 +559,30 @@ struct SeriesStorage {
     /// Gauge families rendered as counters (monotonic totals with fractional
     /// values, such as a cost in dollars).
     float_counters: std::collections::HashSet<String>,
+    /// Which recorder this is (a family belongs to one), set by `build`.
+    id: u64,
+    namespace: Arc<Namespace>,
+}
+
+/// The names of one exposition document and the series refused from it:
+/// one recorder's own, or shared by the recorders rendered together
+/// ([`ExpositionBuilder::sharing_names_with`]).
+#[derive(Default)]
+struct Namespace {
     names: Mutex<HashMap<String, Owner>>,
     refused: [AtomicU64; 3],
+    /// Which correlation ids exemplars may show (all when unset).
+    correlation_filter: std::sync::OnceLock<exemplar::CorrelationFilter>,
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("names", &self.names)
+            .field("refused", &self.refused)
+            .field("filtered", &self.correlation_filter.get().is_some())
+            .finish()
+    }
 }
 
 /// The sample names a histogram `h` writes or may write: `h_bucket`,
@@ -494,10 +597,11 @@ impl SeriesStorage {
         match self.try_admit(key, kind, make) {
             Ok(slot) => slot,
             Err(reason) => {
-                self.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
+                self.namespace.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
                 Slot {
                     series: None,
                     primary: false,
+                    conflict: matches!(reason, Refusal::TypeConflict),
                 }
             }
         }
@@ -528,30 +632,8 @@ impl SeriesStorage {
             return Err(Refusal::InvalidLabel);
         }
 
-        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-        match names.get(name) {
-            Some(Owner::Family { kind: owner, .. }) if *owner == kind => {}
-            Some(_) => return Err(Refusal::TypeConflict),
-            None => {
-                let parts = HISTOGRAM_PARTS.map(|part| format!("{name}{part}"));
-                if kind == Kind::Histogram {
-                    if parts.iter().any(|part| names.contains_key(part)) {
-                        return Err(Refusal::TypeConflict);
-                    }
-                    for part in parts {
-                        names.insert(part, Owner::HistogramPart);
-                    }
-                }
-                names.insert(
-                    name.to_owned(),
-                    Owner::Family {
-                        kind,
-                        name: Arc::from(name),
-                        series: HashMap::new(),
-                    },
-                );
-            }
-        }
+        let mut names = self.namespace.names.lock().unwrap_or_else(PoisonError::into_inner);
+        self.claim(&mut names, name, kind)?;
         let Some(Owner::Family {
             name: family, series, ..
         }) = names.get_mut(name)
@@ -564,6 +646,7 @@ impl SeriesStorage {
                 .map(|series| Slot {
                     series: Some(series),
                     primary: false,
+                    conflict: false,
                 })
                 .map_err(|_| Refusal::TypeConflict);
         }
@@ -585,7 +668,49 @@ impl SeriesStorage {
         Ok(Slot {
             series: Some(created),
             primary: true,
+            conflict: false,
         })
+    }
+
+    /// Makes `name` a family of `kind` of this recorder (with its
+    /// histogram parts), unless it is one already; refused when another
+    /// family or recorder has it.
+    fn claim(&self, names: &mut HashMap<String, Owner>, name: &str, kind: Kind) -> Result<(), Refusal> {
+        match names.get(name) {
+            Some(Owner::Family {
+                kind: owner, recorder, ..
+            }) if *owner == kind && *recorder == self.id => Ok(()),
+            Some(Owner::Reserved { recorder }) if *recorder == self.id => {
+                let reserved = names.remove(name);
+                let claimed = self.claim(names, name, kind);
+                if let (Err(_), Some(reserved)) = (&claimed, reserved) {
+                    names.insert(name.to_owned(), reserved);
+                }
+                claimed
+            }
+            Some(_) => Err(Refusal::TypeConflict),
+            None => {
+                let parts = HISTOGRAM_PARTS.map(|part| format!("{name}{part}"));
+                if kind == Kind::Histogram {
+                    if parts.iter().any(|part| names.contains_key(part)) {
+                        return Err(Refusal::TypeConflict);
+                    }
+                    for part in parts {
+                        names.insert(part, Owner::HistogramPart);
+                    }
+                }
+                names.insert(
+                    name.to_owned(),
+                    Owner::Family {
+                        kind,
+                        recorder: self.id,
+                        name: Arc::from(name),
+                        series: HashMap::new(),
+                    },
+                );
+                Ok(())
+            }
+        }
     }
 
     fn bounds(&self, metric: &str) -> Arc<[f64]> {
@@ -651,7 +776,7 @@ impl Entry {
         }
     }
 
-    fn write_samples(&self, out: &mut String, format: ExpositionFormat) {
+    fn write_samples(&self, out: &mut String, format: ExpositionFormat, show: &dyn Fn(&str) -> bool) {
         let openmetrics = format == ExpositionFormat::OpenMetrics;
         match self {
             Entry::Counter(s) => {
@@ -678,7 +803,7 @@ impl Entry {
                     let _ = write!(out, "{count}");
                     if openmetrics {
                         if let Some(exemplar) = s.value.exemplar(i) {
-                            exemplar::push_exemplar(out, &exemplar);
+                            exemplar::push_exemplar(out, &exemplar, show);
                         }
                     }
                     out.push('\n');
@@ -687,7 +812,7 @@ impl Entry {
                 let _ = write!(out, "{}", snapshot.count);
                 if openmetrics {
                     if let Some(exemplar) = s.value.exemplar(bounds.len()) {
-                        exemplar::push_exemplar(out, &exemplar);
+                        exemplar::push_exemplar(out, &exemplar, show);
                     }
                 }
                 out.push('\n');
@@ -733,9 +858,7 @@ impl Header {
         let family = entry.family();
         let (name, kind) = match entry.kind() {
             Kind::Counter => match family.strip_suffix("_total") {
-                Some(base) if !base.is_empty() && !in_use(base) && !in_use(&format!("{base}_created")) => {
-                    (base, "counter")
-                }
+                Some(base) if !base.is_empty() && !counter_family_clashes(base, &in_use) => (base, "counter"),
                 _ => (family, "unknown"),
             },
             kind => (family, kind.as_str()),
@@ -790,6 +913,21 @@ impl Header {
         out.push_str(self.kind);
         out.push('\n');
     }
+}
+
+/// Whether the OpenMetrics counter family `base` (of the counter
+/// `<base>_total`, whose samples are `<base>_total` and `<base>_created`)
+/// would clash with another family's names: `base` or `<base>_created`
+/// taken, another counter `<base>_created_total` (family `<base>_created`),
+/// or — when `base` is `<other>_created` — a counter `<other>_total`, whose
+/// `_created` sample `base` would be.
+fn counter_family_clashes(base: &str, in_use: impl Fn(&str) -> bool) -> bool {
+    in_use(base)
+        || in_use(&format!("{base}_created"))
+        || in_use(&format!("{base}_created_total"))
+        || base
+            .strip_suffix("_created")
+            .is_some_and(|other| in_use(&format!("{other}_total")))
 }
 
 /// `name<suffix>{labels[,le="…"]} ` — up to the value.
@@ -968,10 +1106,18 @@ mod tests {
         recorder
             .register_counter(&key("sent_bytes_total", &[]), &META)
             .increment(7);
+        // Two counters: family `f` would write `f_created`, the name of
+        // family `f_created` (of `f_created_total`). Neither is a family then.
+        recorder.register_counter(&key("f_total", &[]), &META).increment(1);
+        recorder
+            .register_counter(&key("f_created_total", &[]), &META)
+            .increment(2);
         assert_eq!(
             recorder.render_openmetrics(),
             "# TYPE clash gauge\nclash 1\n\
              # TYPE clash_total unknown\nclash_total 1\n\
+             # TYPE f_created_total unknown\nf_created_total 2\n\
+             # TYPE f_total unknown\nf_total 1\n\
              # TYPE jobs counter\n# HELP jobs Jobs \\\"done\\\".\\nSecond line.\njobs_total{k=\"a\"} 3\n\
              # TYPE made_created gauge\nmade_created 1\n\
              # TYPE made_total unknown\nmade_total 1\n\

@@ -23,7 +23,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue as Pr
 use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, AggregationTemporality, Exemplar as ProtoExemplar};
 
 use super::logs::CORRELATION_ATTRIBUTE;
-use crate::metrics::exemplar::{current, ExemplarSlots};
+use crate::metrics::exemplar::{current, CorrelationFilter, ExemplarSlots};
 
 /// The explicit bucket bounds opentelemetry_sdk gives a histogram without
 /// bounds of its own (the OpenTelemetry metrics SDK specification's default).
@@ -43,9 +43,12 @@ pub(crate) struct SeriesExemplars {
 
 impl SeriesExemplars {
     /// Keeps `value` as its bucket's exemplar when the observation has a
-    /// context (see [`crate::metrics::exemplar`]); `NaN` never becomes one.
+    /// context (see [`crate::metrics::exemplar`]); `NaN` and `±Inf`, which
+    /// the SDK does not count, never become one.
     pub(crate) fn observe(&self, value: f64) {
-        if value.is_nan() {
+        // The SDK's histogram ignores NaN and ±Inf (no bucket, count or sum
+        // takes them): an exemplar must be a measurement its point counts.
+        if !value.is_finite() {
             return;
         }
         if let Some(context) = current() {
@@ -56,9 +59,19 @@ impl SeriesExemplars {
 }
 
 /// The exemplars of every mirrored histogram series of one OTLP pipeline.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Exemplars {
     series: Mutex<HashMap<SeriesKey, Arc<SeriesExemplars>>>,
+    /// Which correlation ids exemplars may carry (all when unset).
+    correlation_filter: std::sync::OnceLock<CorrelationFilter>,
+}
+
+impl std::fmt::Debug for Exemplars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exemplars")
+            .field("filtered", &self.correlation_filter.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 fn series_key(name: &str, attributes: impl Iterator<Item = (String, String)>) -> SeriesKey {
@@ -87,6 +100,12 @@ impl Exemplars {
                 slots: ExemplarSlots::default(),
             })
         }))
+    }
+
+    /// Leaves out of the exemplars every correlation id `show` refuses:
+    /// those the redaction configuration would hide. Set once.
+    pub(crate) fn filter_correlation_ids(&self, show: CorrelationFilter) {
+        let _ = self.correlation_filter.set(show);
     }
 
     /// Adds to each histogram data point of `request` the exemplars of its
@@ -129,9 +148,11 @@ impl Exemplars {
                         Some((trace, span)) => (trace.to_be_bytes().to_vec(), span.to_be_bytes().to_vec()),
                         None => (Vec::new(), Vec::new()),
                     };
+                    let shown = |id: &&str| self.correlation_filter.get().is_none_or(|keep| keep(id));
                     let filtered_attributes = taken
                         .context
                         .correlation_id()
+                        .filter(shown)
                         .map(|id| ProtoKeyValue {
                             key: CORRELATION_ATTRIBUTE.to_owned(),
                             key_strindex: 0,
@@ -330,6 +351,46 @@ mod tests {
         let exemplars = &other.data_points[0].exemplars;
         assert_eq!(exemplars.len(), 1);
         assert_eq!(string_value(&exemplars[0].filtered_attributes[0]), Some("run-8"));
+    }
+
+    #[test]
+    fn measurements_the_sdk_does_not_count_are_never_exemplars() {
+        let capture = Capture::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(capture.clone()).build())
+            .build();
+        let mirror = super::super::MirrorRecorder::new(
+            Arc::new(crate::metrics::ExpositionRecorder::new()),
+            provider.meter("test"),
+            &std::collections::BTreeMap::new(),
+            vec![("op_seconds".to_owned(), vec![0.1, 1.0], "s")],
+        )
+        .with_exemplars(Some(Arc::clone(&capture.exemplars)));
+        metrics::with_local_recorder(&mirror, || {
+            crate::correlation::scope(crate::CorrelationId::new("run-inf").unwrap(), || {
+                metrics::histogram!("op_seconds").record(0.5);
+                for value in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+                    metrics::histogram!("op_seconds").record(value);
+                }
+            });
+        });
+        provider.force_flush().unwrap();
+        let bodies = capture.bodies.lock().unwrap().clone();
+        let [ours, _, ours_json, _] = bodies.last().expect("an export");
+        let ours = ExportMetricsServiceRequest::decode(&ours[..]).unwrap();
+        let Some(metric::Data::Histogram(op)) = &metric(&ours, "op_seconds").data else {
+            panic!("op_seconds is a histogram");
+        };
+        let point = &op.data_points[0];
+        assert_eq!(
+            (point.count, &point.bucket_counts[..]),
+            (1, &[0, 1, 0][..]),
+            "{point:?}"
+        );
+        assert_eq!(point.exemplars.len(), 1, "only the counted 0.5: {point:?}");
+        assert_eq!(point.exemplars[0].value, Some(exemplar::Value::AsDouble(0.5)));
+        let from_json: ExportMetricsServiceRequest = serde_json::from_slice(ours_json).unwrap();
+        assert_eq!(from_json, ours);
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! a custom CA, per-call timeout, metadata (`headers`), gzip both ways, and
 //! retries by the OTLP specification's rules ([`super::grpc_retry`]).
 //!
+//! The call is made on the channel directly ([`super::grpc_call`]), so
+//! that the collector's status alone decides the outcome, as over
+//! OTLP/HTTP: a success whose answer is not an OTLP response is a success,
+//! logged as a warning, never sent again. Each call, answer body and
+//! trailers included, is bounded by what is left of the export's `timeout`.
+//!
 //! A response's `partial_success` is a success (the OTLP specification says
 //! not to retry it); its rejected count and message are logged as a
 //! warning under the `opentelemetry_otlp` target.
@@ -18,41 +24,51 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use http::{HeaderMap, HeaderValue};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
-use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
+use tonic::Status;
 
 use super::exemplars::Exemplars;
+use super::grpc_call::{self, encode_frame};
 use crate::config::ValidatedRetry;
+
+/// What opentelemetry-otlp's exporters send as `User-Agent` (its version;
+/// `tests/otlp_wire.rs` compares it with theirs on the wire).
+const USER_AGENT: &str = "OTel-OTLP-Exporter-Rust/0.33.1";
 
 /// Exports metrics over OTLP/gRPC with exemplars; see the module docs.
 pub(crate) struct GrpcMetricExporter {
     /// `None` once shut down.
-    client: Mutex<Option<MetricsServiceClient<Channel>>>,
-    metadata: MetadataMap,
+    channel: Mutex<Option<Channel>>,
+    /// The signal's metadata (`headers`) as HTTP/2 headers.
+    metadata: HeaderMap,
+    gzip: bool,
     timeout: Duration,
     retry: ValidatedRetry,
     exemplars: Arc<Exemplars>,
+    temporality: Temporality,
 }
 
 impl std::fmt::Debug for GrpcMetricExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GrpcMetricExporter")
             .field("timeout", &self.timeout)
+            .field("gzip", &self.gzip)
             .finish_non_exhaustive()
     }
 }
 
 impl GrpcMetricExporter {
-    /// An exporter on `channel` (built with the signal's endpoint, TLS and
-    /// timeout), sending `metadata` with every call, gzip-compressed when
-    /// `gzip`, each export (retries included) bounded by `timeout`.
+    /// An exporter on `channel` (built with the signal's endpoint and TLS),
+    /// sending `metadata` with every call, gzip-compressed when `gzip`, each
+    /// export (retries, answers and trailers included) bounded by `timeout`,
+    /// asking the SDK for `temporality`.
     pub(crate) fn new(
         channel: Channel,
         metadata: MetadataMap,
@@ -60,24 +76,32 @@ impl GrpcMetricExporter {
         timeout: Duration,
         retry: ValidatedRetry,
         exemplars: Arc<Exemplars>,
+        temporality: Temporality,
     ) -> Self {
-        let mut client = MetricsServiceClient::new(channel);
-        if gzip {
-            client = client
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
+        let mut metadata = metadata.into_headers();
+        // As tonic does: a call's status is the server's to send.
+        for reserved in ["grpc-status", "grpc-message", "grpc-message-type"] {
+            metadata.remove(reserved);
+        }
+        // As opentelemetry-otlp's exporters identify themselves (the OTLP
+        // exporter specification's User-Agent), unless `headers` set one;
+        // the channel appends tonic's.
+        if !metadata.contains_key(http::header::USER_AGENT) {
+            metadata.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         }
         GrpcMetricExporter {
-            client: Mutex::new(Some(client)),
+            channel: Mutex::new(Some(channel)),
             metadata,
+            gzip,
             timeout,
             retry,
             exemplars,
+            temporality,
         }
     }
 
-    fn client(&self) -> Option<MetricsServiceClient<Channel>> {
-        self.client.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    fn channel(&self) -> Option<Channel> {
+        self.channel.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -85,31 +109,28 @@ impl PushMetricExporter for GrpcMetricExporter {
     /// Must run inside a tokio runtime (the export runtime, see
     /// [`super::transport::ExportRuntime::run_nested`]).
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let Some(client) = self.client() else {
+        let Some(channel) = self.channel() else {
             return Err(OTelSdkError::AlreadyShutdown);
         };
         let mut message = ExportMetricsServiceRequest::from(metrics);
         self.exemplars.attach(&mut message);
-        let result = super::grpc_retry::with_backoff(&self.retry, self.timeout, || {
-            let mut client = client.clone();
-            let mut request = tonic::Request::new(message.clone());
-            *request.metadata_mut() = self.metadata.clone();
-            request.set_timeout(self.timeout);
-            async move { client.export(request).await }
+        let frame = encode_frame(&message, self.gzip)
+            .map_err(|err| OTelSdkError::InternalFailure(format!("metrics export not encoded: {err}")))?;
+        let result = super::grpc_retry::with_backoff(&self.retry, self.timeout, |within| {
+            let call = grpc_call::export(channel.clone(), &self.metadata, self.gzip, frame.clone(), within);
+            async move {
+                match tokio::time::timeout(within, call).await {
+                    Ok(answer) => answer,
+                    Err(_) => Err(Status::deadline_exceeded(format!(
+                        "no complete answer within the export's timeout ({within:?} left)"
+                    ))),
+                }
+            }
         })
         .await;
         match result {
-            Ok(response) => {
-                if let Some(partial) = response.into_inner().partial_success {
-                    if partial.rejected_data_points > 0 || !partial.error_message.is_empty() {
-                        tracing::warn!(
-                            target: "opentelemetry_otlp",
-                            rejected_data_points = partial.rejected_data_points,
-                            error_message = partial.error_message.as_str(),
-                            "the collector accepted the metrics export in part"
-                        );
-                    }
-                }
+            Ok(answer) => {
+                answer.report();
                 Ok(())
             }
             Err(status) => Err(OTelSdkError::InternalFailure(describe(&status))),
@@ -121,12 +142,12 @@ impl PushMetricExporter for GrpcMetricExporter {
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.client.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.channel.lock().unwrap_or_else(PoisonError::into_inner).take();
         Ok(())
     }
 
     fn temporality(&self) -> Temporality {
-        Temporality::Cumulative
+        self.temporality
     }
 }
 

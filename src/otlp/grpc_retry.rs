@@ -70,15 +70,17 @@ fn jitter(max_jitter: Duration) -> Duration {
 
 /// Runs `attempt` until it succeeds, its status is final, the retries run
 /// out, or the next wait would end past `deadline` (measured from the
-/// first attempt); returns the last status then. Waits on tokio's timer
-/// (call it inside a tokio runtime).
+/// first attempt); returns the last status then. Each attempt is given
+/// what is left of `deadline` (the attempt bounds itself by it, so that
+/// the whole export, retries included, ends within `deadline`). Waits on
+/// tokio's timer (call it inside a tokio runtime).
 pub(crate) async fn with_backoff<T, F, Fut>(
     policy: &ValidatedRetry,
     deadline: Duration,
     mut attempt: F,
 ) -> Result<T, tonic::Status>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(Duration) -> Fut,
     Fut: Future<Output = Result<T, tonic::Status>>,
 {
     let started = Instant::now();
@@ -86,7 +88,8 @@ where
     let mut delay = policy.initial_delay;
     let mut cap = policy.max_delay;
     loop {
-        let status = match attempt().await {
+        let left = deadline.saturating_sub(started.elapsed());
+        let status = match attempt(left).await {
             Ok(done) => return Ok(done),
             Err(status) => status,
         };
@@ -200,7 +203,7 @@ mod tests {
     fn retries_retryable_statuses_then_succeeds() {
         let attempts = AtomicUsize::new(0);
         let started = Instant::now();
-        let result = run(with_backoff(&policy(3, 20, 1_000), Duration::from_secs(10), || {
+        let result = run(with_backoff(&policy(3, 20, 1_000), Duration::from_secs(10), |_| {
             let n = attempts.fetch_add(1, Ordering::SeqCst);
             async move {
                 if n < 2 {
@@ -222,7 +225,7 @@ mod tests {
     #[test]
     fn a_final_status_is_tried_once() {
         let attempts = AtomicUsize::new(0);
-        let result: Result<(), _> = run(with_backoff(&policy(3, 1, 10), Duration::from_secs(10), || {
+        let result: Result<(), _> = run(with_backoff(&policy(3, 1, 10), Duration::from_secs(10), |_| {
             attempts.fetch_add(1, Ordering::SeqCst);
             async { Err(tonic::Status::invalid_argument("bad")) }
         }));
@@ -233,14 +236,14 @@ mod tests {
     #[test]
     fn retries_run_out() {
         let attempts = AtomicUsize::new(0);
-        let result: Result<(), _> = run(with_backoff(&policy(2, 1, 10), Duration::from_secs(10), || {
+        let result: Result<(), _> = run(with_backoff(&policy(2, 1, 10), Duration::from_secs(10), |_| {
             attempts.fetch_add(1, Ordering::SeqCst);
             async { Err(tonic::Status::unavailable("down")) }
         }));
         assert!(result.is_err());
         assert_eq!(attempts.load(Ordering::SeqCst), 3);
         let attempts = AtomicUsize::new(0);
-        let _ = run(with_backoff(&policy(0, 1, 10), Duration::from_secs(10), || {
+        let _ = run(with_backoff(&policy(0, 1, 10), Duration::from_secs(10), |_| {
             attempts.fetch_add(1, Ordering::SeqCst);
             async { Err::<(), _>(tonic::Status::unavailable("down")) }
         }));
@@ -248,10 +251,25 @@ mod tests {
     }
 
     #[test]
+    fn each_attempt_is_given_what_is_left_of_the_deadline() {
+        let given = std::sync::Mutex::new(Vec::new());
+        let _: Result<(), _> = run(with_backoff(&policy(3, 100, 100), Duration::from_secs(1), |left| {
+            given.lock().unwrap().push(left);
+            async { Err(tonic::Status::unavailable("down")) }
+        }));
+        let given = given.into_inner().unwrap();
+        assert_eq!(given.len(), 4, "{given:?}");
+        assert!(given[0] <= Duration::from_secs(1) && given[0] > Duration::from_millis(900));
+        for pair in given.windows(2) {
+            assert!(pair[0] - pair[1] >= Duration::from_millis(100), "{given:?}");
+        }
+    }
+
+    #[test]
     fn no_wait_ends_past_the_deadline() {
         let attempts = AtomicUsize::new(0);
         let started = Instant::now();
-        let result: Result<(), _> = run(with_backoff(&policy(10, 400, 400), Duration::from_millis(500), || {
+        let result: Result<(), _> = run(with_backoff(&policy(10, 400, 400), Duration::from_millis(500), |_| {
             attempts.fetch_add(1, Ordering::SeqCst);
             async { Err(tonic::Status::unavailable("down")) }
         }));

@@ -46,7 +46,7 @@ fn otlp_attribute_key(name: &str, label: &str) -> String {
 
 /// A recorder that records into Prometheus and OpenTelemetry at once.
 pub(crate) struct MirrorRecorder {
-    prometheus: Arc<dyn Recorder + Send + Sync>,
+    prometheus: Arc<crate::metrics::ExpositionRecorder>,
     meter: Meter,
     global: Vec<KeyValue>,
     /// Explicit bucket bounds per histogram name.
@@ -66,7 +66,7 @@ pub(crate) struct MirrorRecorder {
 
 impl MirrorRecorder {
     pub(crate) fn new(
-        prometheus: Arc<dyn Recorder + Send + Sync>,
+        prometheus: Arc<crate::metrics::ExpositionRecorder>,
         meter: Meter,
         global_labels: &std::collections::BTreeMap<String, String>,
         histograms: Vec<(String, Vec<f64>, &'static str)>,
@@ -145,7 +145,12 @@ impl Recorder for MirrorRecorder {
         self.prometheus.describe_histogram(key, unit, description);
     }
 
-    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+    fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
+        // A name another family of the exposition has is refused there, and
+        // not mirrored either (it would be a second instrument of that name).
+        let Some(prometheus) = self.prometheus.counter_unless_conflict(key) else {
+            return Counter::noop();
+        };
         let name = key.name();
         let instrument = lock(&self.counters)
             .entry(name.to_owned())
@@ -158,14 +163,17 @@ impl Recorder for MirrorRecorder {
             })
             .clone();
         Counter::from_arc(Arc::new(MirroredCounter {
-            prometheus: self.prometheus.register_counter(key, metadata),
+            prometheus,
             otlp: instrument,
             attributes: self.attributes(key),
             absolute: AtomicU64::new(0),
         }))
     }
 
-    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+    fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
+        let Some(prometheus) = self.prometheus.gauge_unless_conflict(key) else {
+            return Gauge::noop();
+        };
         let name = key.name();
         if self.float_counters.contains(name) {
             let instrument = lock(&self.float_sums)
@@ -179,7 +187,7 @@ impl Recorder for MirrorRecorder {
                 })
                 .clone();
             return Gauge::from_arc(Arc::new(MirroredFloatCounter {
-                prometheus: self.prometheus.register_gauge(key, metadata),
+                prometheus,
                 otlp: instrument,
                 attributes: self.attributes(key),
             }));
@@ -199,14 +207,17 @@ impl Recorder for MirrorRecorder {
         // (Gauges here are registered once per key, by the alert publisher.)
         instrument.record(0.0, &attributes);
         Gauge::from_arc(Arc::new(MirroredGauge {
-            prometheus: self.prometheus.register_gauge(key, metadata),
+            prometheus,
             otlp: instrument,
             attributes,
             value: Mutex::new(0.0),
         }))
     }
 
-    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+    fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
+        let Some(prometheus) = self.prometheus.histogram_unless_conflict(key) else {
+            return Histogram::noop();
+        };
         let name = key.name();
         let instrument = lock(&self.histograms)
             .entry(name.to_owned())
@@ -230,7 +241,7 @@ impl Recorder for MirrorRecorder {
             exemplars.series(&otlp_name(name), &attributes, bounds)
         });
         Histogram::from_arc(Arc::new(MirroredHistogram {
-            prometheus: self.prometheus.register_histogram(key, metadata),
+            prometheus,
             otlp: instrument,
             attributes,
             exemplars,

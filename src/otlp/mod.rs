@@ -22,6 +22,7 @@
 pub(crate) mod capture;
 mod exemplars;
 mod genai;
+mod grpc_call;
 mod grpc_metrics;
 mod grpc_retry;
 mod http_client;
@@ -185,7 +186,13 @@ impl Otlp {
             Some(signal) => {
                 let kept = Arc::new(Exemplars::default());
                 exemplars = Some(Arc::clone(&kept));
-                let exporter = transport::metric_exporter(signal, &config.retry, &runtime, kept)?;
+                let exporter = transport::metric_exporter(
+                    signal,
+                    &config.retry,
+                    &runtime,
+                    kept,
+                    config.metrics_temporality.sdk(),
+                )?;
                 let metric_stats = Arc::new(ExportStats::default());
                 stats.push(("metrics", Arc::clone(&metric_stats)));
                 let exporter = metric_export::Counting {

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use opentelemetry_otlp::{Compression, Protocol, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::metrics::Temporality;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
@@ -224,6 +225,7 @@ pub(crate) fn metric_exporter(
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
     exemplars: Arc<Exemplars>,
+    temporality: Temporality,
 ) -> Result<MetricExporter> {
     if signal.protocol == OtlpProtocol::Grpc {
         let channel = grpc_channel(signal, runtime)?;
@@ -234,13 +236,16 @@ pub(crate) fn metric_exporter(
             signal.timeout,
             *retry,
             exemplars,
+            temporality,
         )));
     }
     let body = PreparedBody::default();
     let prepared = body.clone();
+    // Set explicitly: the exporter would otherwise read the process
+    // environment itself, and only over HTTP.
     let exporter = build_exporter!(
         opentelemetry_otlp::MetricExporter,
-        opentelemetry_otlp::MetricExporter::builder(),
+        opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality),
         signal,
         retry,
         runtime,
@@ -256,12 +261,6 @@ pub(crate) fn metric_exporter(
     })
 }
 
-/// The `User-Agent` of our own OTLP client (gRPC metrics).
-const USER_AGENT: &str = concat!(
-    "OTel-OTLP-Exporter-Rust aureus-observability/",
-    env!("CARGO_PKG_VERSION")
-);
-
 /// A lazily connecting tonic channel to `signal`'s endpoint, with its TLS
 /// settings and per-call timeout (as opentelemetry-otlp builds its own).
 pub(crate) fn grpc_channel(signal: &ValidatedSignal, runtime: &ExportRuntime) -> Result<Channel> {
@@ -276,9 +275,6 @@ pub(crate) fn grpc_channel(signal: &ValidatedSignal, runtime: &ExportRuntime) ->
     if signal.tls {
         endpoint = endpoint.tls_config(tls_config(signal)?).map_err(|err| bad(&err))?;
     }
-    // The OTLP specification asks exporters to name themselves (as
-    // opentelemetry-otlp's own do, `OTel-OTLP-Exporter-Rust/<version>`).
-    endpoint = endpoint.user_agent(USER_AGENT).map_err(|err| bad(&err))?;
     let _context = runtime.enter();
     Ok(endpoint.timeout(signal.timeout).connect_lazy())
 }

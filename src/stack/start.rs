@@ -244,10 +244,24 @@ fn start_metrics(
     ];
     let llm_cost = names.llm_cost.clone();
     let exporter = metrics::PrometheusExporter::new(names, &buckets, &config.global_labels)?;
+    // Exemplars never show a correlation id the redaction would hide (a
+    // sensitive name for it, or a pattern matching it, as on spans).
+    if !redactor.is_noop() {
+        let redactor = Arc::clone(redactor);
+        let show: metrics::exemplar::CorrelationFilter = Arc::new(move |id: &str| {
+            !redactor.is_sensitive("correlation_id")
+                && !redactor.is_sensitive(otlp::CORRELATION_ATTRIBUTE)
+                && matches!(redactor.redact_text(id), std::borrow::Cow::Borrowed(_))
+        });
+        exporter.exposition().filter_exemplar_correlation_ids(Arc::clone(&show));
+        if let Some(exemplars) = &exemplars {
+            exemplars.filter_correlation_ids(show);
+        }
+    }
     let recorder = match &meter {
         Some(meter) => Arc::new(
             otlp::MirrorRecorder::new(
-                exporter.recorder(),
+                Arc::clone(exporter.exposition()),
                 meter.clone(),
                 &config.global_labels,
                 mirrored.to_vec(),
@@ -270,6 +284,7 @@ fn start_metrics(
                 config.facade.clone(),
                 (config.cardinality_limit, metrics::MAX_FACADE_METRICS),
                 Arc::clone(&recorder),
+                Some(exporter.exposition()),
                 meter.map(|meter| (meter, exemplars)),
                 &config.global_labels,
                 aureus.names().cardinality_overflow.clone(),

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use aureus_observability::config::{Config, OtlpProtocol};
+use aureus_observability::config::{Config, MetricTemporality, OtlpProtocol};
 use aureus_observability::Error;
 
 fn env(vars: &[(&str, &str)]) -> Result<Config, Error> {
@@ -116,6 +116,14 @@ fn enums_are_read_in_any_case() {
         let config = env(&[ON, ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", value)]).unwrap();
         assert_eq!(config.otlp.logs.protocol, Some(protocol), "{value}");
     }
+    for (value, temporality) in [
+        ("cumulative", MetricTemporality::Cumulative),
+        ("Delta", MetricTemporality::Delta),
+        (" LOWMEMORY ", MetricTemporality::LowMemory),
+    ] {
+        let config = env(&[ON, ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", value)]).unwrap();
+        assert_eq!(config.otlp.metrics.temporality, Some(temporality), "{value}");
+    }
     for (value, gzip) in [("gzip", "gzip"), ("GZIP", "gzip"), ("none", "none"), ("None", "none")] {
         let config = env(&[ON, ("OTEL_EXPORTER_OTLP_COMPRESSION", value)]).unwrap();
         assert_eq!(config.otlp.compression.as_deref(), Some(gzip), "{value}");
@@ -167,6 +175,8 @@ fn invalid_values_are_errors_naming_the_variable() {
         ("OTEL_LOGS_EXPORTER", "otlp,none"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "0"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "60s"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "deltas"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "low_memory"),
         ("OTEL_BSP_SCHEDULE_DELAY", "0"),
         ("OTEL_BSP_SCHEDULE_DELAY", "-5"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
@@ -429,4 +439,26 @@ fn batch_tables_per_signal_parse_and_metrics_has_none() {
     assert_eq!(config.otlp.logs.batch.max_batch, Some(256));
     let err = Config::from_toml_str("[otlp]\nenabled = true\n[otlp.metrics.batch]\nmax_batch = 1\n").unwrap_err();
     assert!(err.to_string().contains("otlp.metrics.batch"), "{err}");
+}
+
+#[test]
+fn temporality_is_a_metrics_setting_from_the_file_or_the_variable() {
+    let config = Config::from_toml_str("[otlp]\nenabled = true\n[otlp.metrics]\ntemporality = \"delta\"\n").unwrap();
+    assert_eq!(config.otlp.metrics.temporality, Some(MetricTemporality::Delta));
+    let err = Config::from_toml_str("[otlp]\nenabled = true\n[otlp.metrics]\ntemporality = \"Delta\"\n").unwrap_err();
+    assert!(err.to_string().contains("temporality"), "{err}");
+    for signal in ["traces", "logs"] {
+        let err = Config::from_toml_str(&format!(
+            "[otlp]\nenabled = true\n[otlp.{signal}]\ntemporality = \"delta\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains(&format!("otlp.{signal}.temporality")), "{err}");
+    }
+    // The variable overrides the file.
+    let mut config =
+        Config::from_toml_str("[otlp]\nenabled = true\n[otlp.metrics]\ntemporality = \"delta\"\n").unwrap();
+    config
+        .apply_env([("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative")])
+        .unwrap();
+    assert_eq!(config.otlp.metrics.temporality, Some(MetricTemporality::Cumulative));
 }
