@@ -55,7 +55,7 @@ fn quoted(text: &str) -> String {
 ///
 /// # Errors
 ///
-/// [`Error::Config`](crate::Error::Config) naming `prefix` when it is not a
+/// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming `prefix` when it is not a
 /// metric-name prefix (the rules would query series that cannot exist).
 ///
 /// ```
