@@ -212,8 +212,10 @@ impl Telemetry {
         sinks_flushed && otlp_flushed
     }
 
-    /// Export counters of one OTLP signal (`traces` or `metrics`; log
-    /// records are the `otlp` sink, see [`Telemetry::sinks`]), when it is exported.
+    /// Export counters of one OTLP signal (`traces`, `logs` or `metrics`),
+    /// when it is exported. Log records queue in the `otlp` sink, so their
+    /// queue drops are that sink's ([`Telemetry::sinks`]); `logs` counts
+    /// their exports.
     pub fn otlp_counts(&self, signal: &str) -> Option<ExportCounts> {
         self.otlp.as_ref().and_then(|o| o.counts(signal))
     }

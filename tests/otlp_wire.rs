@@ -575,6 +575,52 @@ fn grpc_metrics_throttled_past_the_timeout_fail_at_once() {
     telemetry.shutdown(Duration::from_secs(2));
 }
 
+/// A collector's OTLP partial success (items rejected within an accepted
+/// export, never retried) is counted per signal — spans, log records and
+/// metric data points — over HTTP/protobuf, HTTP/JSON and gRPC metrics, in
+/// the export counts and as `aureus_telemetry_otlp_dropped_total{reason="rejected"}`.
+#[test]
+fn partial_success_rejections_are_counted_on_every_path() {
+    let cases = [
+        ("traces", OtlpProtocol::HttpProtobuf),
+        ("logs", OtlpProtocol::HttpProtobuf),
+        ("metrics", OtlpProtocol::HttpProtobuf),
+        ("traces", OtlpProtocol::HttpJson),
+        ("logs", OtlpProtocol::HttpJson),
+        ("metrics", OtlpProtocol::HttpJson),
+        ("metrics", OtlpProtocol::Grpc),
+    ];
+    for (signal, protocol) in cases {
+        let receiver = OtlpReceiver::start();
+        receiver.script([Reply::Partial(3)]);
+        let mut config = otlp(&receiver.endpoint(), protocol);
+        config.traces.enabled = signal == "traces";
+        config.logs.enabled = signal == "logs";
+        config.metrics.enabled = signal == "metrics";
+        let (dispatch, telemetry) = stack(config);
+        emit_workload(&dispatch);
+        assert!(telemetry.flush(Duration::from_secs(10)), "{signal} {protocol:?}");
+        let counts = telemetry.otlp_counts(signal).expect("the signal is exported");
+        assert_eq!(counts.rejected, 3, "{signal} {protocol:?}: {counts:?}");
+        assert_eq!(counts.failed, 0, "{signal} {protocol:?}: accepted, not failed");
+        assert_eq!(receiver.script_left(), 0, "{signal} {protocol:?}: the answer was used");
+        let requests = receiver.received().len();
+        let exposition = telemetry.metrics().expect("metrics on").render();
+        let line = format!("aureus_telemetry_otlp_dropped_total{{signal=\"{signal}\",reason=\"rejected\"}} 3");
+        assert!(
+            exposition.contains(&line),
+            "{signal} {protocol:?}: no `{line}` in\n{exposition}"
+        );
+        drop(dispatch);
+        telemetry.shutdown(Duration::from_secs(5));
+        // Never retried: a partial success is an answer.
+        assert!(
+            receiver.received().len() <= requests + 1,
+            "{signal} {protocol:?}: not sent again"
+        );
+    }
+}
+
 #[test]
 fn a_full_queue_drops_and_counts_instead_of_blocking() {
     // Nothing listens: every export fails slowly, the small queue fills.

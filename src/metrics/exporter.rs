@@ -167,6 +167,7 @@ impl PrometheusExporter {
                 ("queue_full", counts.dropped_queue_full),
                 ("closed", counts.dropped_closed),
                 ("export_failed", counts.failed),
+                ("rejected", counts.rejected),
                 ("errors", counts.export_errors),
             ] {
                 // Log records queue in the `otlp` sink, whose own series count its drops.

@@ -35,7 +35,8 @@ use tonic::transport::Channel;
 use tonic::Status;
 
 use super::exemplars::Exemplars;
-use super::grpc_call::{self, encode_frame};
+use super::grpc_call::{self, encode_frame, Answer};
+use super::partial::{PartialSuccess, Rejections};
 use crate::config::ValidatedRetry;
 
 /// What opentelemetry-otlp's exporters send as `User-Agent` (its version;
@@ -53,6 +54,8 @@ pub(crate) struct GrpcMetricExporter {
     retry: ValidatedRetry,
     exemplars: Arc<Exemplars>,
     temporality: Temporality,
+    /// Where answers' partial successes are counted.
+    rejections: Option<Rejections>,
 }
 
 impl std::fmt::Debug for GrpcMetricExporter {
@@ -97,7 +100,14 @@ impl GrpcMetricExporter {
             retry,
             exemplars,
             temporality,
+            rejections: None,
         }
+    }
+
+    /// Counts the data points answers report rejected ([`super::partial`]).
+    pub(crate) fn counting_rejections(mut self, rejections: Rejections) -> Self {
+        self.rejections = Some(rejections);
+        self
     }
 
     fn channel(&self) -> Option<Channel> {
@@ -130,7 +140,17 @@ impl PushMetricExporter for GrpcMetricExporter {
         .await;
         match result {
             Ok(answer) => {
-                answer.report();
+                match (&answer, &self.rejections) {
+                    (Answer::Response(response), Some(rejections)) => {
+                        if let Some(partial) = &response.partial_success {
+                            rejections.record(&PartialSuccess {
+                                rejected: u64::try_from(partial.rejected_data_points).unwrap_or(0),
+                                message: partial.error_message.clone(),
+                            });
+                        }
+                    }
+                    _ => answer.report(),
+                }
                 Ok(())
             }
             Err(status) => Err(OTelSdkError::InternalFailure(describe(&status))),

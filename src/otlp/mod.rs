@@ -30,6 +30,7 @@ pub(crate) mod internal;
 mod logs;
 mod metric_export;
 mod metrics;
+mod partial;
 mod prepared;
 mod proto;
 mod proto_spans;
@@ -119,8 +120,12 @@ impl Otlp {
 
         let tracer_provider = match &config.traces {
             Some(signal) => {
-                let (exporter, prepared) = transport::span_exporter(signal, &config.retry, &runtime)?;
                 let span_stats = Arc::new(ExportStats::default());
+                let rejections = partial::Rejections {
+                    signal: partial::Signal::Traces,
+                    stats: Arc::clone(&span_stats),
+                };
+                let (exporter, prepared) = transport::span_exporter(signal, &config.retry, &runtime, rejections)?;
                 stats.push(("traces", Arc::clone(&span_stats)));
                 let queue = traces::SpanQueue::start(
                     exporter,
@@ -155,8 +160,12 @@ impl Otlp {
         let mut log_stats = None;
         let log_sink = match &config.logs {
             Some(signal) => {
-                let (exporter, prepared) = transport::log_exporter(signal, &config.retry, &runtime)?;
                 let stats = Arc::new(ExportStats::default());
+                let rejections = partial::Rejections {
+                    signal: partial::Signal::Logs,
+                    stats: Arc::clone(&stats),
+                };
+                let (exporter, prepared) = transport::log_exporter(signal, &config.retry, &runtime, rejections)?;
                 log_stats = Some(Arc::clone(&stats));
                 let mut sink = logs::OtlpLogSink::new(exporter, &resource, Arc::clone(&runtime), stats, scrub.capture);
                 if let Some(body) = prepared {
@@ -186,14 +195,19 @@ impl Otlp {
             Some(signal) => {
                 let kept = Arc::new(Exemplars::default());
                 exemplars = Some(Arc::clone(&kept));
+                let metric_stats = Arc::new(ExportStats::default());
+                let rejections = partial::Rejections {
+                    signal: partial::Signal::Metrics,
+                    stats: Arc::clone(&metric_stats),
+                };
                 let exporter = transport::metric_exporter(
                     signal,
                     &config.retry,
                     &runtime,
                     kept,
                     config.metrics_temporality.sdk(),
+                    rejections,
                 )?;
-                let metric_stats = Arc::new(ExportStats::default());
                 stats.push(("metrics", Arc::clone(&metric_stats)));
                 let exporter = metric_export::Counting {
                     inner: exporter,
@@ -272,13 +286,16 @@ impl Otlp {
 
     /// A snapshot of one signal's counters.
     pub(crate) fn counts(&self, signal: &str) -> Option<ExportCounts> {
-        self.stats.iter().find(|(name, _)| *name == signal).map(|(_, stats)| {
-            let mut counts = stats.snapshot();
-            counts.last_error = counts
-                .last_error
-                .map(|error| self.redactor.redact_text(&error).into_owned());
-            counts
-        })
+        self.all_stats()
+            .into_iter()
+            .find(|(name, _)| *name == signal)
+            .map(|(_, stats)| {
+                let mut counts = stats.snapshot();
+                counts.last_error = counts
+                    .last_error
+                    .map(|error| self.redactor.redact_text(&error).into_owned());
+                counts
+            })
     }
 
     /// Exports what is queued now; false when not done within `timeout`.

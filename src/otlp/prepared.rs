@@ -21,6 +21,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use opentelemetry_http::{HttpClient, HttpError};
 
+use super::partial::Rejections;
+
 /// The protobuf content type the HTTP exporter sends.
 const PROTOBUF: &str = "application/x-protobuf";
 /// The JSON content type the HTTP exporter sends.
@@ -88,11 +90,24 @@ impl PreparedBody {
 pub(crate) struct PreparedClient<C> {
     inner: C,
     body: PreparedBody,
+    /// Where a success response's partial success is counted.
+    rejections: Option<Rejections>,
 }
 
 impl<C> PreparedClient<C> {
     pub(crate) fn new(inner: C, body: PreparedBody) -> Self {
-        PreparedClient { inner, body }
+        PreparedClient {
+            inner,
+            body,
+            rejections: None,
+        }
+    }
+
+    /// Counts the items each success response reports rejected
+    /// ([`super::partial`]).
+    pub(crate) fn counting_rejections(mut self, rejections: Rejections) -> Self {
+        self.rejections = Some(rejections);
+        self
     }
 }
 
@@ -106,13 +121,21 @@ impl<C: HttpClient> HttpClient for PreparedClient<C> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_ascii_lowercase)
         };
-        if let Some(content_type) = header(http::header::CONTENT_TYPE) {
+        let content_type = header(http::header::CONTENT_TYPE);
+        if let Some(content_type) = &content_type {
             let gzip = header(http::header::CONTENT_ENCODING).as_deref() == Some("gzip");
-            if let Some(body) = self.body.body(&content_type, gzip) {
+            if let Some(body) = self.body.body(content_type, gzip) {
                 *request.body_mut() = body?;
             }
         }
-        self.inner.send_bytes(request).await
+        let response = self.inner.send_bytes(request).await?;
+        if let Some(rejections) = &self.rejections {
+            if response.status().is_success() {
+                let json = content_type.is_some_and(|t| t.starts_with(JSON));
+                rejections.observe(json, response.body());
+            }
+        }
+        Ok(response)
     }
 }
 

@@ -139,6 +139,7 @@ pub(crate) fn register_self_metrics(
                 (c.dropped_queue_full, Some("queue_full")),
                 (c.dropped_closed, Some("closed")),
                 (c.failed, Some("export_failed")),
+                (c.rejected, Some("rejected")),
             ]
         }))
         .build();

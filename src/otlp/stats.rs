@@ -19,6 +19,7 @@ pub(crate) struct ExportStats {
     dropped_closed: AtomicU64,
     failed: AtomicU64,
     export_errors: AtomicU64,
+    rejected: AtomicU64,
     exports: AtomicU64,
     export_micros: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -57,6 +58,12 @@ pub struct ExportCounts {
     pub failed: u64,
     /// Export calls that failed after all retries.
     pub export_errors: u64,
+    /// Items the collector accepted an export of but reported rejecting
+    /// (OTLP `partial_success`: log records, spans; for metrics, data
+    /// points). Counted within `exported` (the export succeeded and is not
+    /// retried) and lost. Read from OTLP/HTTP responses and the gRPC
+    /// metrics client; spans and logs over gRPC keep theirs in the SDK.
+    pub rejected: u64,
     /// Export calls made.
     pub exports: u64,
     /// Total time spent in export calls, in microseconds.
@@ -118,6 +125,11 @@ impl ExportStats {
         self.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// `count` items of a successful export the collector reported rejecting.
+    pub(crate) fn rejected(&self, count: u64) {
+        self.rejected.fetch_add(count, Ordering::Relaxed);
+    }
+
     pub(crate) fn dropped_closed(&self, count: u64) {
         self.dropped_closed.fetch_add(count, Ordering::Relaxed);
     }
@@ -166,6 +178,7 @@ impl ExportStats {
             in_flight,
             failed,
             export_errors: self.export_errors.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
             exports: self.exports.load(Ordering::Relaxed),
             export_micros: self.export_micros.load(Ordering::Relaxed),
             last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),

@@ -14,6 +14,7 @@ use super::exemplars::Exemplars;
 use super::grpc_metrics::GrpcMetricExporter;
 use super::http_client::UreqClient;
 use super::metric_export::{MetricExporter, WithExemplars};
+use super::partial::Rejections;
 use super::prepared::{PreparedBody, PreparedClient};
 use crate::config::{OtlpProtocol, ValidatedRetry, ValidatedSignal};
 use crate::error::{Error, Result};
@@ -181,6 +182,7 @@ pub(crate) fn span_exporter(
     signal: &ValidatedSignal,
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
+    rejections: Rejections,
 ) -> Result<(opentelemetry_otlp::SpanExporter, Option<PreparedBody>)> {
     let prepared = (signal.protocol == OtlpProtocol::HttpProtobuf).then(PreparedBody::default);
     let body = prepared.clone().unwrap_or_default();
@@ -190,7 +192,7 @@ pub(crate) fn span_exporter(
         signal,
         retry,
         runtime,
-        |client| PreparedClient::new(client, body)
+        |client| PreparedClient::new(client, body).counting_rejections(rejections)
     )?;
     Ok((exporter, prepared))
 }
@@ -201,6 +203,7 @@ pub(crate) fn log_exporter(
     signal: &ValidatedSignal,
     retry: &ValidatedRetry,
     runtime: &ExportRuntime,
+    rejections: Rejections,
 ) -> Result<(opentelemetry_otlp::LogExporter, Option<PreparedBody>)> {
     let prepared = (signal.protocol == OtlpProtocol::HttpProtobuf).then(PreparedBody::default);
     let body = prepared.clone().unwrap_or_default();
@@ -210,7 +213,7 @@ pub(crate) fn log_exporter(
         signal,
         retry,
         runtime,
-        |client| PreparedClient::new(client, body)
+        |client| PreparedClient::new(client, body).counting_rejections(rejections)
     )?;
     Ok((exporter, prepared))
 }
@@ -226,18 +229,22 @@ pub(crate) fn metric_exporter(
     runtime: &ExportRuntime,
     exemplars: Arc<Exemplars>,
     temporality: Temporality,
+    rejections: Rejections,
 ) -> Result<MetricExporter> {
     if signal.protocol == OtlpProtocol::Grpc {
         let channel = grpc_channel(signal, runtime)?;
-        return Ok(MetricExporter::Grpc(GrpcMetricExporter::new(
-            channel,
-            metadata(signal)?,
-            signal.gzip,
-            signal.timeout,
-            *retry,
-            exemplars,
-            temporality,
-        )));
+        return Ok(MetricExporter::Grpc(
+            GrpcMetricExporter::new(
+                channel,
+                metadata(signal)?,
+                signal.gzip,
+                signal.timeout,
+                *retry,
+                exemplars,
+                temporality,
+            )
+            .counting_rejections(rejections),
+        ));
     }
     let body = PreparedBody::default();
     let prepared = body.clone();
@@ -249,7 +256,7 @@ pub(crate) fn metric_exporter(
         signal,
         retry,
         runtime,
-        |client| PreparedClient::new(client, prepared)
+        |client| PreparedClient::new(client, prepared).counting_rejections(rejections)
     )?;
     Ok(MetricExporter::Http {
         exporter,

@@ -112,6 +112,9 @@ pub enum Reply {
     Http(u16, Option<&'static str>),
     /// A gRPC status code (e.g. 14 UNAVAILABLE), trailers-only.
     Grpc(u32),
+    /// Success with an OTLP `partial_success` rejecting this many items
+    /// (in the answer's encoding: protobuf, OTLP/JSON or gRPC).
+    Partial(i64),
     /// A gRPC status code whose `grpc-status-details-bin` carries a
     /// `google.rpc.RetryInfo` asking the client to wait this long.
     GrpcRetryInfo(u32, Duration),
@@ -130,7 +133,10 @@ pub enum Reply {
 impl Reply {
     /// Whether the receiver keeps (tallies) the data of a request answered so.
     pub fn accepts(&self) -> bool {
-        matches!(self, Reply::Ok | Reply::Delay(_) | Reply::Garbage | Reply::Oversized(_))
+        matches!(
+            self,
+            Reply::Ok | Reply::Delay(_) | Reply::Garbage | Reply::Oversized(_) | Reply::Partial(_)
+        )
     }
 }
 
@@ -332,6 +338,7 @@ async fn answer(request: Request<Body>, state: &State, connection: &Connection) 
         reply: reply.clone(),
     };
     let grpc = record.is_grpc();
+    let path_of_request = record.path.clone();
     let content_type = record
         .header("content-type")
         .unwrap_or("application/x-protobuf")
@@ -410,6 +417,78 @@ async fn answer(request: Request<Body>, state: &State, connection: &Connection) 
                 .header("content-type", "application/grpc")
                 .body(Body::new(body))
                 .unwrap()
+        }
+        (Reply::Partial(rejected), grpc) => {
+            let message = "scripted partial success".to_owned();
+            let path = path_of_request.as_str();
+            let (proto, json) = if path.contains("trace") || path.contains("Trace") {
+                (
+                    opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse {
+                        partial_success: Some(
+                            opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
+                                rejected_spans: rejected,
+                                error_message: message.clone(),
+                            },
+                        ),
+                    }
+                    .encode_to_vec(),
+                    format!(r#"{{"partialSuccess":{{"rejectedSpans":"{rejected}","errorMessage":"{message}"}}}}"#),
+                )
+            } else if path.contains("log") || path.contains("Log") {
+                (
+                    opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse {
+                        partial_success: Some(
+                            opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess {
+                                rejected_log_records: rejected,
+                                error_message: message.clone(),
+                            },
+                        ),
+                    }
+                    .encode_to_vec(),
+                    format!(r#"{{"partialSuccess":{{"rejectedLogRecords":"{rejected}","errorMessage":"{message}"}}}}"#),
+                )
+            } else {
+                (
+                    opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse {
+                        partial_success: Some(
+                            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsPartialSuccess {
+                                rejected_data_points: rejected,
+                                error_message: message.clone(),
+                            },
+                        ),
+                    }
+                    .encode_to_vec(),
+                    format!(r#"{{"partialSuccess":{{"rejectedDataPoints":{rejected},"errorMessage":"{message}"}}}}"#),
+                )
+            };
+            if grpc {
+                let mut trailers = HeaderMap::new();
+                trailers.insert("grpc-status", HeaderValue::from_static("0"));
+                let mut frame = vec![0];
+                frame.extend_from_slice(&(proto.len() as u32).to_be_bytes());
+                frame.extend_from_slice(&proto);
+                let body = GrpcBody {
+                    data: Some(Bytes::from(frame)),
+                    trailers: Some(trailers),
+                };
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/grpc")
+                    .body(Body::new(body))
+                    .unwrap()
+            } else if content_type.contains("json") {
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", content_type)
+                    .body(Body::from(json))
+                    .unwrap()
+            } else {
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", content_type)
+                    .body(Body::from(proto))
+                    .unwrap()
+            }
         }
         (Reply::GrpcRetryInfo(code, delay), _) => {
             use tonic_types::{ErrorDetails, StatusExt as _};
