@@ -97,13 +97,18 @@ impl fmt::Display for ShutdownReport {
             let c = &o.counts;
             writeln!(
                 f,
-                "  otlp {}: created {}, exported {}, dropped {}, failed {}, undelivered {}{}",
+                "  otlp {}: created {}, exported {}, dropped {}, failed {}, undelivered {}{}{}",
                 o.signal,
                 c.created,
                 c.exported,
                 c.dropped_queue_full + c.dropped_closed,
                 c.failed,
                 c.undelivered(),
+                if c.rejected > 0 {
+                    format!(", rejected by the collector {}", c.rejected)
+                } else {
+                    String::new()
+                },
                 if o.completed { "" } else { " (deadline passed)" }
             )?;
         }

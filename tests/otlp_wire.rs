@@ -612,7 +612,11 @@ fn partial_success_rejections_are_counted_on_every_path() {
             "{signal} {protocol:?}: no `{line}` in\n{exposition}"
         );
         drop(dispatch);
-        telemetry.shutdown(Duration::from_secs(5));
+        let report = telemetry.shutdown(Duration::from_secs(5)).to_string();
+        // (Log records are the `otlp` sink's entry in the report.)
+        if signal != "logs" {
+            assert!(report.contains("rejected by the collector 3"), "{report}");
+        }
         // Never retried: a partial success is an answer.
         assert!(
             receiver.received().len() <= requests + 1,
