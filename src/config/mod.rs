@@ -56,7 +56,7 @@ pub use monitoring::{MonitoringConfig, MonitoringSource, RuleOverride};
 pub use otlp::{
     MetricTemporality, OtlpBatchConfig, OtlpConfig, OtlpProtocol, OtlpRetryConfig, OtlpSignalBatch, OtlpSignalConfig,
 };
-pub(crate) use otlp::{ValidatedOtlp, ValidatedRetry, ValidatedSignal};
+pub(crate) use otlp::{Signal, ValidatedOtlp, ValidatedRetry, ValidatedSignal};
 pub use pipeline::{RedactionConfig, SamplingConfig, StoreConfig};
 pub use read::MAX_CONFIG_FILE_BYTES;
 pub use sinks::{ConsoleSinkConfig, FileSinkConfig, SinkConfig};

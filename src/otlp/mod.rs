@@ -122,7 +122,7 @@ impl Otlp {
             Some(signal) => {
                 let span_stats = Arc::new(ExportStats::default());
                 let rejections = partial::Rejections {
-                    signal: partial::Signal::Traces,
+                    signal: signal.signal,
                     stats: Arc::clone(&span_stats),
                 };
                 let (exporter, prepared) = transport::span_exporter(signal, &config.retry, &runtime, rejections)?;
@@ -162,7 +162,7 @@ impl Otlp {
             Some(signal) => {
                 let stats = Arc::new(ExportStats::default());
                 let rejections = partial::Rejections {
-                    signal: partial::Signal::Logs,
+                    signal: signal.signal,
                     stats: Arc::clone(&stats),
                 };
                 let (exporter, prepared) = transport::log_exporter(signal, &config.retry, &runtime, rejections)?;
@@ -197,7 +197,7 @@ impl Otlp {
                 exemplars = Some(Arc::clone(&kept));
                 let metric_stats = Arc::new(ExportStats::default());
                 let rejections = partial::Rejections {
-                    signal: partial::Signal::Metrics,
+                    signal: signal.signal,
                     stats: Arc::clone(&metric_stats),
                 };
                 let exporter = transport::metric_exporter(

@@ -22,22 +22,15 @@ use prost::Message as _;
 
 use super::stats::ExportStats;
 
-/// Which signal's response a body is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Signal {
-    Traces,
-    Logs,
-    Metrics,
-}
+pub(crate) use crate::config::Signal;
 
-impl Signal {
-    /// The response's count field, in OTLP/JSON (lowerCamelCase) and proto names.
-    fn count_keys(self) -> [&'static str; 2] {
-        match self {
-            Signal::Traces => ["rejectedSpans", "rejected_spans"],
-            Signal::Logs => ["rejectedLogRecords", "rejected_log_records"],
-            Signal::Metrics => ["rejectedDataPoints", "rejected_data_points"],
-        }
+/// The response's count field of `signal`, in OTLP/JSON (lowerCamelCase)
+/// and proto names.
+fn count_keys(signal: Signal) -> [&'static str; 2] {
+    match signal {
+        Signal::Traces => ["rejectedSpans", "rejected_spans"],
+        Signal::Logs => ["rejectedLogRecords", "rejected_log_records"],
+        Signal::Metrics => ["rejectedDataPoints", "rejected_data_points"],
     }
 }
 
@@ -83,8 +76,7 @@ pub(crate) fn read(signal: Signal, json: bool, body: &[u8]) -> Option<PartialSuc
 fn read_json(signal: Signal, body: &[u8]) -> Option<PartialSuccess> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let partial = value.get("partialSuccess").or_else(|| value.get("partial_success"))?;
-    let rejected = signal
-        .count_keys()
+    let rejected = count_keys(signal)
         .iter()
         .find_map(|key| partial.get(*key))
         .and_then(|count| match count {
@@ -118,7 +110,7 @@ impl Rejections {
         self.stats.rejected(partial.rejected);
         tracing::warn!(
             target: "opentelemetry_otlp",
-            signal = ?self.signal,
+            signal = self.signal.as_str(),
             rejected = partial.rejected,
             error_message = partial.message.as_str(),
             "the collector accepted the export in part"
