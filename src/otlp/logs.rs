@@ -76,9 +76,11 @@ fn attribute_value(value: Value<'_>) -> AnyValue {
     match value {
         Value::Bool(v) => AnyValue::Boolean(v),
         Value::I64(v) => AnyValue::Int(v),
+        // Beyond i64::MAX: the exact decimal text, as opentelemetry-appender-tracing
+        // sends it (a double would round it).
         Value::U64(v) => match i64::try_from(v) {
             Ok(v) => AnyValue::Int(v),
-            Err(_) => AnyValue::Double(v as f64),
+            Err(_) => AnyValue::String(v.to_string().into()),
         },
         Value::F64(v) => AnyValue::Double(v),
         Value::Str(v) => AnyValue::String(v.to_owned().into()),

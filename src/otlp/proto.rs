@@ -91,6 +91,8 @@ pub(super) enum Scalar<'a> {
     Bool(bool),
     Int(i64),
     Double(f64),
+    /// An unsigned integer beyond `i64::MAX`, as its decimal text (`string_value`).
+    BigUint(u64),
 }
 
 /// A `KeyValue` with any `opentelemetry::Value` as field `field` of the enclosing message.
@@ -117,9 +119,10 @@ impl Scalar<'_> {
         match value {
             Value::Bool(v) => Scalar::Bool(v),
             Value::I64(v) => Scalar::Int(v),
+            // Beyond i64::MAX: the exact decimal text (a double would round it).
             Value::U64(v) => match i64::try_from(v) {
                 Ok(v) => Scalar::Int(v),
-                Err(_) => Scalar::Double(v as f64),
+                Err(_) => Scalar::BigUint(v),
             },
             Value::F64(v) => Scalar::Double(v),
             Value::Str(v) => Scalar::Str(v),
@@ -133,6 +136,7 @@ impl Scalar<'_> {
             Scalar::Bool(_) => KEY + 1,
             Scalar::Int(v) => KEY + varint_len(*v as u64),
             Scalar::Double(_) => KEY + 8,
+            Scalar::BigUint(v) => len_of_bytes_field(decimal_digits(*v)),
         }
     }
 
@@ -152,8 +156,18 @@ impl Scalar<'_> {
                 key(buf, 4, I64);
                 buf.extend_from_slice(&v.to_le_bytes());
             }
+            Scalar::BigUint(v) => {
+                bytes_field_header(buf, 1, decimal_digits(*v));
+                // Writing into a Vec cannot fail.
+                let _ = std::io::Write::write_fmt(buf, format_args!("{v}"));
+            }
         }
     }
+}
+
+/// Digits of `value` in decimal.
+fn decimal_digits(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// A `KeyValue` as field `field` of the enclosing message.
@@ -443,6 +457,42 @@ mod tests {
             .map(|s| s.log_records.len())
             .sum();
         assert_eq!(logs, 6);
+    }
+
+    #[test]
+    fn unsigned_integers_beyond_i64_go_out_exact_as_decimal_text() {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+        let values = [
+            i64::MAX as u64,
+            i64::MAX as u64 + 1,
+            9_999_999_999_999_999_999,
+            10_000_000_000_000_000_000,
+            u64::MAX,
+        ];
+        let mut r = Record::new(tracing::Level::INFO, "kernel");
+        r.set_message("big");
+        let names = ["v0", "v1", "v2", "v3", "v4"];
+        for (name, value) in names.iter().zip(values) {
+            r.push_field(name, Value::U64(value));
+        }
+        let batch = vec![Arc::new(r)];
+        for direct in [true, false] {
+            let body = CapturingLogSink::build(false, direct).unwrap().encode(&batch).unwrap();
+            let request = decoded(&body[0]);
+            let log = &request.resource_logs[0].scope_logs[0].log_records[0];
+            for (name, value) in names.iter().zip(values) {
+                let attribute = log.attributes.iter().find(|kv| kv.key == *name).unwrap();
+                let expected = match i64::try_from(value) {
+                    Ok(v) => Any::IntValue(v),
+                    Err(_) => Any::StringValue(value.to_string()),
+                };
+                assert_eq!(
+                    attribute.value.as_ref().unwrap().value,
+                    Some(expected),
+                    "direct={direct}"
+                );
+            }
+        }
     }
 
     #[test]
