@@ -429,10 +429,7 @@ impl serde::Serialize for JsonRecord<'_> {
         use serde::ser::SerializeMap;
         let r = self.0;
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry(
-            "timestamp",
-            &format_args!("{}", humantime::format_rfc3339_micros(r.timestamp)),
-        )?;
+        map.serialize_entry("timestamp", &format_args!("{}", rfc3339_micros(r.timestamp)))?;
         map.serialize_entry("level", r.level.as_str())?;
         map.serialize_entry("target", r.target)?;
         if let Some(kind) = r.event_type() {
@@ -467,6 +464,22 @@ impl serde::Serialize for JsonRecord<'_> {
         }
         map.end()
     }
+}
+
+/// The last instant RFC 3339 text can show with microseconds: 9999-12-31T23:59:59.999999Z.
+const LAST_RFC3339: std::time::Duration = std::time::Duration::new(253_402_300_799, 999_999_000);
+
+/// `time` as RFC 3339 text in UTC with microseconds, clamped to
+/// 1970-01-01T00:00:00Z – 9999-12-31T23:59:59.999999Z (the range the
+/// formatter can write: before it, it panics; after it, it fails and
+/// leaves a half-written line), so a clock set before the Unix epoch or a
+/// record stamped far in the future still gives a valid line.
+pub(crate) fn rfc3339_micros(time: SystemTime) -> humantime::Rfc3339Timestamp {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .min(LAST_RFC3339);
+    humantime::format_rfc3339_micros(SystemTime::UNIX_EPOCH + since)
 }
 
 /// The largest index `<= limit` that is a character boundary of `text`.
@@ -630,6 +643,29 @@ mod tests {
         assert!(line.contains(r"a\u007fb\u009b2Jc\u2028d\u001be\nf é"), "{line}");
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["message"], "a\u{7f}b\u{9b}2Jc\u{2028}d\u{1b}e\nf é");
+    }
+
+    #[test]
+    fn timestamps_outside_rfc3339_range_give_valid_lines() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let year_10000 = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        let cases = [
+            (UNIX_EPOCH - Duration::from_secs(1), "1970-01-01T00:00:00.000000Z"),
+            (UNIX_EPOCH, "1970-01-01T00:00:00.000000Z"),
+            (year_10000 - Duration::from_nanos(1), "9999-12-31T23:59:59.999999Z"),
+            (year_10000, "9999-12-31T23:59:59.999999Z"),
+            (year_10000 + Duration::from_secs(1 << 40), "9999-12-31T23:59:59.999999Z"),
+        ];
+        for (at, expected) in cases {
+            let mut r = Record::new(Level::INFO, "aureus");
+            r.timestamp = at;
+            r.set_message("m");
+            let v: serde_json::Value =
+                serde_json::from_str(r.json_line()).unwrap_or_else(|e| panic!("{e}: {}", r.json_line()));
+            assert_eq!(v["timestamp"], expected);
+            assert_eq!(v["message"], "m");
+            assert_eq!(r.json_line(), reference_line(&r));
+        }
     }
 
     #[test]
