@@ -505,7 +505,14 @@ impl RecordVisitor<'_> {
     fn text(&mut self, field: &Field, value: &str) {
         match field.name() {
             fields::EVENT_TYPE => {
-                let cut = floor_char_boundary(value, 128);
+                // A contract kind is kept as is; any other text is redacted
+                // like every text value (it reaches every output).
+                let value = if value.parse::<EventKind>().is_ok() {
+                    std::borrow::Cow::Borrowed(value)
+                } else {
+                    self.redactor.redact_text(value)
+                };
+                let cut = floor_char_boundary(&value, 128);
                 self.record.set_event_type(&value[..cut]);
             }
             fields::CORRELATION_ID => self.explicit_correlation = Some(value.to_owned()),

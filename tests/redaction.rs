@@ -68,6 +68,8 @@ fn secrets_reach_no_output() {
         }
         .emit();
         tracing::warn!("calling with key {CANARY_PATTERN} now");
+        // An event type outside the contract is a text value too.
+        tracing::info!(target: "aureus", event_type = %format_args!("custom {CANARY_PATTERN}"), n = 1u64);
         ToolCall {
             workflow_id: "wf",
             task_id: "t",
@@ -109,7 +111,8 @@ fn secrets_reach_no_output() {
         }
     }
     // …and what was redacted is visibly marked, the rest intact.
-    assert_eq!(file.lines().count(), 6);
+    assert_eq!(file.lines().count(), 7);
+    assert!(file.contains(r#""event_type":"custom [REDACTED]""#), "{file}");
     assert!(file.contains(r#""password":"[REDACTED]""#), "{file}");
     assert!(file.contains(r#""user":"ada""#));
     assert!(file.contains(r#"\"Token\":\"[REDACTED]\""#), "{file}");
