@@ -495,6 +495,85 @@ mod tests {
         }
     }
 
+    /// Canonical bytes of a decoded request (prost re-encodes in field
+    /// order), so NaN doubles compare too.
+    fn canonical(body: &[u8]) -> Vec<u8> {
+        decoded(body).encode_to_vec()
+    }
+
+    #[test]
+    fn every_level_kind_value_and_size_encodes_as_the_sdk_does() {
+        use crate::event::EventKind;
+        let big = "é✓𝄞\u{0}\"\\".repeat(40_000); // ~500 KB: 3-byte length varints at every level
+        let mut batch = Vec::new();
+        let levels = [
+            tracing::Level::TRACE,
+            tracing::Level::DEBUG,
+            tracing::Level::INFO,
+            tracing::Level::WARN,
+            tracing::Level::ERROR,
+        ];
+        for (i, level) in levels.into_iter().enumerate() {
+            let targets = ["kernel", "kernel::io", "", "aureus", "𝄞"];
+            let mut r = Record::new(level, targets[i]);
+            r.set_message(if i == 0 { "" } else { "msg" });
+            r.push_field("f_nan", Value::F64(f64::NAN));
+            r.push_field("f_inf", Value::F64(f64::NEG_INFINITY));
+            r.push_field("f_neg_zero", Value::F64(-0.0));
+            r.push_field("f_sub", Value::F64(5e-324));
+            r.push_field("i_min", Value::I64(i64::MIN));
+            r.push_field("", Value::Str(""));
+            r.push_field("b", Value::Bool(i % 2 == 0));
+            if i == 3 {
+                r.push_field("big", Value::Str(&big));
+                r.trace_id = Some(u128::MAX);
+                r.otel_span_id = Some(1);
+            }
+            if i == 4 {
+                r.timestamp = SystemTime::UNIX_EPOCH - std::time::Duration::from_secs(1);
+            }
+            batch.push(Arc::new(r));
+        }
+        for kind in EventKind::ALL {
+            for denied in [false, true] {
+                let mut r = Record::new(tracing::Level::DEBUG, "aureus");
+                r.set_event_type(kind.as_str());
+                r.push_field("passed", Value::Bool(!denied));
+                r.push_field("allowed", Value::Str(if denied { "false" } else { "true" }));
+                batch.push(Arc::new(r));
+            }
+        }
+        let mut r = Record::new(tracing::Level::INFO, "aureus");
+        r.set_event_type("not a kind");
+        batch.push(Arc::new(r));
+
+        let direct = CapturingLogSink::build(false, true).unwrap().encode(&batch).unwrap();
+        let sdk = CapturingLogSink::build(false, false).unwrap().encode(&batch).unwrap();
+        assert_eq!((direct.len(), sdk.len()), (1, 1));
+        assert!(canonical(&direct[0]) == canonical(&sdk[0]), "direct and SDK encodings differ");
+        let request = decoded(&direct[0]);
+        let logs: Vec<_> = request.resource_logs[0]
+            .scope_logs
+            .iter()
+            .flat_map(|s| s.log_records.iter())
+            .collect();
+        assert_eq!(logs.len(), batch.len());
+        let first = |name: &str| {
+            let scope = request.resource_logs[0]
+                .scope_logs
+                .iter()
+                .find(|s| s.scope.as_ref().is_some_and(|s| s.name == name))
+                .unwrap();
+            let log = &scope.log_records[0];
+            (log.severity_number, log.severity_text.as_str())
+        };
+        assert_eq!(first("kernel"), (1, "TRACE"));
+        assert_eq!(first("kernel::io"), (5, "DEBUG"));
+        assert_eq!(first(""), (9, "INFO"));
+        assert_eq!(first("aureus"), (13, "WARN"));
+        assert_eq!(first("𝄞"), (17, "ERROR"));
+    }
+
     #[test]
     fn varint_lengths_match_the_encoding() {
         for value in [0, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
