@@ -117,6 +117,9 @@ enum EventTypeText {
     Other(Range<u32>),
 }
 
+/// The W3C `sampled` trace flag.
+const TRACE_FLAGS_SAMPLED: u8 = 1;
+
 /// Fields stored inline before the record spills to the heap.
 const INLINE_FIELDS: usize = 10;
 
@@ -152,6 +155,9 @@ pub struct Record {
     pub trace_id: Option<u128>,
     /// The W3C span id of the active OpenTelemetry span, when OTLP traces are on.
     pub otel_span_id: Option<u64>,
+    /// The W3C trace flags of that span's context (`01` sampled), sent with
+    /// the ids on OTLP log records; sampled unless the context said otherwise.
+    pub(crate) trace_flags: u8,
     event_type: Option<EventTypeText>,
     message: Option<Range<u32>>,
     /// The correlation id, copied into the text buffer (no shared reference
@@ -195,6 +201,7 @@ impl Record {
             span_name: None,
             trace_id: None,
             otel_span_id: None,
+            trace_flags: TRACE_FLAGS_SAMPLED,
             event_type: None,
             message: None,
             fields: SmallVec::new(),
@@ -224,6 +231,7 @@ impl Record {
         self.span_name = None;
         self.trace_id = None;
         self.otel_span_id = None;
+        self.trace_flags = TRACE_FLAGS_SAMPLED;
         self.event_type = None;
         self.message = None;
         self.fields.clear();

@@ -124,7 +124,7 @@ pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record, capture: ContentCapt
         log.set_trace_context(
             TraceId::from_bytes(trace.to_be_bytes()),
             SpanId::from_bytes(span.to_be_bytes()),
-            Some(TraceFlags::SAMPLED),
+            Some(TraceFlags::new(record.trace_flags)),
         );
     }
 }

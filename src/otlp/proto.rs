@@ -29,9 +29,6 @@ pub(super) const I64: u8 = 1;
 pub(super) const LEN: u8 = 2;
 pub(super) const I32: u8 = 5;
 
-/// `TraceFlags::SAMPLED`, the flags a record with a trace context carries.
-const SAMPLED: u32 = 1;
-
 /// Appends `value` as a base-128 varint.
 #[inline]
 pub(crate) fn varint(buf: &mut Vec<u8>, mut value: u64) {
@@ -365,9 +362,11 @@ fn write_log_record(buf: &mut Vec<u8>, body: &mut String, record: &Record, obser
         key_value(buf, 6, CORRELATION_ATTRIBUTE, &Scalar::Str(id));
     }
     if let (Some(trace), Some(span)) = (record.trace_id, record.otel_span_id) {
-        // flags = 8 (fixed32), trace_id = 9, span_id = 10
-        key(buf, 8, I32);
-        buf.extend_from_slice(&SAMPLED.to_le_bytes());
+        // flags = 8 (fixed32: the W3C trace flags; 0 left out), trace_id = 9, span_id = 10
+        if record.trace_flags != 0 {
+            key(buf, 8, I32);
+            buf.extend_from_slice(&u32::from(record.trace_flags).to_le_bytes());
+        }
         bytes_field(buf, 9, &trace.to_be_bytes());
         bytes_field(buf, 10, &span.to_be_bytes());
     }
@@ -550,7 +549,10 @@ mod tests {
         let direct = CapturingLogSink::build(false, true).unwrap().encode(&batch).unwrap();
         let sdk = CapturingLogSink::build(false, false).unwrap().encode(&batch).unwrap();
         assert_eq!((direct.len(), sdk.len()), (1, 1));
-        assert!(canonical(&direct[0]) == canonical(&sdk[0]), "direct and SDK encodings differ");
+        assert!(
+            canonical(&direct[0]) == canonical(&sdk[0]),
+            "direct and SDK encodings differ"
+        );
         let request = decoded(&direct[0]);
         let logs: Vec<_> = request.resource_logs[0]
             .scope_logs
@@ -572,6 +574,38 @@ mod tests {
         assert_eq!(first(""), (9, "INFO"));
         assert_eq!(first("aureus"), (13, "WARN"));
         assert_eq!(first("𝄞"), (17, "ERROR"));
+    }
+
+    #[test]
+    fn log_records_carry_the_trace_flags_of_their_span_context() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+        let mut batch = Vec::new();
+        for flags in [TraceFlags::NOT_SAMPLED, TraceFlags::SAMPLED] {
+            let context = SpanContext::new(
+                TraceId::from(0x0af7651916cd43dd8448eb211c80319c),
+                SpanId::from(0xb7ad6b7169203331),
+                flags,
+                true,
+                TraceState::default(),
+            );
+            let cx = opentelemetry::Context::new().with_remote_span_context(context);
+            let _attached = cx.attach();
+            let mut r = Record::new(tracing::Level::INFO, "kernel");
+            r.set_message("in a trace");
+            crate::otlp::traces::annotate(&mut r);
+            assert!(r.trace_id.is_some() && r.otel_span_id.is_some());
+            batch.push(Arc::new(r));
+        }
+        for direct in [true, false] {
+            let body = CapturingLogSink::build(false, direct).unwrap().encode(&batch).unwrap();
+            let request = decoded(&body[0]);
+            let flags: Vec<u32> = request.resource_logs[0].scope_logs[0]
+                .log_records
+                .iter()
+                .map(|l| l.flags)
+                .collect();
+            assert_eq!(flags, [0, 1], "direct={direct}");
+        }
     }
 
     #[test]

@@ -363,7 +363,10 @@ mod tests {
             data.attributes.push(KeyValue::new("min", i64::MIN));
             data.attributes.push(KeyValue::new(
                 "strings",
-                opentelemetry::Value::Array(Array::String(vec![StringValue::from(""), StringValue::from(big.clone())])),
+                opentelemetry::Value::Array(Array::String(vec![
+                    StringValue::from(""),
+                    StringValue::from(big.clone()),
+                ])),
             ));
             data.dropped_attributes_count = u32::MAX - n as u32;
             data.events.dropped_count = u32::MAX;
@@ -375,7 +378,9 @@ mod tests {
                 n % 2 == 0,
                 TraceState::from_key_value([("k", "v")]).unwrap(),
             );
-            data.links.links.push(Link::new(linked, vec![KeyValue::new("big", big.clone())], u32::MAX));
+            data.links
+                .links
+                .push(Link::new(linked, vec![KeyValue::new("big", big.clone())], u32::MAX));
             if n == 9 {
                 data.start_time = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
                 data.end_time = SystemTime::UNIX_EPOCH;
@@ -387,7 +392,10 @@ mod tests {
         let mut ours = Vec::new();
         SpanEncoder::new(&resource).encode(&spans, &mut ours);
         let (ours, theirs) = (normalised(&ours), normalised(&theirs));
-        assert!(ours.encode_to_vec() == theirs.encode_to_vec(), "direct and exporter encodings differ");
+        assert!(
+            ours.encode_to_vec() == theirs.encode_to_vec(),
+            "direct and exporter encodings differ"
+        );
         // The OTLP span flags: W3C trace flags in bits 0-7, has-is-remote (bit 8) always,
         // is-remote (bit 9) when the parent (for links: the linked context) is remote.
         let all: Vec<_> = ours.resource_spans[0]
