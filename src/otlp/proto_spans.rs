@@ -351,12 +351,12 @@ mod tests {
             let mut data = span(n, &scopes[n as usize % 2]);
             data.span_kind = kinds[n as usize % 5].clone();
             data.status = statuses[n as usize % 4].clone();
-            data.parent_span_is_remote = n % 3 == 0;
+            data.parent_span_is_remote = n.is_multiple_of(3);
             data.span_context = SpanContext::new(
                 data.span_context.trace_id(),
                 data.span_context.span_id(),
-                TraceFlags::new(if n % 2 == 0 { 0 } else { 0xff }),
-                n % 4 == 0,
+                TraceFlags::new(if n.is_multiple_of(2) { 0 } else { 0xff }),
+                n.is_multiple_of(4),
                 TraceState::from_key_value([("a", "1"), ("b@v", "x y")]).unwrap(),
             );
             data.attributes.push(KeyValue::new("nan", f64::NAN));
@@ -375,7 +375,7 @@ mod tests {
                 TraceId::from(u128::MAX),
                 SpanId::from(u64::MAX),
                 TraceFlags::SAMPLED,
-                n % 2 == 0,
+                n.is_multiple_of(2),
                 TraceState::from_key_value([("k", "v")]).unwrap(),
             );
             data.links
@@ -406,11 +406,11 @@ mod tests {
         assert_eq!(all.len(), 10);
         for span in all {
             let n = span.span_id[7] as u64 - 0x31;
-            let trace_flags = if n % 2 == 0 { 0 } else { 0xff };
-            let remote = if n % 3 == 0 { 0x200 } else { 0 };
+            let trace_flags = if n.is_multiple_of(2) { 0 } else { 0xff };
+            let remote = if n.is_multiple_of(3) { 0x200 } else { 0 };
             assert_eq!(span.flags, trace_flags | 0x100 | remote, "span {n}");
             let link = span.links.last().unwrap();
-            assert_eq!(link.flags, 1 | 0x100 | if n % 2 == 0 { 0x200 } else { 0 });
+            assert_eq!(link.flags, 1 | 0x100 | if n.is_multiple_of(2) { 0x200 } else { 0 });
             assert_eq!(span.trace_state, "a=1,b@v=x y");
         }
     }
