@@ -37,6 +37,12 @@ impl OtlpLogEncoder {
         crate::otlp::capture::CapturingLogSink::new(json).map(OtlpLogEncoder)
     }
 
+    /// HTTP/protobuf encoded by the SDK's own conversion (opentelemetry-proto)
+    /// instead of the direct encoder: the reference the direct one is checked against.
+    pub fn sdk() -> Result<Self, String> {
+        crate::otlp::capture::CapturingLogSink::build(false, false).map(OtlpLogEncoder)
+    }
+
     /// The request bodies sent for `batch`.
     pub fn encode(&mut self, batch: &[Arc<Record>]) -> Result<Vec<Vec<u8>>, String> {
         self.0.encode(batch)

@@ -117,6 +117,9 @@ enum EventTypeText {
     Other(Range<u32>),
 }
 
+/// The W3C `sampled` trace flag.
+const TRACE_FLAGS_SAMPLED: u8 = 1;
+
 /// Fields stored inline before the record spills to the heap.
 const INLINE_FIELDS: usize = 10;
 
@@ -152,6 +155,9 @@ pub struct Record {
     pub trace_id: Option<u128>,
     /// The W3C span id of the active OpenTelemetry span, when OTLP traces are on.
     pub otel_span_id: Option<u64>,
+    /// The W3C trace flags of that span's context (`01` sampled), sent with
+    /// the ids on OTLP log records; sampled unless the context said otherwise.
+    pub(crate) trace_flags: u8,
     event_type: Option<EventTypeText>,
     message: Option<Range<u32>>,
     /// The correlation id, copied into the text buffer (no shared reference
@@ -195,6 +201,7 @@ impl Record {
             span_name: None,
             trace_id: None,
             otel_span_id: None,
+            trace_flags: TRACE_FLAGS_SAMPLED,
             event_type: None,
             message: None,
             fields: SmallVec::new(),
@@ -224,6 +231,7 @@ impl Record {
         self.span_name = None;
         self.trace_id = None;
         self.otel_span_id = None;
+        self.trace_flags = TRACE_FLAGS_SAMPLED;
         self.event_type = None;
         self.message = None;
         self.fields.clear();
@@ -429,10 +437,7 @@ impl serde::Serialize for JsonRecord<'_> {
         use serde::ser::SerializeMap;
         let r = self.0;
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry(
-            "timestamp",
-            &format_args!("{}", humantime::format_rfc3339_micros(r.timestamp)),
-        )?;
+        map.serialize_entry("timestamp", &format_args!("{}", rfc3339_micros(r.timestamp)))?;
         map.serialize_entry("level", r.level.as_str())?;
         map.serialize_entry("target", r.target)?;
         if let Some(kind) = r.event_type() {
@@ -469,6 +474,22 @@ impl serde::Serialize for JsonRecord<'_> {
     }
 }
 
+/// The last instant RFC 3339 text can show with microseconds: 9999-12-31T23:59:59.999999Z.
+const LAST_RFC3339: std::time::Duration = std::time::Duration::new(253_402_300_799, 999_999_000);
+
+/// `time` as RFC 3339 text in UTC with microseconds, clamped to
+/// 1970-01-01T00:00:00Z – 9999-12-31T23:59:59.999999Z (the range the
+/// formatter can write: before it, it panics; after it, it fails and
+/// leaves a half-written line), so a clock set before the Unix epoch or a
+/// record stamped far in the future still gives a valid line.
+pub(crate) fn rfc3339_micros(time: SystemTime) -> humantime::Rfc3339Timestamp {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .min(LAST_RFC3339);
+    humantime::format_rfc3339_micros(SystemTime::UNIX_EPOCH + since)
+}
+
 /// The largest index `<= limit` that is a character boundary of `text`.
 pub(crate) fn floor_char_boundary(text: &str, limit: usize) -> usize {
     let mut cut = limit.min(text.len());
@@ -492,7 +513,14 @@ impl RecordVisitor<'_> {
     fn text(&mut self, field: &Field, value: &str) {
         match field.name() {
             fields::EVENT_TYPE => {
-                let cut = floor_char_boundary(value, 128);
+                // A contract kind is kept as is; any other text is redacted
+                // like every text value (it reaches every output).
+                let value = if value.parse::<EventKind>().is_ok() {
+                    std::borrow::Cow::Borrowed(value)
+                } else {
+                    self.redactor.redact_text(value)
+                };
+                let cut = floor_char_boundary(&value, 128);
                 self.record.set_event_type(&value[..cut]);
             }
             fields::CORRELATION_ID => self.explicit_correlation = Some(value.to_owned()),
@@ -630,6 +658,29 @@ mod tests {
         assert!(line.contains(r"a\u007fb\u009b2Jc\u2028d\u001be\nf é"), "{line}");
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["message"], "a\u{7f}b\u{9b}2Jc\u{2028}d\u{1b}e\nf é");
+    }
+
+    #[test]
+    fn timestamps_outside_rfc3339_range_give_valid_lines() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let year_10000 = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        let cases = [
+            (UNIX_EPOCH - Duration::from_secs(1), "1970-01-01T00:00:00.000000Z"),
+            (UNIX_EPOCH, "1970-01-01T00:00:00.000000Z"),
+            (year_10000 - Duration::from_nanos(1), "9999-12-31T23:59:59.999999Z"),
+            (year_10000, "9999-12-31T23:59:59.999999Z"),
+            (year_10000 + Duration::from_secs(1 << 40), "9999-12-31T23:59:59.999999Z"),
+        ];
+        for (at, expected) in cases {
+            let mut r = Record::new(Level::INFO, "aureus");
+            r.timestamp = at;
+            r.set_message("m");
+            let v: serde_json::Value =
+                serde_json::from_str(r.json_line()).unwrap_or_else(|e| panic!("{e}: {}", r.json_line()));
+            assert_eq!(v["timestamp"], expected);
+            assert_eq!(v["message"], "m");
+            assert_eq!(r.json_line(), reference_line(&r));
+        }
     }
 
     #[test]

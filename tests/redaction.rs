@@ -68,6 +68,13 @@ fn secrets_reach_no_output() {
         }
         .emit();
         tracing::warn!("calling with key {CANARY_PATTERN} now");
+        // A correlation id a pattern matches is hidden, explicit or from the span.
+        tracing::info!(target: "aureus", event_type = "custom", correlation_id = CANARY_PATTERN, n = 2u64);
+        tracing::info_span!("leaky", correlation_id = CANARY_PATTERN).in_scope(|| {
+            tracing::info!(target: "aureus", event_type = "custom", n = 3u64);
+        });
+        // An event type outside the contract is a text value too.
+        tracing::info!(target: "aureus", event_type = %format_args!("custom {CANARY_PATTERN}"), n = 1u64);
         ToolCall {
             workflow_id: "wf",
             task_id: "t",
@@ -109,7 +116,13 @@ fn secrets_reach_no_output() {
         }
     }
     // …and what was redacted is visibly marked, the rest intact.
-    assert_eq!(file.lines().count(), 6);
+    assert_eq!(file.lines().count(), 9);
+    assert_eq!(
+        file.matches(r#""fields.correlation_id":"[REDACTED]""#).count(),
+        2,
+        "{file}"
+    );
+    assert!(file.contains(r#""event_type":"custom [REDACTED]""#), "{file}");
     assert!(file.contains(r#""password":"[REDACTED]""#), "{file}");
     assert!(file.contains(r#""user":"ada""#));
     assert!(file.contains(r#"\"Token\":\"[REDACTED]\""#), "{file}");
@@ -120,6 +133,39 @@ fn secrets_reach_no_output() {
         metrics.contains(r#"aureus_tool_calls_total{tool_name="[REDACTED]"} 1"#),
         "{metrics}"
     );
+}
+
+#[test]
+fn a_sensitive_correlation_id_name_hides_every_correlation_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ids.jsonl");
+    let config = Config {
+        redaction: RedactionConfig {
+            fields: vec!["correlation_id".into()],
+            ..Default::default()
+        },
+        ..Config::builder()
+            .no_server()
+            .sink(FileSinkConfig::at(&path))
+            .build()
+            .unwrap()
+    };
+    let (dispatch, telemetry) = aureus_observability::build(config).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!("wf", correlation_id = "run-secret-1").in_scope(|| {
+            tracing::info!(target: "aureus", event_type = "custom", "in the run");
+        });
+        tracing::info!(target: "aureus", event_type = "custom", correlation_id = "run-secret-2", "explicit");
+    });
+    telemetry.shutdown(Duration::from_secs(5));
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(file.lines().count(), 2, "{file}");
+    assert!(!file.contains("run-secret"), "{file}");
+    for line in file.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["fields.correlation_id"], "[REDACTED]", "{line}");
+        assert!(v.get("correlation_id").is_none(), "{line}");
+    }
 }
 
 #[test]

@@ -3,8 +3,11 @@
 //! made the real way: fuzzed text recorded through `tracing` into the
 //! pipeline (truncation, redaction, correlation), captured by a custom sink.
 //! Checks: nothing panics; the JSON line and both OTLP bodies parse back
-//! with independent parsers; console output never forges a line or carries
-//! a raw control character; sensitive fields stay redacted.
+//! with independent parsers; every JSON field holds its value (integers
+//! beyond ±(2^53 − 1) and non-finite floats as strings); the direct
+//! protobuf encoding decodes to what the SDK's own conversion sends;
+//! console output never forges a line or carries a raw control character;
+//! sensitive fields stay redacted.
 #![no_main]
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,7 +16,7 @@ use std::time::Duration;
 use aureus_observability::config::Config;
 use aureus_observability::fuzzing::OtlpLogEncoder;
 use aureus_observability::sinks::console::{ConsoleFormat, ConsoleSink};
-use aureus_observability::{build, Record, Sink, SinkError, SinkOptions, Telemetry};
+use aureus_observability::{build, Record, Sink, SinkError, SinkOptions, Telemetry, Value};
 use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message as _;
@@ -33,6 +36,7 @@ struct Stack {
     telemetry: Telemetry,
     captured: Captured,
     protobuf: Mutex<OtlpLogEncoder>,
+    sdk: Mutex<OtlpLogEncoder>,
     json: Mutex<OtlpLogEncoder>,
 }
 
@@ -61,6 +65,7 @@ fn stack() -> &'static Stack {
             telemetry,
             captured,
             protobuf: Mutex::new(OtlpLogEncoder::new(false).unwrap()),
+            sdk: Mutex::new(OtlpLogEncoder::sdk().unwrap()),
             json: Mutex::new(OtlpLogEncoder::new(true).unwrap()),
         }
     })
@@ -77,7 +82,9 @@ fn emit(selector: u8, texts: &[String]) {
         1 => tracing::warn!(target: "aureus", event_type = "tool_call", tool_name = tool, args = %args, token = secret),
         2 => tracing::error!(target: "aureus::x", event_type, correlation_id = correlation, message),
         3 => tracing::info!(target: "aureus", event_type = "step_end", task_type = tool, success = (selector & 2 == 2),
-                            duration_ms = duration, error = message, level = args, timestamp = secret),
+                            duration_ms = duration, error = message, level = args, timestamp = secret,
+                            big = u64::MAX >> (selector % 64), small = i64::MIN >> (selector % 64),
+                            wide = i128::MIN >> (selector % 128), uwide = u128::MAX >> (selector % 128)),
         4 => tracing::debug!(target: "aureus", event_type, bytes = ?args.as_bytes(), debug = ?message, "{event_type}"),
         _ => tracing::trace!(message, event_type, api_key = ?secret, args),
     }
@@ -116,6 +123,24 @@ fn check(record: &Arc<Record>) {
     let json: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}"));
     assert_eq!(json["message"].as_str(), record.message(), "{line}");
     assert_eq!(json["event_type"].as_str(), record.event_type(), "{line}");
+    for (name, value) in record.fields() {
+        let key = if json.get(format!("fields.{name}")).is_some() {
+            format!("fields.{name}")
+        } else {
+            name.to_owned()
+        };
+        let written = &json[key.as_str()];
+        const SAFE: u64 = (1 << 53) - 1;
+        let expected = match value {
+            Value::Bool(v) => serde_json::json!(v),
+            Value::I64(v) if v.unsigned_abs() <= SAFE => serde_json::json!(v),
+            Value::U64(v) if v <= SAFE => serde_json::json!(v),
+            Value::F64(v) if v.is_finite() => serde_json::json!(v),
+            Value::Str(v) => serde_json::json!(v),
+            other => serde_json::json!(other.to_string()),
+        };
+        assert_eq!(written, &expected, "{name} in {line}");
+    }
     for secret in ["password", "token", "api_key"] {
         if let Some(value) = json.get(secret) {
             assert_eq!(value, "[REDACTED]", "{line}");
@@ -125,6 +150,23 @@ fn check(record: &Arc<Record>) {
         check_console(record, format, false);
         check_console(record, format, true);
     }
+}
+
+/// A protobuf body decoded, with what legitimately differs between the
+/// direct and the SDK encodings (observed time, scope order) normalised,
+/// re-encoded canonically (so NaN doubles compare).
+fn normalised(body: &[u8]) -> Vec<u8> {
+    let mut request = ExportLogsServiceRequest::decode(body).expect("protobuf body decodes");
+    for resource in &mut request.resource_logs {
+        resource
+            .scope_logs
+            .sort_by_key(|s| s.scope.as_ref().map(|s| s.name.clone()));
+        for log in resource.scope_logs.iter_mut().flat_map(|s| &mut s.log_records) {
+            assert!(log.observed_time_unix_nano > 0, "observed time set");
+            log.observed_time_unix_nano = 0;
+        }
+    }
+    request.encode_to_vec()
 }
 
 fn check_otlp(stack: &Stack, batch: &[Arc<Record>]) {
@@ -140,6 +182,12 @@ fn check_otlp(stack: &Stack, batch: &[Arc<Record>]) {
             .sum::<usize>();
     }
     assert_eq!(exported, batch.len());
+    let reference = stack.sdk.lock().unwrap().encode(batch).expect("SDK protobuf export");
+    assert_eq!(
+        bodies.iter().map(|b| normalised(b)).collect::<Vec<_>>(),
+        reference.iter().map(|b| normalised(b)).collect::<Vec<_>>(),
+        "the direct encoding decodes to what the SDK sends"
+    );
     let bodies = stack.json.lock().unwrap().encode(batch).expect("JSON export");
     for body in &bodies {
         serde_json::from_slice::<serde_json::Value>(body).expect("JSON body parses");

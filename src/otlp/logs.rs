@@ -76,9 +76,11 @@ fn attribute_value(value: Value<'_>) -> AnyValue {
     match value {
         Value::Bool(v) => AnyValue::Boolean(v),
         Value::I64(v) => AnyValue::Int(v),
+        // Beyond i64::MAX: the exact decimal text, as opentelemetry-appender-tracing
+        // sends it (a double would round it).
         Value::U64(v) => match i64::try_from(v) {
             Ok(v) => AnyValue::Int(v),
-            Err(_) => AnyValue::Double(v as f64),
+            Err(_) => AnyValue::String(v.to_string().into()),
         },
         Value::F64(v) => AnyValue::Double(v),
         Value::Str(v) => AnyValue::String(v.to_owned().into()),
@@ -122,7 +124,7 @@ pub(crate) fn fill(log: &mut SdkLogRecord, record: &Record, capture: ContentCapt
         log.set_trace_context(
             TraceId::from_bytes(trace.to_be_bytes()),
             SpanId::from_bytes(span.to_be_bytes()),
-            Some(TraceFlags::SAMPLED),
+            Some(TraceFlags::new(record.trace_flags)),
         );
     }
 }

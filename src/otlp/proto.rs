@@ -29,9 +29,6 @@ pub(super) const I64: u8 = 1;
 pub(super) const LEN: u8 = 2;
 pub(super) const I32: u8 = 5;
 
-/// `TraceFlags::SAMPLED`, the flags a record with a trace context carries.
-const SAMPLED: u32 = 1;
-
 /// Appends `value` as a base-128 varint.
 #[inline]
 pub(crate) fn varint(buf: &mut Vec<u8>, mut value: u64) {
@@ -91,6 +88,8 @@ pub(super) enum Scalar<'a> {
     Bool(bool),
     Int(i64),
     Double(f64),
+    /// An unsigned integer beyond `i64::MAX`, as its decimal text (`string_value`).
+    BigUint(u64),
 }
 
 /// A `KeyValue` with any `opentelemetry::Value` as field `field` of the enclosing message.
@@ -117,9 +116,10 @@ impl Scalar<'_> {
         match value {
             Value::Bool(v) => Scalar::Bool(v),
             Value::I64(v) => Scalar::Int(v),
+            // Beyond i64::MAX: the exact decimal text (a double would round it).
             Value::U64(v) => match i64::try_from(v) {
                 Ok(v) => Scalar::Int(v),
-                Err(_) => Scalar::Double(v as f64),
+                Err(_) => Scalar::BigUint(v),
             },
             Value::F64(v) => Scalar::Double(v),
             Value::Str(v) => Scalar::Str(v),
@@ -133,6 +133,7 @@ impl Scalar<'_> {
             Scalar::Bool(_) => KEY + 1,
             Scalar::Int(v) => KEY + varint_len(*v as u64),
             Scalar::Double(_) => KEY + 8,
+            Scalar::BigUint(v) => len_of_bytes_field(decimal_digits(*v)),
         }
     }
 
@@ -152,8 +153,18 @@ impl Scalar<'_> {
                 key(buf, 4, I64);
                 buf.extend_from_slice(&v.to_le_bytes());
             }
+            Scalar::BigUint(v) => {
+                bytes_field_header(buf, 1, decimal_digits(*v));
+                // Writing into a Vec cannot fail.
+                let _ = std::io::Write::write_fmt(buf, format_args!("{v}"));
+            }
         }
     }
+}
+
+/// Digits of `value` in decimal.
+fn decimal_digits(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// A `KeyValue` as field `field` of the enclosing message.
@@ -351,9 +362,11 @@ fn write_log_record(buf: &mut Vec<u8>, body: &mut String, record: &Record, obser
         key_value(buf, 6, CORRELATION_ATTRIBUTE, &Scalar::Str(id));
     }
     if let (Some(trace), Some(span)) = (record.trace_id, record.otel_span_id) {
-        // flags = 8 (fixed32), trace_id = 9, span_id = 10
-        key(buf, 8, I32);
-        buf.extend_from_slice(&SAMPLED.to_le_bytes());
+        // flags = 8 (fixed32: the W3C trace flags; 0 left out), trace_id = 9, span_id = 10
+        if record.trace_flags != 0 {
+            key(buf, 8, I32);
+            buf.extend_from_slice(&u32::from(record.trace_flags).to_le_bytes());
+        }
         bytes_field(buf, 9, &trace.to_be_bytes());
         bytes_field(buf, 10, &span.to_be_bytes());
     }
@@ -443,6 +456,156 @@ mod tests {
             .map(|s| s.log_records.len())
             .sum();
         assert_eq!(logs, 6);
+    }
+
+    #[test]
+    fn unsigned_integers_beyond_i64_go_out_exact_as_decimal_text() {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+        let values = [
+            i64::MAX as u64,
+            i64::MAX as u64 + 1,
+            9_999_999_999_999_999_999,
+            10_000_000_000_000_000_000,
+            u64::MAX,
+        ];
+        let mut r = Record::new(tracing::Level::INFO, "kernel");
+        r.set_message("big");
+        let names = ["v0", "v1", "v2", "v3", "v4"];
+        for (name, value) in names.iter().zip(values) {
+            r.push_field(name, Value::U64(value));
+        }
+        let batch = vec![Arc::new(r)];
+        for direct in [true, false] {
+            let body = CapturingLogSink::build(false, direct).unwrap().encode(&batch).unwrap();
+            let request = decoded(&body[0]);
+            let log = &request.resource_logs[0].scope_logs[0].log_records[0];
+            for (name, value) in names.iter().zip(values) {
+                let attribute = log.attributes.iter().find(|kv| kv.key == *name).unwrap();
+                let expected = match i64::try_from(value) {
+                    Ok(v) => Any::IntValue(v),
+                    Err(_) => Any::StringValue(value.to_string()),
+                };
+                assert_eq!(
+                    attribute.value.as_ref().unwrap().value,
+                    Some(expected),
+                    "direct={direct}"
+                );
+            }
+        }
+    }
+
+    /// Canonical bytes of a decoded request (prost re-encodes in field
+    /// order), so NaN doubles compare too.
+    fn canonical(body: &[u8]) -> Vec<u8> {
+        decoded(body).encode_to_vec()
+    }
+
+    #[test]
+    fn every_level_kind_value_and_size_encodes_as_the_sdk_does() {
+        use crate::event::EventKind;
+        let big = "é✓𝄞\u{0}\"\\".repeat(40_000); // ~500 KB: 3-byte length varints at every level
+        let mut batch = Vec::new();
+        let levels = [
+            tracing::Level::TRACE,
+            tracing::Level::DEBUG,
+            tracing::Level::INFO,
+            tracing::Level::WARN,
+            tracing::Level::ERROR,
+        ];
+        for (i, level) in levels.into_iter().enumerate() {
+            let targets = ["kernel", "kernel::io", "", "aureus", "𝄞"];
+            let mut r = Record::new(level, targets[i]);
+            r.set_message(if i == 0 { "" } else { "msg" });
+            r.push_field("f_nan", Value::F64(f64::NAN));
+            r.push_field("f_inf", Value::F64(f64::NEG_INFINITY));
+            r.push_field("f_neg_zero", Value::F64(-0.0));
+            r.push_field("f_sub", Value::F64(5e-324));
+            r.push_field("i_min", Value::I64(i64::MIN));
+            r.push_field("", Value::Str(""));
+            r.push_field("b", Value::Bool(i % 2 == 0));
+            if i == 3 {
+                r.push_field("big", Value::Str(&big));
+                r.trace_id = Some(u128::MAX);
+                r.otel_span_id = Some(1);
+            }
+            if i == 4 {
+                r.timestamp = SystemTime::UNIX_EPOCH - std::time::Duration::from_secs(1);
+            }
+            batch.push(Arc::new(r));
+        }
+        for kind in EventKind::ALL {
+            for denied in [false, true] {
+                let mut r = Record::new(tracing::Level::DEBUG, "aureus");
+                r.set_event_type(kind.as_str());
+                r.push_field("passed", Value::Bool(!denied));
+                r.push_field("allowed", Value::Str(if denied { "false" } else { "true" }));
+                batch.push(Arc::new(r));
+            }
+        }
+        let mut r = Record::new(tracing::Level::INFO, "aureus");
+        r.set_event_type("not a kind");
+        batch.push(Arc::new(r));
+
+        let direct = CapturingLogSink::build(false, true).unwrap().encode(&batch).unwrap();
+        let sdk = CapturingLogSink::build(false, false).unwrap().encode(&batch).unwrap();
+        assert_eq!((direct.len(), sdk.len()), (1, 1));
+        assert!(
+            canonical(&direct[0]) == canonical(&sdk[0]),
+            "direct and SDK encodings differ"
+        );
+        let request = decoded(&direct[0]);
+        let logs: Vec<_> = request.resource_logs[0]
+            .scope_logs
+            .iter()
+            .flat_map(|s| s.log_records.iter())
+            .collect();
+        assert_eq!(logs.len(), batch.len());
+        let first = |name: &str| {
+            let scope = request.resource_logs[0]
+                .scope_logs
+                .iter()
+                .find(|s| s.scope.as_ref().is_some_and(|s| s.name == name))
+                .unwrap();
+            let log = &scope.log_records[0];
+            (log.severity_number, log.severity_text.as_str())
+        };
+        assert_eq!(first("kernel"), (1, "TRACE"));
+        assert_eq!(first("kernel::io"), (5, "DEBUG"));
+        assert_eq!(first(""), (9, "INFO"));
+        assert_eq!(first("aureus"), (13, "WARN"));
+        assert_eq!(first("𝄞"), (17, "ERROR"));
+    }
+
+    #[test]
+    fn log_records_carry_the_trace_flags_of_their_span_context() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+        let mut batch = Vec::new();
+        for flags in [TraceFlags::NOT_SAMPLED, TraceFlags::SAMPLED] {
+            let context = SpanContext::new(
+                TraceId::from(0x0af7651916cd43dd8448eb211c80319c),
+                SpanId::from(0xb7ad6b7169203331),
+                flags,
+                true,
+                TraceState::default(),
+            );
+            let cx = opentelemetry::Context::new().with_remote_span_context(context);
+            let _attached = cx.attach();
+            let mut r = Record::new(tracing::Level::INFO, "kernel");
+            r.set_message("in a trace");
+            crate::otlp::traces::annotate(&mut r);
+            assert!(r.trace_id.is_some() && r.otel_span_id.is_some());
+            batch.push(Arc::new(r));
+        }
+        for direct in [true, false] {
+            let body = CapturingLogSink::build(false, direct).unwrap().encode(&batch).unwrap();
+            let request = decoded(&body[0]);
+            let flags: Vec<u32> = request.resource_logs[0].scope_logs[0]
+                .log_records
+                .iter()
+                .map(|l| l.flags)
+                .collect();
+            assert_eq!(flags, [0, 1], "direct={direct}");
+        }
     }
 
     #[test]

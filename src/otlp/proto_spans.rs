@@ -300,6 +300,121 @@ mod tests {
         request
     }
 
+    fn exporter_body(resource: &Resource, spans: Vec<SpanData>) -> Bytes {
+        let capture = Capture::default();
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint("http://127.0.0.1:9/v1/traces")
+            .with_http_client(capture.clone())
+            .build()
+            .unwrap();
+        exporter.set_resource(resource);
+        futures_executor::block_on(exporter.export(spans)).unwrap();
+        let body = capture.0.lock().unwrap().pop().unwrap();
+        body
+    }
+
+    #[test]
+    fn every_value_kind_flag_status_and_size_encodes_as_the_exporter_does() {
+        use opentelemetry::Array;
+        let big = "é✓𝄞\u{0}".repeat(50_000); // ~550 KB: 3-byte length varints at every level
+        let resource = Resource::builder_empty()
+            .with_attributes([
+                KeyValue::new("r.bools", opentelemetry::Value::Array(Array::Bool(vec![true, false]))),
+                KeyValue::new("r.ints", opentelemetry::Value::Array(Array::I64(vec![i64::MIN, 0, -1]))),
+                KeyValue::new("r.nan", f64::NAN),
+                KeyValue::new("", ""),
+            ])
+            .build();
+        let scopes = [
+            InstrumentationScope::builder("").build(),
+            InstrumentationScope::builder("s")
+                .with_version("")
+                .with_schema_url("https://example.com/s")
+                .with_attributes([KeyValue::new(
+                    "floats",
+                    opentelemetry::Value::Array(Array::F64(vec![-0.0, f64::INFINITY, 5e-324])),
+                )])
+                .build(),
+        ];
+        let mut spans = Vec::new();
+        let statuses = [Status::Unset, Status::Ok, Status::error(""), Status::error(big.clone())];
+        let kinds = [
+            SpanKind::Internal,
+            SpanKind::Server,
+            SpanKind::Client,
+            SpanKind::Producer,
+            SpanKind::Consumer,
+        ];
+        for n in 0..10u64 {
+            let mut data = span(n, &scopes[n as usize % 2]);
+            data.span_kind = kinds[n as usize % 5].clone();
+            data.status = statuses[n as usize % 4].clone();
+            data.parent_span_is_remote = n.is_multiple_of(3);
+            data.span_context = SpanContext::new(
+                data.span_context.trace_id(),
+                data.span_context.span_id(),
+                TraceFlags::new(if n.is_multiple_of(2) { 0 } else { 0xff }),
+                n.is_multiple_of(4),
+                TraceState::from_key_value([("a", "1"), ("b@v", "x y")]).unwrap(),
+            );
+            data.attributes.push(KeyValue::new("nan", f64::NAN));
+            data.attributes.push(KeyValue::new("min", i64::MIN));
+            data.attributes.push(KeyValue::new(
+                "strings",
+                opentelemetry::Value::Array(Array::String(vec![
+                    StringValue::from(""),
+                    StringValue::from(big.clone()),
+                ])),
+            ));
+            data.dropped_attributes_count = u32::MAX - n as u32;
+            data.events.dropped_count = u32::MAX;
+            data.links.dropped_count = 7;
+            let linked = SpanContext::new(
+                TraceId::from(u128::MAX),
+                SpanId::from(u64::MAX),
+                TraceFlags::SAMPLED,
+                n.is_multiple_of(2),
+                TraceState::from_key_value([("k", "v")]).unwrap(),
+            );
+            data.links
+                .links
+                .push(Link::new(linked, vec![KeyValue::new("big", big.clone())], u32::MAX));
+            if n == 9 {
+                data.start_time = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
+                data.end_time = SystemTime::UNIX_EPOCH;
+                data.name = "".into();
+            }
+            spans.push(data);
+        }
+        let theirs = exporter_body(&resource, spans.clone());
+        let mut ours = Vec::new();
+        SpanEncoder::new(&resource).encode(&spans, &mut ours);
+        let (ours, theirs) = (normalised(&ours), normalised(&theirs));
+        assert!(
+            ours.encode_to_vec() == theirs.encode_to_vec(),
+            "direct and exporter encodings differ"
+        );
+        // The OTLP span flags: W3C trace flags in bits 0-7, has-is-remote (bit 8) always,
+        // is-remote (bit 9) when the parent (for links: the linked context) is remote.
+        let all: Vec<_> = ours.resource_spans[0]
+            .scope_spans
+            .iter()
+            .flat_map(|s| s.spans.iter())
+            .collect();
+        assert_eq!(all.len(), 10);
+        for span in all {
+            let n = span.span_id[7] as u64 - 0x31;
+            let trace_flags = if n.is_multiple_of(2) { 0 } else { 0xff };
+            let remote = if n.is_multiple_of(3) { 0x200 } else { 0 };
+            assert_eq!(span.flags, trace_flags | 0x100 | remote, "span {n}");
+            let link = span.links.last().unwrap();
+            assert_eq!(link.flags, 1 | 0x100 | if n.is_multiple_of(2) { 0x200 } else { 0 });
+            assert_eq!(span.trace_state, "a=1,b@v=x y");
+        }
+    }
+
     #[test]
     fn direct_encoding_decodes_to_what_the_exporter_sends() {
         let resource = Resource::builder_empty()

@@ -33,7 +33,9 @@ pub(crate) fn redact_span(redactor: &Redactor, max_bytes: usize, span: &mut Span
 /// `[REDACTED]` whatever its type; text values are redacted and cut.
 pub(crate) fn redact_attributes(redactor: &Redactor, max_bytes: usize, attributes: &mut [KeyValue]) {
     for attribute in attributes.iter_mut() {
-        if redactor.is_sensitive(attribute.key.as_str()) {
+        let hidden_correlation =
+            attribute.key.as_str() == super::logs::CORRELATION_ATTRIBUTE && redactor.is_sensitive("correlation_id");
+        if hidden_correlation || redactor.is_sensitive(attribute.key.as_str()) {
             attribute.value = Value::String(REDACTED.into());
             continue;
         }
@@ -149,6 +151,23 @@ mod tests {
         }
         assert_eq!(attributes[5].value.as_str(), "ok");
         assert_eq!(attributes[1].value.as_str(), REDACTED);
+    }
+
+    #[test]
+    fn a_sensitive_correlation_id_name_hides_the_correlation_attribute() {
+        let names = ["correlation_id".to_owned()];
+        let by_name = Redactor::new(&names, &[]).unwrap();
+        let mut attributes = vec![
+            KeyValue::new("aureus.correlation_id", "run-7"),
+            KeyValue::new("correlation_id", "run-7"),
+        ];
+        redact_attributes(&by_name, 4096, &mut attributes);
+        assert_eq!(attributes[0].value.as_str(), REDACTED);
+        assert_eq!(attributes[1].value.as_str(), REDACTED);
+        // Without the name, the id goes out.
+        let mut attributes = vec![KeyValue::new("aureus.correlation_id", "run-7")];
+        redact_attributes(&redactor(), 4096, &mut attributes);
+        assert_eq!(attributes[0].value.as_str(), "run-7");
     }
 
     #[test]

@@ -411,6 +411,7 @@ pub(crate) fn annotate(record: &mut Record) {
         }
         record.trace_id = Some(u128::from_be_bytes(context.trace_id().to_bytes()));
         record.otel_span_id = Some(u64::from_be_bytes(context.span_id().to_bytes()));
+        record.trace_flags = context.trace_flags().to_u8();
         if let Some(reason) = failure(record) {
             span.set_status(Status::error(reason));
         }

@@ -11,7 +11,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::filter::{is_aureus_event, LogLevels, AUDIT_TARGET};
 use super::pool::RecordPool;
 use super::queue::SinkHandle;
-use super::redact::Redactor;
+use super::redact::{Redactor, REDACTED};
 use super::sampling::Sampler;
 use super::worker_thread;
 use crate::correlation::{count_invalid, visit_resolved, CorrelationId};
@@ -175,9 +175,22 @@ where
             None
         }
     });
+    // A correlation id the redaction configuration hides goes nowhere; the
+    // record says it was redacted.
+    let mut hidden = false;
+    let mut set = |record: &mut Record, id: &CorrelationId| {
+        if pipeline.redactor.hides_correlation_id(id.as_str()) {
+            hidden = true;
+        } else {
+            record.set_correlation_id(id);
+        }
+    };
     match explicit {
-        Some(id) => record.set_correlation_id(&id),
-        None => visit_resolved(leaf, true, |id| record.set_correlation_id(id)),
+        Some(id) => set(record, &id),
+        None => visit_resolved(leaf, true, |id| set(record, id)),
+    }
+    if hidden {
+        record.push_field(crate::event::fields::CORRELATION_ID, Value::Str(REDACTED));
     }
     if let Some(genai) = pipeline.genai.get().filter(|g| super::genai::applies(record.kind, g)) {
         super::genai::apply(record, genai);

@@ -77,6 +77,15 @@ impl Redactor {
         self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 
+    /// Whether the configuration hides correlation id `id`: `correlation_id`
+    /// (or `aureus.correlation_id`) is a sensitive name, or a pattern matches it.
+    pub(crate) fn hides_correlation_id(&self, id: &str) -> bool {
+        !self.is_noop()
+            && (self.is_sensitive("correlation_id")
+                || self.is_sensitive(crate::otlp::CORRELATION_ATTRIBUTE)
+                || matches!(self.redact_text(id), Cow::Owned(_)))
+    }
+
     /// `text` with sensitive JSON keys and pattern matches redacted.
     pub(crate) fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);

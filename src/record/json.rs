@@ -120,11 +120,7 @@ fn key(out: &mut Vec<u8>, name: &str) {
 
 /// The record's JSON object (see [`Record::json_line`]) into `out`.
 pub(super) fn write(out: &mut Vec<u8>, r: &Record) {
-    let _ = write!(
-        out,
-        "{{\"timestamp\":\"{}\"",
-        humantime::format_rfc3339_micros(r.timestamp)
-    );
+    let _ = write!(out, "{{\"timestamp\":\"{}\"", super::rfc3339_micros(r.timestamp));
     key(out, "level");
     string(out, r.level.as_str());
     key(out, "target");

@@ -136,7 +136,7 @@ fn push_value(out: &mut String, value: &Value<'_>, quote_if_spaced: bool) {
 }
 
 fn header(out: &mut String, record: &Record, ansi: bool) {
-    paint(out, ansi, DIM, humantime::format_rfc3339_micros(record.timestamp));
+    paint(out, ansi, DIM, crate::record::rfc3339_micros(record.timestamp));
     out.push(' ');
     paint(
         out,
@@ -227,6 +227,29 @@ INJECTED 1970 ERROR fake",
         sink.write(&[Arc::new(record)]).unwrap();
         let bytes = out.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn records_stamped_before_1970_or_after_9999_are_written() {
+        use std::time::{Duration, UNIX_EPOCH};
+        for format in [ConsoleFormat::Compact, ConsoleFormat::Pretty, ConsoleFormat::Json] {
+            for (at, shown) in [
+                (UNIX_EPOCH - Duration::from_secs(86_400), "1970-01-01T00:00:00.000000Z"),
+                (
+                    UNIX_EPOCH + Duration::from_secs(300_000_000_000),
+                    "9999-12-31T23:59:59.999999Z",
+                ),
+            ] {
+                let out = Shared::default();
+                let mut sink = ConsoleSink::with_writer(format, false, Box::new(out.clone()));
+                let mut record = Record::new(Level::INFO, "aureus");
+                record.timestamp = at;
+                record.set_message("clock");
+                sink.write(&[Arc::new(record)]).unwrap();
+                let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+                assert!(text.contains(shown) && text.contains("clock"), "{format:?}: {text}");
+            }
+        }
     }
 
     #[test]
