@@ -159,29 +159,6 @@ impl Answer {
             Err(err) => Answer::Unreadable(format!("not an ExportMetricsServiceResponse: {err}")),
         }
     }
-
-    /// Logs a partial success or an unreadable answer (both successes).
-    pub(crate) fn report(&self) {
-        match self {
-            Answer::Response(response) => {
-                if let Some(partial) = &response.partial_success {
-                    if partial.rejected_data_points > 0 || !partial.error_message.is_empty() {
-                        tracing::warn!(
-                            target: "opentelemetry_otlp",
-                            rejected_data_points = partial.rejected_data_points,
-                            error_message = partial.error_message.as_str(),
-                            "the collector accepted the metrics export in part"
-                        );
-                    }
-                }
-            }
-            Answer::Unreadable(why) => tracing::warn!(
-                target: "opentelemetry_otlp",
-                answer = why.as_str(),
-                "the collector accepted the metrics export (grpc-status 0) with an answer that is not an OTLP response"
-            ),
-        }
-    }
 }
 
 /// `message` as one gRPC length-prefixed message, gzip-compressed when `gzip`.

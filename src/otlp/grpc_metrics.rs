@@ -55,7 +55,7 @@ pub(crate) struct GrpcMetricExporter {
     exemplars: Arc<Exemplars>,
     temporality: Temporality,
     /// Where answers' partial successes are counted.
-    rejections: Option<Rejections>,
+    rejections: Rejections,
 }
 
 impl std::fmt::Debug for GrpcMetricExporter {
@@ -71,7 +71,9 @@ impl GrpcMetricExporter {
     /// An exporter on `channel` (built with the signal's endpoint and TLS),
     /// sending `metadata` with every call, gzip-compressed when `gzip`, each
     /// export (retries, answers and trailers included) bounded by `timeout`,
-    /// asking the SDK for `temporality`.
+    /// asking the SDK for `temporality`, counting the data points answers
+    /// report rejected in `rejections` ([`super::partial`]).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         channel: Channel,
         metadata: MetadataMap,
@@ -80,6 +82,7 @@ impl GrpcMetricExporter {
         retry: ValidatedRetry,
         exemplars: Arc<Exemplars>,
         temporality: Temporality,
+        rejections: Rejections,
     ) -> Self {
         let mut metadata = metadata.into_headers();
         // As tonic does: a call's status is the server's to send.
@@ -100,14 +103,8 @@ impl GrpcMetricExporter {
             retry,
             exemplars,
             temporality,
-            rejections: None,
+            rejections,
         }
-    }
-
-    /// Counts the data points answers report rejected ([`super::partial`]).
-    pub(crate) fn counting_rejections(mut self, rejections: Rejections) -> Self {
-        self.rejections = Some(rejections);
-        self
     }
 
     fn channel(&self) -> Option<Channel> {
@@ -140,16 +137,20 @@ impl PushMetricExporter for GrpcMetricExporter {
         .await;
         match result {
             Ok(answer) => {
-                match (&answer, &self.rejections) {
-                    (Answer::Response(response), Some(rejections)) => {
-                        if let Some(partial) = &response.partial_success {
-                            rejections.record(&PartialSuccess {
+                match answer {
+                    Answer::Response(response) => {
+                        if let Some(partial) = response.partial_success {
+                            self.rejections.record(&PartialSuccess {
                                 rejected: u64::try_from(partial.rejected_data_points).unwrap_or(0),
-                                message: partial.error_message.clone(),
+                                message: partial.error_message,
                             });
                         }
                     }
-                    _ => answer.report(),
+                    Answer::Unreadable(why) => tracing::warn!(
+                        target: "opentelemetry_otlp",
+                        answer = why.as_str(),
+                        "the collector accepted the metrics export (grpc-status 0) with an answer that is not an OTLP response"
+                    ),
                 }
                 Ok(())
             }

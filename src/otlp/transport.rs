@@ -233,18 +233,16 @@ pub(crate) fn metric_exporter(
 ) -> Result<MetricExporter> {
     if signal.protocol == OtlpProtocol::Grpc {
         let channel = grpc_channel(signal, runtime)?;
-        return Ok(MetricExporter::Grpc(
-            GrpcMetricExporter::new(
-                channel,
-                metadata(signal)?,
-                signal.gzip,
-                signal.timeout,
-                *retry,
-                exemplars,
-                temporality,
-            )
-            .counting_rejections(rejections),
-        ));
+        return Ok(MetricExporter::Grpc(GrpcMetricExporter::new(
+            channel,
+            metadata(signal)?,
+            signal.gzip,
+            signal.timeout,
+            *retry,
+            exemplars,
+            temporality,
+            rejections,
+        )));
     }
     let body = PreparedBody::default();
     let prepared = body.clone();

@@ -419,48 +419,7 @@ async fn answer(request: Request<Body>, state: &State, connection: &Connection) 
                 .unwrap()
         }
         (Reply::Partial(rejected), grpc) => {
-            let message = "scripted partial success".to_owned();
-            let path = path_of_request.as_str();
-            let (proto, json) = if path.contains("trace") || path.contains("Trace") {
-                (
-                    opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse {
-                        partial_success: Some(
-                            opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess {
-                                rejected_spans: rejected,
-                                error_message: message.clone(),
-                            },
-                        ),
-                    }
-                    .encode_to_vec(),
-                    format!(r#"{{"partialSuccess":{{"rejectedSpans":"{rejected}","errorMessage":"{message}"}}}}"#),
-                )
-            } else if path.contains("log") || path.contains("Log") {
-                (
-                    opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse {
-                        partial_success: Some(
-                            opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess {
-                                rejected_log_records: rejected,
-                                error_message: message.clone(),
-                            },
-                        ),
-                    }
-                    .encode_to_vec(),
-                    format!(r#"{{"partialSuccess":{{"rejectedLogRecords":"{rejected}","errorMessage":"{message}"}}}}"#),
-                )
-            } else {
-                (
-                    opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse {
-                        partial_success: Some(
-                            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsPartialSuccess {
-                                rejected_data_points: rejected,
-                                error_message: message.clone(),
-                            },
-                        ),
-                    }
-                    .encode_to_vec(),
-                    format!(r#"{{"partialSuccess":{{"rejectedDataPoints":{rejected},"errorMessage":"{message}"}}}}"#),
-                )
-            };
+            let (proto, json) = partial_success(&path_of_request, rejected);
             if grpc {
                 let mut trailers = HeaderMap::new();
                 trailers.insert("grpc-status", HeaderValue::from_static("0"));
@@ -707,4 +666,42 @@ impl http_body::Body for GrpcBody {
         }
         Poll::Ready(None)
     }
+}
+
+/// An OTLP response of the signal `path` names with a `partial_success`
+/// rejecting `rejected` items: protobuf, and OTLP/JSON (int64 as a string).
+fn partial_success(path: &str, rejected: i64) -> (Vec<u8>, String) {
+    use opentelemetry_proto::tonic::collector::{logs, metrics, trace};
+    let message = "scripted partial success".to_owned();
+    let path = path.to_ascii_lowercase();
+    let (proto, key) = if path.contains("trace") {
+        let partial = trace::v1::ExportTracePartialSuccess {
+            rejected_spans: rejected,
+            error_message: message.clone(),
+        };
+        let response = trace::v1::ExportTraceServiceResponse {
+            partial_success: Some(partial),
+        };
+        (response.encode_to_vec(), "rejectedSpans")
+    } else if path.contains("log") {
+        let partial = logs::v1::ExportLogsPartialSuccess {
+            rejected_log_records: rejected,
+            error_message: message.clone(),
+        };
+        let response = logs::v1::ExportLogsServiceResponse {
+            partial_success: Some(partial),
+        };
+        (response.encode_to_vec(), "rejectedLogRecords")
+    } else {
+        let partial = metrics::v1::ExportMetricsPartialSuccess {
+            rejected_data_points: rejected,
+            error_message: message.clone(),
+        };
+        let response = metrics::v1::ExportMetricsServiceResponse {
+            partial_success: Some(partial),
+        };
+        (response.encode_to_vec(), "rejectedDataPoints")
+    };
+    let json = format!(r#"{{"partialSuccess":{{"{key}":"{rejected}","errorMessage":"{message}"}}}}"#);
+    (proto, json)
 }
