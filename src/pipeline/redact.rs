@@ -23,6 +23,21 @@ pub(crate) struct Redactor {
     /// before parsing JSON).
     finder: Option<AhoCorasick>,
     patterns: Vec<Regex>,
+    /// `correlation_id` (or `aureus.correlation_id`) is a sensitive name.
+    correlation_named: bool,
+    /// Tells this redactor's verdicts apart from another's in [`LAST_VERDICT`].
+    generation: u64,
+}
+
+/// Redactors made so far (each gets its own generation).
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// The last correlation id this thread asked a redactor about, and the
+    /// verdict: events of one run share their id, so the patterns run once
+    /// per run and thread instead of once per event.
+    static LAST_VERDICT: std::cell::RefCell<(u64, String, bool)> =
+        const { std::cell::RefCell::new((u64::MAX, String::new(), false)) };
 }
 
 impl std::fmt::Debug for Redactor {
@@ -59,10 +74,15 @@ impl Redactor {
                 Regex::new(p).map_err(|err| Error::config(format!("redaction.patterns[{i}]"), p, err.to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
+        let correlation_named = ["correlation_id", crate::otlp::CORRELATION_ATTRIBUTE]
+            .iter()
+            .any(|key| names.iter().any(|n| n.eq_ignore_ascii_case(key)));
         Ok(Redactor {
             names,
             finder,
             patterns,
+            correlation_named,
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -80,10 +100,23 @@ impl Redactor {
     /// Whether the configuration hides correlation id `id`: `correlation_id`
     /// (or `aureus.correlation_id`) is a sensitive name, or a pattern matches it.
     pub(crate) fn hides_correlation_id(&self, id: &str) -> bool {
-        !self.is_noop()
-            && (self.is_sensitive("correlation_id")
-                || self.is_sensitive(crate::otlp::CORRELATION_ATTRIBUTE)
-                || matches!(self.redact_text(id), Cow::Owned(_)))
+        if self.is_noop() {
+            return false;
+        }
+        if self.correlation_named {
+            return true;
+        }
+        LAST_VERDICT.with(|last| {
+            let mut last = last.borrow_mut();
+            let (generation, seen, verdict) = &mut *last;
+            if *generation != self.generation || seen != id {
+                *verdict = matches!(self.redact_text(id), Cow::Owned(_));
+                *generation = self.generation;
+                seen.clear();
+                seen.push_str(id);
+            }
+            *verdict
+        })
     }
 
     /// `text` with sensitive JSON keys and pattern matches redacted.
@@ -238,6 +271,20 @@ mod tests {
         let names: Vec<String> = DEFAULT_SENSITIVE_FIELDS.iter().map(|s| s.to_string()).collect();
         let patterns: Vec<String> = patterns.iter().map(|s| s.to_string()).collect();
         Redactor::new(&names, &patterns).unwrap()
+    }
+
+    #[test]
+    fn each_redactor_gives_its_own_verdict_on_a_correlation_id() {
+        let hiding = redactor(&[r"run-\d{4}"]);
+        let keeping = redactor(&[]);
+        let named = Redactor::new(&["Correlation_ID".to_owned()], &[]).unwrap();
+        for _ in 0..2 {
+            assert!(hiding.hides_correlation_id("run-1234"));
+            assert!(!keeping.hides_correlation_id("run-1234"));
+            assert!(!hiding.hides_correlation_id("run-12"));
+            assert!(hiding.hides_correlation_id("run-1234"));
+            assert!(named.hides_correlation_id("anything"));
+        }
     }
 
     #[test]
